@@ -1,0 +1,93 @@
+"""The flaxjs exception hierarchy.
+
+Every error raised for bad input is a :class:`FlaxjsError` subclass whose message
+names the file, layer, weight or byte range at fault and says what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+
+class FlaxjsError(Exception):
+    """Base class of every error flaxjs raises on purpose."""
+
+
+class SourceError(FlaxjsError):
+    """A model source could not be read (missing file, HTTP failure, bad URL)."""
+
+
+class UnsafePathError(SourceError):
+    """A weight path in the manifest would leave the model's folder or URL prefix."""
+
+
+class ModelFormatError(FlaxjsError):
+    """``model.json`` is not a TF.js Layers model or is malformed."""
+
+
+class TopologyError(ModelFormatError):
+    """The Keras topology cannot be turned into a graph (dangling or cyclic references)."""
+
+
+class WeightsError(FlaxjsError):
+    """Weight shards or the weights manifest are missing, short or malformed."""
+
+
+class ShardSizeError(WeightsError):
+    """The concatenated shards are shorter (or longer) than the manifest requires."""
+
+
+class WeightMatchError(WeightsError):
+    """Manifest weights and model variables could not be matched one to one."""
+
+    def __init__(self, message: str, *, unmatched: Sequence[str] = (),
+                 missing: Sequence[str] = (), mismatched: Sequence[str] = ()):
+        super().__init__(message)
+        self.unmatched = list(unmatched)
+        self.missing = list(missing)
+        self.mismatched = list(mismatched)
+
+
+class LayerConfigError(FlaxjsError):
+    """A layer's configuration is invalid or uses an option flaxjs does not support."""
+
+    def __init__(self, layer: str, class_name: str, message: str):
+        super().__init__(f"layer {layer!r} ({class_name}): {message}")
+        self.layer = layer
+        self.class_name = class_name
+
+
+class UnsupportedLayerError(FlaxjsError):
+    """The model uses Keras classes that have no registered converter."""
+
+    def __init__(self, layers: Iterable[tuple[str, str]]):
+        self.layers = sorted(set(layers), key=lambda t: (t[0], t[1]))
+        by_class: dict[str, list[str]] = {}
+        for class_name, name in self.layers:
+            by_class.setdefault(class_name, []).append(name)
+        listing = "\n".join(
+            f"  {cls}: {', '.join(names)}" for cls, names in sorted(by_class.items()))
+        example = next(iter(sorted(by_class)))
+        super().__init__(
+            f"no converter for {len(by_class)} Keras class(es) used by this model:\n"
+            f"{listing}\n"
+            "Register one per call with flaxjs.load(..., custom_layers="
+            f"{{{example!r}: make_module}}) or globally with "
+            f"@flaxjs.register_layer({example!r}); make_module(spec) receives the "
+            "LayerSpec (class_name, name, config) and returns a flax.linen.Module.")
+
+
+class ExportError(FlaxjsError):
+    """A model cannot be written as a TF.js Layers model."""
+
+
+class ZooError(FlaxjsError):
+    """A zoo entry is unknown, or its files could not be fetched or verified."""
+
+
+class IntegrityError(ZooError):
+    """A downloaded file does not match its pinned sha256."""
+
+
+class OfflineError(ZooError):
+    """A file is needed but ``FLAXJS_OFFLINE=1`` forbids the network."""

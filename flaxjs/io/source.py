@@ -1,0 +1,165 @@
+"""Read a model's artifacts: model.json, its weight shards and an optional metadata.json.
+
+A *source* is a folder, a path to a model.json (any file name), a ``file://`` or
+``http(s)://`` URL, or the model JSON in memory (a dict, ``str`` or ``bytes``)
+together with a mapping of shard names to bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import posixpath
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+from typing import Any, Union
+
+from ..errors import ModelFormatError, SourceError
+from . import http, paths
+
+Source = Union[str, "os.PathLike[str]", bytes, Mapping[str, Any]]
+
+#: files next to model.json whose content flaxjs attaches to the model when present.
+METADATA_FILE = "metadata.json"
+
+
+@dataclasses.dataclass
+class Artifacts:
+    """What a model source provides.
+
+    Attributes:
+      model_json: the parsed model.json.
+      location: where it came from (a path, URL or ``"<memory>"``), for messages.
+      read_shard: returns the bytes of one ``weightsManifest`` path.
+      metadata: the parsed sibling ``metadata.json`` (labels, vocabulary), if any.
+    """
+
+    model_json: dict[str, Any]
+    location: str
+    read_shard: Callable[[str], bytes]
+    metadata: dict[str, Any] | None = None
+
+
+def parse_model_text(data: bytes | str, *, location: str) -> dict[str, Any]:
+    """Parse model.json text (also the JS-module form some npm packages ship)."""
+    text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as err:
+        from . import jsmodule
+        if jsmodule.looks_like_js(text):
+            parsed = jsmodule.parse_model_module(text, location=location)
+        else:
+            raise ModelFormatError(f"{location}: not valid JSON ({err})") from None
+    if not isinstance(parsed, dict):
+        raise ModelFormatError(f"{location}: model.json must hold a JSON object, "
+                               f"got {type(parsed).__name__}")
+    return parsed
+
+
+def _read_file(path: str, what: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise SourceError(f"{what} not found: {path}") from None
+    except OSError as err:
+        raise SourceError(f"cannot read {what} {path}: {err}") from err
+
+
+def _optional_json(read: Callable[[], bytes]) -> dict[str, Any] | None:
+    try:
+        data = read()
+    except (SourceError, OSError):
+        return None
+    try:
+        parsed = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _find_model_file(folder: str) -> str:
+    for name in ("model.json", "model.min.js"):
+        candidate = os.path.join(folder, name)
+        if os.path.isfile(candidate):
+            return candidate
+    jsons = sorted(f for f in os.listdir(folder)
+                   if f.endswith(".json") and f != METADATA_FILE)
+    if len(jsons) == 1:
+        return os.path.join(folder, jsons[0])
+    raise SourceError(f"{folder}: no model.json in this folder"
+                      + (f" (several .json files: {', '.join(jsons)}; pass the model file's path)"
+                         if jsons else ""))
+
+
+def from_path(path: str) -> Artifacts:
+    """A model folder or a model.json file on disk."""
+    model_file = _find_model_file(path) if os.path.isdir(path) else path
+    folder = os.path.dirname(os.path.abspath(model_file))
+    model_json = parse_model_text(_read_file(model_file, "model file"), location=model_file)
+
+    def read_shard(shard: str) -> bytes:
+        return _read_file(paths.local_shard_path(folder, shard, model=model_file),
+                          f"weight file {shard!r} of {model_file}")
+
+    metadata = _optional_json(lambda: _read_file(os.path.join(folder, METADATA_FILE), "metadata"))
+    return Artifacts(model_json, model_file, read_shard, metadata)
+
+
+def from_url(url: str, *, progress: bool | None = None) -> Artifacts:
+    """A model.json served over HTTP(S); shards are fetched next to it."""
+    model_json = parse_model_text(http.fetch_bytes(url, progress=progress), location=url)
+
+    def read_shard(shard: str) -> bytes:
+        return http.fetch_bytes(paths.shard_url(url, shard), progress=progress)
+
+    prefix, suffix = paths.url_prefix_and_suffix(url)
+    metadata = _optional_json(
+        lambda: http.fetch_bytes(prefix + METADATA_FILE + suffix, retries=0, progress=False))
+    return Artifacts(model_json, url, read_shard, metadata)
+
+
+def from_memory(model: Mapping[str, Any] | bytes | str,
+                weights: Mapping[str, bytes] | None,
+                metadata: Mapping[str, Any] | None = None) -> Artifacts:
+    """Model JSON already in memory, shards given as ``{manifest path: bytes}``."""
+    location = "<memory>"
+    model_json = (dict(model) if isinstance(model, Mapping)
+                  else parse_model_text(model, location=location))
+    files = dict(weights or {})
+
+    def read_shard(shard: str) -> bytes:
+        normal = paths.check_relative(shard, model=location)
+        for key in (shard, normal, posixpath.basename(normal)):
+            if key in files:
+                return files[key]
+        raise SourceError(f"weight file {shard!r} is not among the {len(files)} in-memory "
+                          f"weight files given ({', '.join(sorted(files)) or 'none'})")
+
+    return Artifacts(model_json, location, read_shard, dict(metadata) if metadata else None)
+
+
+def open_source(source: Source, *, weights: Mapping[str, bytes] | None = None,
+                progress: bool | None = None) -> Artifacts:
+    """Dispatch on the kind of ``source`` (see the module docstring)."""
+    if isinstance(source, (Mapping, bytes)):
+        return from_memory(source, weights)
+    if isinstance(source, os.PathLike):
+        source = os.fspath(source)
+    if not isinstance(source, str):
+        raise SourceError(f"cannot load a model from a {type(source).__name__}; pass a folder, "
+                          "a model.json path, a URL, or the model JSON with weights=")
+    stripped = source.lstrip()
+    if stripped.startswith("{"):
+        return from_memory(source, weights)
+    scheme = urllib.parse.urlsplit(source).scheme.lower()
+    if scheme in ("http", "https"):
+        return from_url(source, progress=progress)
+    if scheme == "file":
+        return from_path(urllib.request.url2pathname(urllib.parse.urlsplit(source).path))
+    if not os.path.exists(source):
+        raise SourceError(f"no such file or folder: {source}")
+    return from_path(source)

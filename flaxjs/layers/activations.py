@@ -1,0 +1,133 @@
+"""Keras activation functions with TF.js's exact formulas (``tfjs-layers/src/activations.ts``).
+
+Names are looked up as TF.js does after camel-casing, so ``"hard_sigmoid"`` and
+``"hardSigmoid"`` are the same. ``hard_sigmoid`` is TF.js's ``clip(0.2x + 0.5)``
+unless the file comes from Keras 3 (``keras3=True``), whose ``hard_sigmoid`` is
+``relu6(x + 3) / 6``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+from ..topology.config import snake
+
+Activation = Callable[[jax.Array], jax.Array]
+
+_SELU_ALPHA = 1.6732632423543772
+_SELU_SCALE = 1.0507009873554805
+
+
+def linear(x):
+    return x
+
+
+def hard_sigmoid_tfjs(x):
+    return jnp.clip(0.2 * x + 0.5, 0.0, 1.0)
+
+
+def hard_sigmoid_keras3(x):
+    return jnp.clip(x / 6.0 + 0.5, 0.0, 1.0)
+
+
+def elu(x):
+    return jnp.where(x >= 0, x, jnp.expm1(jnp.minimum(x, 0.0)))
+
+
+def selu(x):
+    return jnp.where(x >= 0, _SELU_SCALE * x,
+                     _SELU_SCALE * _SELU_ALPHA * jnp.expm1(jnp.minimum(x, 0.0)))
+
+
+def gelu(x):
+    return 0.5 * x * (1.0 + jax.lax.erf(x / jnp.sqrt(2.0).astype(x.dtype)))
+
+
+def gelu_new(x):
+    return 0.5 * x * (1.0 + jnp.tanh(jnp.sqrt(2.0 / jnp.pi).astype(x.dtype)
+                                     * (x + 0.044715 * x ** 3)))
+
+
+def softsign(x):
+    return x / (1.0 + jnp.abs(x))
+
+
+def swish(x):
+    return x * jax.nn.sigmoid(x)
+
+
+def mish(x):
+    return x * jnp.tanh(jax.nn.softplus(x))
+
+
+def softmax(x, axis: int = -1):
+    return jax.nn.softmax(x, axis=axis)
+
+
+def log_softmax(x, axis: int = -1):
+    return jax.nn.log_softmax(x, axis=axis)
+
+
+_TFJS: dict[str, Activation] = {
+    "linear": linear,
+    "relu": jax.nn.relu,
+    "relu6": jax.nn.relu6,
+    "elu": elu,
+    "selu": selu,
+    "sigmoid": jax.nn.sigmoid,
+    "hard_sigmoid": hard_sigmoid_tfjs,
+    "softplus": jax.nn.softplus,
+    "softsign": softsign,
+    "tanh": jnp.tanh,
+    "softmax": softmax,
+    "log_softmax": log_softmax,
+    "gelu": gelu,
+    "gelu_new": gelu_new,
+    "mish": mish,
+    "swish": swish,
+}
+
+#: names only Keras (2.x/3) writes; TF.js cannot load them, their Keras meaning is used.
+_KERAS_ONLY: dict[str, Activation] = {
+    "silu": swish,
+    "leaky_relu": lambda x: jax.nn.leaky_relu(x, 0.2),
+    "exponential": jnp.exp,
+    "log_sigmoid": jax.nn.log_sigmoid,
+    "hard_silu": lambda x: x * hard_sigmoid_keras3(x),
+    "hard_swish": lambda x: x * hard_sigmoid_keras3(x),
+    "hard_tanh": lambda x: jnp.clip(x, -1.0, 1.0),
+    "celu": jax.nn.celu,
+    "relu_max_6": jax.nn.relu6,
+}
+
+
+def names() -> list[str]:
+    """Every activation name flaxjs understands."""
+    return sorted({**_TFJS, **_KERAS_ONLY})
+
+
+def is_known(name: str | None) -> bool:
+    return name is None or snake(name) in _TFJS or snake(name) in _KERAS_ONLY
+
+
+def get(name: str | dict | None, *, keras3: bool = False) -> Activation:
+    """The activation function for a config value (``None`` = linear).
+
+    Raises:
+      KeyError: for a name neither TF.js nor Keras defines.
+    """
+    if isinstance(name, dict):  # Keras 3 may serialize {"class_name": ..., "config": ...}
+        name = name.get("config", {}).get("name") or name.get("class_name")
+    if name is None:
+        return linear
+    key = snake(str(name))
+    if keras3 and key == "hard_sigmoid":
+        return hard_sigmoid_keras3
+    if key in _TFJS:
+        return _TFJS[key]
+    if key in _KERAS_ONLY:
+        return _KERAS_ONLY[key]
+    raise KeyError(name)

@@ -1,0 +1,75 @@
+"""Weight constraints that TF.js applies to weights when it loads them.
+
+``LayerVariable.write`` runs the variable's constraint after assignment
+(``tfjs-layers/src/variables.ts``, ``constraints.ts``), so a MaxNorm kernel
+stored above its bound loads rescaled. Keras does not do this on load; flaxjs
+follows TF.js.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from ..topology.config import snake
+
+EPSILON = 1e-7  # TF.js backend epsilon on the CPU backend
+
+#: config key of a constraint → the weight it constrains
+CONSTRAINT_KEYS = {
+    "kernel_constraint": "kernel",
+    "bias_constraint": "bias",
+    "recurrent_constraint": "recurrent_kernel",
+    "depthwise_constraint": "depthwise_kernel",
+    "pointwise_constraint": "pointwise_kernel",
+    "embeddings_constraint": "embeddings",
+    "gamma_constraint": "gamma",
+    "beta_constraint": "beta",
+    "alpha_constraint": "alpha",
+}
+
+
+def _norm(w: np.ndarray, axis: Any) -> np.ndarray:
+    axis = tuple(axis) if isinstance(axis, (list, tuple)) else axis
+    return np.sqrt(np.sum(np.square(w), axis=axis, keepdims=True))
+
+
+def apply(config: Mapping[str, Any], w: np.ndarray) -> np.ndarray:
+    """Apply one constraint config (``{"class_name", "config"}``) to a float32 weight."""
+    name = snake(str(config.get("class_name", "")))
+    cfg = config.get("config") or {}
+    w = np.asarray(w, np.float32)
+    if name == "non_neg":
+        return np.maximum(w, 0).astype(np.float32)
+    axis = cfg.get("axis", 0)
+    n = _norm(w, axis)
+    if name == "max_norm":
+        desired = np.clip(n, 0, float(cfg.get("max_value", 2)))
+        return (w * (desired / (EPSILON + n))).astype(np.float32)
+    if name == "unit_norm":
+        return (w / (EPSILON + n)).astype(np.float32)
+    if name == "min_max_norm":
+        rate = float(cfg.get("rate", 1.0))
+        desired = (rate * np.clip(n, float(cfg.get("min_value", 0.0)),
+                                  float(cfg.get("max_value", 1.0))) + (1 - rate) * n)
+        return (w * (desired / (EPSILON + n))).astype(np.float32)
+    raise ValueError(f"unknown constraint {config.get('class_name')!r}")
+
+
+def constraints_of(config: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """``(weight name, constraint)`` pairs of a layer config, wrapped layers and cells included."""
+    for key, weight in CONSTRAINT_KEYS.items():
+        value = config.get(key)
+        if isinstance(value, Mapping) and value.get("class_name"):
+            yield weight, value
+    for nested_key in ("layer", "cell", "forward_layer"):
+        nested = config.get(nested_key)
+        if isinstance(nested, Mapping) and isinstance(nested.get("config"), Mapping):
+            yield from constraints_of(nested["config"])
+    cells = config.get("cells")
+    if isinstance(cells, list):
+        for cell in cells:
+            if isinstance(cell, Mapping) and isinstance(cell.get("config"), Mapping):
+                yield from constraints_of(cell["config"])

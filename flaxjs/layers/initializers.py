@@ -1,0 +1,96 @@
+"""Keras initializer configs as JAX initializers.
+
+A loaded model never runs them (its variables come from the shards); they make
+``module.init`` work for new layers, e.g. a fresh classification head.
+Defaults follow TF.js (``Dense``/conv kernels ``glorotNormal`` in TF.js are
+``glorot_uniform`` in Keras; a head built with flaxjs's own builders gets
+Keras's default unless its config says otherwise).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax.nn import initializers as jinit
+
+from ..topology.config import snake
+
+Initializer = jinit.Initializer
+
+
+def _variance_scaling(cfg: Mapping[str, Any]) -> Initializer:
+    distribution = snake(str(cfg.get("distribution", "truncated_normal")))
+    if distribution == "normal":  # Keras 2 spelling of the truncated normal
+        distribution = "truncated_normal"
+    return jinit.variance_scaling(float(cfg.get("scale", 1.0)),
+                                  snake(str(cfg.get("mode", "fan_in"))), distribution)
+
+
+def _identity(cfg: Mapping[str, Any]) -> Initializer:
+    gain = float(cfg.get("gain", 1.0))
+
+    def init(key, shape, dtype=jnp.float32):
+        del key
+        return gain * jnp.eye(*shape, dtype=dtype)
+
+    return init
+
+
+def _random_uniform(cfg: Mapping[str, Any]) -> Initializer:
+    lo, hi = float(cfg.get("minval", -0.05)), float(cfg.get("maxval", 0.05))
+
+    def init(key, shape, dtype=jnp.float32):
+        return jax.random.uniform(key, shape, dtype, lo, hi)
+
+    return init
+
+
+def _random_normal(cfg: Mapping[str, Any], truncated: bool) -> Initializer:
+    mean, std = float(cfg.get("mean", 0.0)), float(cfg.get("stddev", 0.05))
+
+    def init(key, shape, dtype=jnp.float32):
+        if truncated:
+            return mean + std * jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype)
+        return mean + std * jax.random.normal(key, shape, dtype)
+
+    return init
+
+
+_BY_NAME = {
+    "zeros": lambda cfg: jinit.zeros,
+    "ones": lambda cfg: jinit.ones,
+    "constant": lambda cfg: jinit.constant(float(cfg.get("value", 0.0))),
+    "random_uniform": _random_uniform,
+    "random_normal": lambda cfg: _random_normal(cfg, False),
+    "truncated_normal": lambda cfg: _random_normal(cfg, True),
+    "identity": _identity,
+    "variance_scaling": _variance_scaling,
+    "glorot_uniform": lambda cfg: jinit.glorot_uniform(),
+    "glorot_normal": lambda cfg: jinit.glorot_normal(),
+    "he_normal": lambda cfg: jinit.he_normal(),
+    "he_uniform": lambda cfg: jinit.he_uniform(),
+    "le_cun_normal": lambda cfg: jinit.lecun_normal(),
+    "lecun_normal": lambda cfg: jinit.lecun_normal(),
+    "le_cun_uniform": lambda cfg: jinit.lecun_uniform(),
+    "lecun_uniform": lambda cfg: jinit.lecun_uniform(),
+    "orthogonal": lambda cfg: jinit.orthogonal(float(cfg.get("gain", 1.0))),
+}
+
+
+def get(value: Any, default: str = "glorot_uniform") -> Initializer:
+    """The initializer for a config value (``{"class_name", "config"}``, a name, or None)."""
+    if value is None:
+        value = default
+    if isinstance(value, str):
+        name, cfg = value, {}
+    elif isinstance(value, Mapping):
+        name, cfg = str(value.get("class_name", default)), value.get("config") or {}
+    else:
+        raise ValueError(f"cannot read initializer {value!r}")
+    key = snake(name)
+    if key not in _BY_NAME:
+        key = snake(default)
+    return _BY_NAME[key](cfg)

@@ -1,0 +1,196 @@
+"""``flaxjs.load``: a TF.js Layers model source → a ready-to-call :class:`~flaxjs.Model`."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import matching
+from .errors import ShardSizeError, SourceError, UnsupportedLayerError, WeightMatchError
+from .graph_module import GraphModule
+from .io.source import Artifacts, Source, open_source
+from .layers import constraints, registry
+from .model import Model
+from .topology.parse import model_config_of, parse_model
+from .topology.spec import InputSpec, ModelGraph
+from .weights.decode import decode_weights
+from .weights.manifest import Manifest, parse_manifest
+
+
+def load(source: Source, *, strict: bool = True,
+         custom_layers: Mapping[str, registry.Converter] | None = None,
+         weights: Mapping[str, bytes] | None = None, progress: bool | None = None) -> Model:
+    """Load a TF.js Layers model into JAX/Flax.
+
+    Args:
+      source: a model folder, a path to its model.json (any file name), an
+        ``http(s)://`` or ``file://`` URL, or the model JSON in memory (dict,
+        ``str`` or ``bytes``) together with ``weights``.
+      strict: raise :class:`~flaxjs.errors.WeightMatchError` listing every
+        unmatched and every missing weight; with ``False`` they are listed in a
+        warning and missing variables keep their initializer values.
+      custom_layers: ``{class_name: converter}`` for classes flaxjs does not know.
+      weights: for in-memory sources, ``{manifest path: bytes}`` of the shards.
+      progress: show download progress bars (default: when stderr is a terminal).
+
+    Returns:
+      the :class:`~flaxjs.Model`.
+
+    Example:
+      >>> m = flaxjs.load("path/to/model.json")  # doctest: +SKIP
+      >>> y = m(x)  # doctest: +SKIP
+    """
+    artifacts = open_source(source, weights=weights, progress=progress)
+    return from_artifacts(artifacts, strict=strict, custom_layers=custom_layers)
+
+
+def keras_version_of(model_json: Mapping[str, Any]) -> str:
+    topology = model_json.get("modelTopology") or {}
+    version = topology.get("keras_version") if isinstance(topology, Mapping) else None
+    if not version and isinstance(model_json.get("generatedBy"), str):
+        version = model_json["generatedBy"].replace("keras v", "")
+    return str(version or "")
+
+
+def from_artifacts(artifacts: Artifacts, *, strict: bool = True,
+                   custom_layers: Mapping[str, registry.Converter] | None = None) -> Model:
+    """:func:`load` after the source was opened."""
+    model_json = artifacts.model_json
+    graph = parse_model(model_config_of(model_json, location=artifacts.location),
+                        location=artifacts.location,
+                        keras_version=keras_version_of(model_json))
+    missing_converters = registry.unsupported(
+        ((spec.class_name, spec.name) for _, spec in graph.walk()), custom_layers)
+    if missing_converters:
+        raise UnsupportedLayerError(missing_converters)
+    manifest = parse_manifest(model_json.get("weightsManifest"), source=artifacts.location)
+    decoded = decode_weights(manifest, read_shards(artifacts, manifest))
+    module = GraphModule(graph, dict(custom_layers) if custom_layers else None)
+    abstract = jax.eval_shape(lambda: init_variables(module, graph, jax.random.key(0)))
+    slots = matching.slots_from_tree(graph, abstract)
+    result = matching.match(decoded, slots, graph)
+    report_match(result, artifacts.location, strict, len(slots))
+    tree: dict[str, Any] = {}
+    if result.missing or result.mismatched:
+        tree = jax.tree_util.tree_map(np.asarray, init_variables(module, graph, jax.random.key(0)))
+    values = {slot: decoded[name] for slot, name in result.assigned.items()}
+    values = apply_constraints(graph, values)
+    for slot, value in values.items():
+        _set(tree, (slot.collection, *slot.path), value)
+    variables = jax.device_put(tree)
+    names = {(s.collection, *s.path): n for s, n in result.assigned.items()}
+    return Model(module, variables, graph=graph, model_json=model_json,
+                 weight_names=names, metadata=artifacts.metadata, location=artifacts.location)
+
+
+def read_shards(artifacts: Artifacts, manifest: Manifest) -> list[bytes]:
+    """Every shard in stream order; a missing one names the weights it would hold."""
+    shards: list[bytes] = []
+    for i, path in enumerate(manifest.paths):
+        try:
+            shards.append(artifacts.read_shard(path))
+        except SourceError as err:
+            start = sum(len(s) for s in shards)
+            first = _first_weight_at(manifest, start)
+            total = manifest.total_bytes
+            raise ShardSizeError(
+                f"weight file {path!r} ({i + 1} of {len(manifest.paths)}) of "
+                f"{artifacts.location} could not be read: {err}. The manifest needs "
+                f"{total if total is not None else 'an unknown number of'} bytes in total; "
+                f"the files before it hold {start}. First weight affected: {first!r}. "
+                "Re-download the model with all its weight files.") from err
+    return shards
+
+
+def _first_weight_at(manifest: Manifest, offset: int) -> str | None:
+    position = 0
+    for entry in manifest.entries:
+        size = entry.nbytes or 0
+        if position + size > offset or size == 0 and position >= offset:
+            return entry.name
+        position += size
+    return None
+
+
+def dummy_inputs(specs: Sequence[InputSpec]) -> list[jax.ShapeDtypeStruct]:
+    """Abstract inputs for shape inference: batch 1, unknown dims filled like make_reference."""
+    out = []
+    for spec in specs:
+        rank = len(spec.shape)
+        dims = []
+        for axis, d in enumerate(spec.shape):
+            if d is not None:
+                dims.append(d)
+            elif axis == 0:
+                dims.append(1)
+            else:
+                dims.append(64 if rank in (4, 5) and axis < rank - 1 else 20)
+        dtype = jnp.dtype(spec.dtype if spec.dtype != "string" else "int32")
+        out.append(jax.ShapeDtypeStruct(tuple(dims), dtype))
+    return out
+
+
+def init_variables(module: GraphModule, graph: ModelGraph, key: jax.Array) -> dict[str, Any]:
+    """``module.init`` on dummy inputs (the initializers of every layer)."""
+    args = [jnp.zeros(s.shape, s.dtype) for s in dummy_inputs(graph.input_specs)]
+    params_key, dropout_key = jax.random.split(key)
+    variables = module.init({"params": params_key, "dropout": dropout_key}, args)
+    return jax.tree_util.tree_map(lambda x: x, dict(variables))
+
+
+def report_match(result: matching.MatchResult, location: str, strict: bool,
+                 total: int) -> None:
+    """Raise (strict) or warn about every weight that did not find its variable."""
+    lines = []
+    if result.unmatched:
+        lines.append(f"{len(result.unmatched)} manifest weight(s) have no variable in the model: "
+                     + ", ".join(result.unmatched))
+    if result.missing:
+        lines.append(f"{len(result.missing)} of {total} variable(s) have no weight in the "
+                     "manifest: " + ", ".join(s.tfjs_name for s in result.missing))
+    if result.mismatched:
+        lines.append("shape mismatch: " + ", ".join(
+            f"{name} is {list(shape)} in the manifest but {slot.tfjs_name} needs "
+            f"{list(slot.shape)}" for name, slot, shape in result.mismatched))
+    if result.by_order:
+        warnings.warn(f"{location}: matched by order within their layers: " + ", ".join(
+            f"{n} -> {s.tfjs_name}" for n, s in result.by_order), stacklevel=3)
+    if not lines:
+        return
+    message = f"{location}: " + "; ".join(lines)
+    if strict:
+        raise WeightMatchError(
+            message + ". Pass strict=False to load anyway (missing variables then keep their "
+            "initializer values, with a warning).",
+            unmatched=result.unmatched, missing=[s.tfjs_name for s in result.missing],
+            mismatched=[n for n, _, _ in result.mismatched])
+    warnings.warn(message + "; missing variables keep their initializer values.", stacklevel=3)
+
+
+def apply_constraints(graph: ModelGraph, values: dict[matching.Slot, np.ndarray]
+                      ) -> dict[matching.Slot, np.ndarray]:
+    """TF.js applies each variable's constraint when it writes the loaded value."""
+    rules: dict[tuple[str, ...], list[tuple[str, Mapping[str, Any]]]] = {}
+    for prefix, spec in graph.walk():
+        found = list(constraints.constraints_of(spec.config))
+        if found:
+            rules[(*prefix, spec.name)] = found
+    if not rules:
+        return values
+    out = dict(values)
+    for slot, value in values.items():
+        for weight, constraint in rules.get(slot.layer_key, ()):
+            if slot.sub[-1] == weight and value.dtype == np.float32:
+                out[slot] = constraints.apply(constraint, out[slot])
+    return out
+
+
+def _set(tree: dict[str, Any], path: Sequence[str], value: Any) -> None:
+    for key in path[:-1]:
+        tree = tree.setdefault(key, {})
+    tree[path[-1]] = value

@@ -1,0 +1,128 @@
+"""``Model``: a converted module, its variables, and the metadata that came with it."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import jax
+
+from .graph_module import GraphModule
+from .topology.spec import InputSpec, ModelGraph
+
+Array = jax.Array
+
+
+class Model:
+    """A TF.js Layers model in JAX: ``module`` + ``variables`` + metadata.
+
+    ``m(x, ...)`` runs jitted inference (several inputs as several arguments;
+    several outputs come back as a list in model order, as TF.js ``predict``).
+    ``m.apply(variables, *inputs, ...)`` is the pure function behind it.
+
+    Attributes:
+      module: the ``flax.linen`` module (a :class:`~flaxjs.graph_module.GraphModule`).
+      variables: ``{"params": ..., "batch_stats": ...}`` with Keras layer and weight names.
+      graph: the parsed topology.
+      model_json: the model.json the model was loaded from (``None`` if built in code).
+      weight_names: variable path ``(collection, *path)`` → its manifest name.
+      metadata: the sibling ``metadata.json`` (labels etc.), if any.
+      location: where the model was loaded from.
+    """
+
+    def __init__(self, module: GraphModule, variables: Mapping[str, Any], *, graph: ModelGraph,
+                 model_json: Mapping[str, Any] | None = None,
+                 weight_names: Mapping[tuple[str, ...], str] | None = None,
+                 metadata: Mapping[str, Any] | None = None, location: str | None = None):
+        self.module = module
+        self.variables = dict(variables)
+        self.graph = graph
+        self.model_json = dict(model_json) if model_json is not None else None
+        self.weight_names = dict(weight_names or {})
+        self.metadata = dict(metadata) if metadata else None
+        self.location = location
+
+    # ---------------------------------------------------------------- running
+    @functools.cached_property
+    def _predict(self):
+        module = self.module
+
+        def predict(variables, *inputs):
+            return module.apply(variables, list(inputs), train=False)
+
+        return jax.jit(predict)
+
+    def __call__(self, *inputs: Any) -> Array | list[Array]:
+        """Jitted inference with the model's own variables."""
+        self._check_arity(inputs)
+        return self._predict(self.variables, *inputs)
+
+    def apply(self, variables: Mapping[str, Any], *inputs: Any, train: bool = False,
+              rngs: Mapping[str, jax.Array] | jax.Array | None = None,
+              mutable: bool | str | Sequence[str] = False, capture: Sequence[str] = ()):
+        """The pure function: ``module.apply`` with the model's calling convention.
+
+        Args:
+          variables: a variables pytree shaped like :attr:`variables`.
+          *inputs: one array per model input.
+          train: Dropout/noise/BatchNormalization training behaviour.
+          rngs: PRNG keys, e.g. ``{"dropout": key}`` (needed when ``train`` and the
+            model has Dropout or noise layers); a single key is used for ``dropout``.
+          mutable: collections to return updated, e.g. ``["batch_stats"]``.
+          capture: layer names whose outputs to return as well, as
+            ``(outputs, {name: output})``; nested layers as ``"outer/inner"``.
+
+        Returns:
+          the outputs (a list for several outputs), paired with the updated
+          collections when ``mutable`` is set.
+        """
+        self._check_arity(inputs)
+        if rngs is not None and not isinstance(rngs, Mapping):
+            rngs = {"dropout": rngs}
+        return self.module.apply(dict(variables), list(inputs), train=train, rngs=rngs,
+                                 mutable=mutable, capture=tuple(capture))
+
+    def _check_arity(self, inputs: Sequence[Any]) -> None:
+        if len(inputs) != len(self.graph.inputs):
+            names = ", ".join(s.name for s in self.input_specs)
+            raise TypeError(f"model {self.name!r} takes {len(self.graph.inputs)} input(s) "
+                            f"({names}), got {len(inputs)}")
+
+    # ---------------------------------------------------------------- facts
+    @property
+    def name(self) -> str:
+        return self.graph.name
+
+    @property
+    def input_specs(self) -> tuple[InputSpec, ...]:
+        return self.graph.input_specs
+
+    @property
+    def output_names(self) -> list[str]:
+        if self.graph.output_keys:
+            return list(self.graph.output_keys)
+        return [ref.layer if ref.tensor == 0 else f"{ref.layer}:{ref.tensor}"
+                for ref in self.graph.outputs]
+
+    @property
+    def layer_names(self) -> list[str]:
+        """Top-level layer names in config order (input layers included)."""
+        return [spec.name for spec in self.graph.layers]
+
+    @property
+    def params(self) -> Any:
+        return self.variables.get("params", {})
+
+    def summary(self, *, print_fn=print) -> str:
+        """A Keras-style table: layer, class, output shape, parameters, trainable."""
+        from .summary import summary_table
+        text = summary_table(self)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    def __repr__(self) -> str:
+        inputs = ", ".join(f"{s.name}{list(s.shape)}" for s in self.input_specs)
+        return (f"<flaxjs.Model {self.name!r}: {len(self.graph.layers)} layers, "
+                f"inputs {inputs}, outputs {self.output_names}>")

@@ -1,0 +1,273 @@
+"""Parse a Keras topology (``modelTopology`` of a model.json) into a :class:`ModelGraph`.
+
+Handles both envelopes (``{"model_config": ...}`` and bare), Sequential with a
+list or ``{name, layers}`` config, ``Model``/``Functional`` graphs with shared
+layers and nested models, and the Keras 3 dialect (``{"args", "kwargs"}`` call
+events with ``__keras_tensor__`` references, single-triple or dict
+``input_layers``/``output_layers``, ``batch_shape``, dtype-policy objects).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..errors import ModelFormatError, TopologyError
+from . import config as cfg
+from .spec import MODEL_CLASSES, Call, InputSpec, LayerSpec, ModelGraph, TensorRef
+
+_CONSTANT = "_CONSTANT_VALUE"
+
+
+def model_config_of(model_json: Mapping[str, Any], *, location: str = "model.json"
+                    ) -> dict[str, Any]:
+    """The ``{class_name, config}`` of the model, from either envelope."""
+    topology = model_json.get("modelTopology")
+    if topology is None:
+        if "class_name" in model_json and "config" in model_json:
+            topology = model_json  # a bare Keras model config passed directly
+        else:
+            raise ModelFormatError(
+                f"{location}: no 'modelTopology'; this is a weights-only file or not a TF.js "
+                "Layers model (flaxjs never builds a randomly initialized model silently)")
+    if not isinstance(topology, Mapping):
+        raise ModelFormatError(f"{location}: 'modelTopology' must be an object")
+    if "node" in topology:
+        raise ModelFormatError(
+            f"{location}: this is a TF.js graph model (format {model_json.get('format')!r}, a "
+            "TensorFlow GraphDef); flaxjs loads TF.js Layers models (Keras topology)")
+    if topology.get("model_config") is not None:
+        topology = topology["model_config"]
+    if not isinstance(topology, Mapping) or "class_name" not in topology:
+        raise ModelFormatError(f"{location}: modelTopology has no Keras 'class_name'")
+    return cfg.clean(dict(topology))
+
+
+def parse_model(model_config: Mapping[str, Any], *, location: str = "model.json",
+                keras_version: str = "") -> ModelGraph:
+    """Parse a top-level ``{class_name, config}`` into a graph.
+
+    Args:
+      model_config: the model's ``{class_name, config}``.
+      location: where it came from, for error messages.
+      keras_version: ``modelTopology.keras_version``; ``3.x`` selects Keras 3 semantics
+        for the few options whose meaning Keras 3 changed.
+    """
+    class_name = model_config.get("class_name")
+    if class_name not in MODEL_CLASSES:
+        raise ModelFormatError(f"{location}: top-level class {class_name!r} is not a model "
+                               f"(expected one of {', '.join(sorted(MODEL_CLASSES))})")
+    keras3 = keras_version.split(".")[0].strip() == "3"
+    return _Parser(location, keras3).model(class_name, model_config.get("config"))
+
+
+class _Parser:
+    def __init__(self, location: str, keras3: bool = False):
+        self.location = location
+        self.keras3 = keras3
+
+    def fail(self, message: str) -> TopologyError:
+        return TopologyError(f"{self.location}: {message}")
+
+    # ------------------------------------------------------------------ models
+    def model(self, class_name: str, config: Any, fallback_name: str = "model") -> ModelGraph:
+        if class_name == "Sequential":
+            return self.sequential(config, fallback_name)
+        if not isinstance(config, Mapping):
+            raise self.fail(f"the config of {class_name} model {fallback_name!r} must be an object")
+        return self.functional(class_name, config, fallback_name)
+
+    def layer_entry(self, raw: Any, where: str) -> tuple[str, str, dict[str, Any], Any]:
+        if not isinstance(raw, Mapping) or "class_name" not in raw:
+            raise self.fail(f"{where}: a layer entry needs a 'class_name', got {str(raw)[:80]}")
+        class_name = raw["class_name"]
+        if class_name == "Merge":
+            raise self.fail(f"{where}: the legacy Keras 1 'Merge' layer is not supported "
+                            "(re-save the model with Keras 2 merge layers)")
+        config = dict(raw.get("config") or {})
+        name = raw.get("name") or config.get("name")
+        if not name:
+            raise self.fail(f"{where}: layer of class {class_name} has no name")
+        return class_name, str(name), config, raw.get("inbound_nodes", [])
+
+    def nested(self, class_name: str, name: str, config: dict[str, Any]) -> ModelGraph | None:
+        if class_name not in MODEL_CLASSES:
+            return None
+        return self.model(class_name, config, name)
+
+    def sequential(self, config: Any, fallback_name: str) -> ModelGraph:
+        if isinstance(config, Mapping):
+            name = config.get("name") or fallback_name
+            entries = config.get("layers")
+        else:
+            name, entries = fallback_name, config
+        if not isinstance(entries, Sequence) or not entries:
+            raise self.fail(f"Sequential model {name!r} has no layers")
+        specs: list[LayerSpec] = []
+        first_class, first_name, first_config, _ = self.layer_entry(entries[0], f"{name}.layers[0]")
+        first_graph = self.nested(first_class, first_name, first_config)
+        if first_class == "InputLayer":
+            input_spec = self.input_spec(first_name, first_config)
+            start = 1
+        else:
+            if first_graph is not None:
+                if len(first_graph.inputs) != 1 or len(first_graph.outputs) != 1:
+                    raise self.fail(f"nested model {first_name!r} in Sequential {name!r} must have "
+                                    "exactly one input and one output")
+                inner = first_graph.input_specs[0]
+                input_spec = InputSpec(inner.name, inner.shape, inner.dtype)
+            else:
+                shape = cfg.input_shape_of(first_config)
+                if shape is None:
+                    raise self.fail(
+                        f"the first layer of Sequential {name!r} ({first_name!r}) declares no input "
+                        "shape (batch_input_shape / input_shape); TF.js cannot build it either")
+                input_spec = InputSpec(f"{first_name}_input", shape,
+                                       cfg.dtype_name(first_config.get("dtype")))
+            start = 0
+        input_config = {"name": input_spec.name, "batch_input_shape": list(input_spec.shape),
+                        "dtype": input_spec.dtype}
+        specs.append(LayerSpec("InputLayer", input_spec.name, input_config))
+        previous = TensorRef(input_spec.name)
+        for i, raw in enumerate(entries[start:], start):
+            class_name, layer_name, config, _ = self.layer_entry(raw, f"{name}.layers[{i}]")
+            graph = first_graph if i == 0 else self.nested(class_name, layer_name, config)
+            spec = LayerSpec(class_name, layer_name, config, (Call((previous,)),), graph,
+                             self.keras3)
+            specs.append(spec)
+            previous = TensorRef(layer_name, 1 if graph is not None else 0, 0)
+        self.check_unique(name, specs)
+        return ModelGraph("Sequential", name, tuple(specs), (TensorRef(input_spec.name),),
+                          (input_spec,), (previous,), None,
+                          dict(config) if isinstance(config, Mapping) else {})
+
+    def functional(self, class_name: str, config: Mapping[str, Any], fallback_name: str
+                   ) -> ModelGraph:
+        name = config.get("name") or fallback_name
+        entries = config.get("layers")
+        if not isinstance(entries, Sequence):
+            raise self.fail(f"{class_name} model {name!r} has no 'layers' list")
+        specs = []
+        for i, raw in enumerate(entries):
+            class_name_i, layer_name, layer_config, inbound = self.layer_entry(
+                raw, f"{name}.layers[{i}]")
+            calls = tuple(self.call(c, layer_name) for c in self.call_events(inbound, layer_name))
+            graph = self.nested(class_name_i, layer_name, layer_config)
+            specs.append(LayerSpec(class_name_i, layer_name, layer_config, calls, graph,
+                                   self.keras3))
+        self.check_unique(name, specs)
+        by_name = {s.name: s for s in specs}
+        inputs, _ = self.io_refs(config.get("input_layers"), f"{name}.input_layers")
+        outputs, keys = self.io_refs(config.get("output_layers"), f"{name}.output_layers")
+        if not outputs:
+            raise self.fail(f"model {name!r} declares no output_layers")
+        input_specs = []
+        for ref in inputs:
+            spec = by_name.get(ref.layer)
+            if spec is None or spec.class_name != "InputLayer":
+                raise self.fail(f"model {name!r}: input {ref.layer!r} is not an InputLayer")
+            input_specs.append(self.input_spec(spec.name, spec.config))
+        graph = ModelGraph(class_name, name, tuple(specs), tuple(inputs), tuple(input_specs),
+                           tuple(outputs), keys, dict(config))
+        self.check_refs(graph)
+        return graph
+
+    # ------------------------------------------------------------------ pieces
+    def input_spec(self, name: str, config: Mapping[str, Any]) -> InputSpec:
+        shape = cfg.input_shape_of(config)
+        if shape is None:
+            raise self.fail(f"InputLayer {name!r} has no batch_input_shape, batch_shape or "
+                            "input_shape")
+        return InputSpec(name, tuple(shape), cfg.dtype_name(config.get("dtype")))
+
+    def check_unique(self, model: str, specs: Sequence[LayerSpec]) -> None:
+        seen: set[str] = set()
+        for spec in specs:
+            if spec.name in seen:
+                raise self.fail(f"model {model!r} has two layers named {spec.name!r}")
+            seen.add(spec.name)
+
+    def call_events(self, inbound: Any, layer: str) -> list[Any]:
+        if inbound in (None, []):
+            return []
+        if not isinstance(inbound, Sequence):
+            raise self.fail(f"layer {layer!r}: inbound_nodes must be a list")
+        return list(inbound)
+
+    def call(self, event: Any, layer: str) -> Call:
+        if isinstance(event, Mapping):  # Keras 3
+            refs: list[TensorRef] = []
+            self.collect_keras3(event.get("args", []), refs)
+            kwargs = dict(event.get("kwargs") or {})
+            states: list[TensorRef] = []
+            self.collect_keras3(kwargs.pop("initial_state", None), states)
+            kwargs.pop("mask", None)
+            return Call(tuple(refs + states), kwargs)
+        if not isinstance(event, Sequence) or not event:
+            raise self.fail(f"layer {layer!r}: malformed call event {str(event)[:80]}")
+        if isinstance(event[0], str):  # a single reference not wrapped in a list
+            event = [event]
+        refs, kwargs, constants = [], {}, []
+        for ref in event:
+            if not isinstance(ref, Sequence) or len(ref) < 3:
+                raise self.fail(f"layer {layer!r}: malformed inbound reference {ref!r}")
+            if len(ref) > 3 and isinstance(ref[3], Mapping):
+                kwargs = dict(ref[3])
+            if ref[0] == _CONSTANT:
+                constants.append(ref[2])
+                continue
+            refs.append(TensorRef(str(ref[0]), int(ref[1]), int(ref[2])))
+        if constants:
+            kwargs["_constants"] = constants
+        return Call(tuple(refs), kwargs)
+
+    def collect_keras3(self, value: Any, out: list[TensorRef]) -> None:
+        if isinstance(value, Mapping):
+            if value.get("class_name") == "__keras_tensor__":
+                history = value.get("config", {}).get("keras_history")
+                if not isinstance(history, Sequence) or len(history) != 3:
+                    raise self.fail(f"malformed __keras_tensor__ reference {str(value)[:120]}")
+                out.append(TensorRef(str(history[0]), int(history[1]), int(history[2])))
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                self.collect_keras3(v, out)
+
+    def io_refs(self, raw: Any, where: str) -> tuple[list[TensorRef], tuple[str, ...] | None]:
+        if raw is None:
+            return [], None
+        if isinstance(raw, Mapping):
+            keys = tuple(raw)
+            return [self.triple(raw[k], where) for k in keys], keys
+        if isinstance(raw, Sequence) and raw and isinstance(raw[0], str):
+            return [self.triple(raw, where)], None
+        if isinstance(raw, Sequence):
+            return [self.triple(r, where) for r in raw], None
+        raise self.fail(f"{where}: expected a list of [layer, node, tensor] triples")
+
+    def triple(self, raw: Any, where: str) -> TensorRef:
+        if not isinstance(raw, Sequence) or len(raw) < 3 or not isinstance(raw[0], str):
+            raise self.fail(f"{where}: malformed reference {raw!r}")
+        return TensorRef(raw[0], int(raw[1]), int(raw[2]))
+
+    def check_refs(self, graph: ModelGraph) -> None:
+        """Every reference must name an existing layer call: TF.js would loop forever."""
+        by_name = graph.layer_map
+        for spec in graph.layers:
+            for call in spec.calls:
+                for ref in call.inputs:
+                    self.check_ref(graph, by_name, ref, f"input of layer {spec.name!r}")
+        for ref in graph.outputs:
+            self.check_ref(graph, by_name, ref, "model output")
+
+    def check_ref(self, graph: ModelGraph, by_name: dict[str, LayerSpec], ref: TensorRef,
+                  what: str) -> None:
+        target = by_name.get(ref.layer)
+        if target is None:
+            raise self.fail(f"model {graph.name!r}: {what} refers to unknown layer {ref.layer!r}")
+        if target.class_name == "InputLayer":
+            ok = ref.node == 0
+        else:
+            ok = 0 <= target.call_index(ref.node) < len(target.calls)
+        if not ok:
+            raise self.fail(f"model {graph.name!r}: {what} refers to node {ref.node} of "
+                            f"{ref.layer!r}, which has {len(target.calls)} call(s)")

@@ -1,0 +1,112 @@
+"""Decode the concatenated shard bytes into numpy arrays, exactly as TF.js does.
+
+Dequantization is computed in float64 and rounded once to float32 (int32 targets
+are rounded like JavaScript's ``Math.round``, half towards +inf), so the decoded
+values are bit-identical to TF.js's (``tfjs-core/src/io/io_utils.ts``:
+``decodeWeight``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..errors import ShardSizeError, WeightsError
+from .manifest import Manifest, WeightEntry
+
+_NUMPY_STORAGE = {
+    "float32": "<f4", "int32": "<i4", "bool": "u1", "uint8": "u1",
+    "uint16": "<u2", "float16": "<f2", "complex64": "<c8",
+}
+
+
+def _decode_one(entry: WeightEntry, buf: memoryview, offset: int) -> tuple[np.ndarray, int]:
+    if entry.storage_dtype == "string":
+        return _decode_strings(entry, buf, offset)
+    count = entry.size
+    raw = np.frombuffer(buf, _NUMPY_STORAGE[entry.storage_dtype], count, offset)
+    q = entry.quantization
+    if q is None:
+        value = raw.astype(bool) if entry.dtype == "bool" else raw.astype(raw.dtype.newbyteorder("="))
+    elif q.dtype == "float16":
+        value = raw.astype(np.float32)
+    else:
+        real = raw.astype(np.float64) * q.scale + q.min
+        if entry.dtype == "int32":
+            # Math.round: half rounds up (towards +inf).
+            value = np.floor(real + 0.5).astype(np.int32)
+        else:
+            value = real.astype(np.float32)
+    return value.reshape(entry.shape), offset + raw.nbytes
+
+
+def _decode_strings(entry: WeightEntry, buf: memoryview, offset: int) -> tuple[np.ndarray, int]:
+    out = []
+    for _ in range(entry.size):
+        if offset + 4 > len(buf):
+            raise ShardSizeError(f"weight {entry.name!r}: string data runs past the end of the "
+                                 f"shards at byte {offset}")
+        n = int.from_bytes(buf[offset:offset + 4], "little")
+        offset += 4
+        if offset + n > len(buf):
+            raise ShardSizeError(f"weight {entry.name!r}: string of {n} bytes runs past the end "
+                                 f"of the shards at byte {offset}")
+        out.append(bytes(buf[offset:offset + n]).decode("utf-8"))
+        offset += n
+    return np.array(out, dtype=object).reshape(entry.shape), offset
+
+
+def _short_shard_error(manifest: Manifest, sizes: Sequence[int], entry: WeightEntry,
+                       offset: int, needed: int) -> ShardSizeError:
+    """Name the file that is short: the first one smaller than its group's shard size."""
+    total = sum(sizes)
+    culprit = manifest.paths[-1] if manifest.paths else "(no weight files)"
+    for i, (path, size) in enumerate(zip(manifest.paths, sizes)):
+        same_group = [s for j, s in enumerate(sizes)
+                      if manifest.group_of_path[j] == manifest.group_of_path[i]]
+        if size == 0 or (size < max(same_group) and i != len(sizes) - 1
+                         and manifest.group_of_path[i + 1] == manifest.group_of_path[i]):
+            culprit = path
+            break
+    expected = manifest.total_bytes
+    exp = f"{expected} bytes" if expected is not None else f"at least {offset + needed} bytes"
+    return ShardSizeError(
+        f"weight files too short: the manifest needs {exp} but the {len(sizes)} file(s) hold "
+        f"{total} bytes (sizes: {dict(zip(manifest.paths, sizes))}); likely culprit {culprit!r}. "
+        f"First weight affected: {entry.name!r} at bytes [{offset}, {offset + needed}). "
+        "Re-download the model or check that every shard listed in weightsManifest is complete.")
+
+
+def decode_weights(manifest: Manifest, shards: Sequence[bytes]) -> dict[str, np.ndarray]:
+    """Decode every non-optimizer weight; a duplicated name keeps the last entry (as TF.js).
+
+    Args:
+      manifest: the parsed manifest.
+      shards: the bytes of ``manifest.paths``, in the same order.
+
+    Returns:
+      ``{manifest name: array}`` in manifest order.
+    """
+    if len(shards) != len(manifest.paths):
+        raise WeightsError(f"expected {len(manifest.paths)} weight files, got {len(shards)}")
+    sizes = [len(s) for s in shards]
+    buf = memoryview(shards[0] if len(shards) == 1 else b"".join(shards))
+    offset = 0
+    out: dict[str, np.ndarray] = {}
+    for entry in manifest.entries:
+        needed = entry.nbytes
+        if needed is not None and offset + needed > len(buf):
+            raise _short_shard_error(manifest, sizes, entry, offset, needed)
+        value, offset = _decode_one(entry, buf, offset)
+        if entry.group == "optimizer":
+            continue
+        out.pop(entry.name, None)
+        out[entry.name] = value
+    if offset != len(buf):
+        raise ShardSizeError(
+            f"weight files hold {len(buf)} bytes but the manifest describes only {offset}; "
+            f"{len(buf) - offset} trailing bytes after the last weight "
+            f"(files: {dict(zip(manifest.paths, sizes))}). The manifest and shards do not belong "
+            "together.")
+    return out

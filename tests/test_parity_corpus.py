@@ -1,0 +1,42 @@
+"""Every corpus model loads and matches its reference outputs (TF.js's, or Keras's).
+
+A case passes when each output satisfies ``max|y - ref| <= 1e-4 * max(1, max|ref|)``;
+cases marked ``quirk`` with ``alt_outputs`` must match the Keras result instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import flaxjs
+from corpus import CORPUS, TOLERANCE, cases, expected_outputs, inputs, max_error, reference
+
+pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not present")
+
+
+def check_case(case_dir):
+    ref = reference(case_dir)
+    model = flaxjs.load(case_dir)
+    outputs = model(*inputs(case_dir, ref))
+    outputs = outputs if isinstance(outputs, list) else [outputs]
+    expected = expected_outputs(case_dir, ref)
+    assert len(outputs) == len(expected)
+    for i, (y, want) in enumerate(zip(outputs, expected)):
+        err = max_error(np.asarray(y), want)
+        assert err <= TOLERANCE, f"output {i}: relative error {err:.3g}"
+
+
+@pytest.mark.parametrize("case", cases("synthetic"))
+def test_synthetic(case):
+    check_case(CORPUS / "synthetic" / case)
+
+
+@pytest.mark.parametrize("case", cases("wild"))
+def test_wild(case):
+    check_case(CORPUS / "wild" / case)
+
+
+@pytest.mark.parametrize("case", cases("wild-tfjs-fails"))
+def test_wild_tfjs_fails(case):
+    check_case(CORPUS / "wild-tfjs-fails" / case)
