@@ -11,7 +11,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import matching
-from .errors import ShardSizeError, SourceError, UnsupportedLayerError, WeightMatchError
+from .errors import (ShardSizeError, SourceError, UnsafePathError, UnsupportedLayerError,
+                     WeightMatchError)
+from .io.paths import check_relative
 from .graph_module import GraphModule
 from .io.source import Artifacts, Source, open_source
 from .layers import constraints, registry
@@ -71,8 +73,7 @@ def from_artifacts(artifacts: Artifacts, *, strict: bool = True,
     manifest = parse_manifest(model_json.get("weightsManifest"), source=artifacts.location)
     decoded = decode_weights(manifest, read_shards(artifacts, manifest))
     module = GraphModule(graph, dict(custom_layers) if custom_layers else None)
-    abstract = jax.eval_shape(lambda: init_variables(module, graph, jax.random.key(0)))
-    slots = matching.slots_from_tree(graph, abstract)
+    slots = expected_slots(module, graph)
     result = matching.match(decoded, slots, graph)
     report_match(result, artifacts.location, strict, len(slots))
     tree: dict[str, Any] = {}
@@ -90,10 +91,14 @@ def from_artifacts(artifacts: Artifacts, *, strict: bool = True,
 
 def read_shards(artifacts: Artifacts, manifest: Manifest) -> list[bytes]:
     """Every shard in stream order; a missing one names the weights it would hold."""
+    for path in manifest.paths:  # refuse unsafe paths before reading anything
+        check_relative(path, model=artifacts.location)
     shards: list[bytes] = []
     for i, path in enumerate(manifest.paths):
         try:
             shards.append(artifacts.read_shard(path))
+        except UnsafePathError:
+            raise
         except SourceError as err:
             start = sum(len(s) for s in shards)
             first = _first_weight_at(manifest, start)
@@ -139,8 +144,24 @@ def init_variables(module: GraphModule, graph: ModelGraph, key: jax.Array) -> di
     """``module.init`` on dummy inputs (the initializers of every layer)."""
     args = [jnp.zeros(s.shape, s.dtype) for s in dummy_inputs(graph.input_specs)]
     params_key, dropout_key = jax.random.split(key)
-    variables = module.init({"params": params_key, "dropout": dropout_key}, args)
-    return jax.tree_util.tree_map(lambda x: x, dict(variables))
+    return dict(module.init({"params": params_key, "dropout": dropout_key}, args))
+
+
+def expected_slots(module: GraphModule, graph: ModelGraph) -> list[matching.Slot]:
+    """The model's variables (shapes only) in Keras creation order, without computing anything.
+
+    ``jax.eval_shape`` returns dicts with sorted keys, so the creation order is
+    recorded while tracing.
+    """
+    order: list[tuple[str, ...]] = []
+
+    def init():
+        variables = init_variables(module, graph, jax.random.key(0))
+        order.extend(path for path, _ in matching.flatten(variables))
+        return variables
+
+    abstract = jax.eval_shape(init)
+    return matching.slots_from_tree(graph, abstract, order)
 
 
 def report_match(result: matching.MatchResult, location: str, strict: bool,

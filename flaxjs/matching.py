@@ -62,13 +62,26 @@ class MatchResult:
     renamed: list[tuple[str, Slot]]  # matched by a rule beyond TF.js's
 
 
-def slots_from_tree(graph: ModelGraph, tree: Mapping[str, Any]) -> list[Slot]:
-    """Slots of an (abstract) variables tree, in Keras order within each layer."""
+def slots_from_tree(graph: ModelGraph, tree: Mapping[str, Any],
+                    creation_order: Sequence[tuple[str, ...]] = ()) -> list[Slot]:
+    """Slots of an (abstract) variables tree, in Keras order within each layer.
+
+    Args:
+      graph: the model's graph.
+      tree: ``{"params": ..., "batch_stats": ...}`` (arrays or shape structs).
+      creation_order: ``(collection, *path)`` of every variable in creation order;
+        without it the tree's own order is used.
+    """
     out: list[Slot] = []
     counters: dict[tuple[str, ...], int] = {}
     layer_order = {key: i for i, key in enumerate(_layer_keys(graph))}
+    leaves = dict(flatten(tree))
+    order = [p for p in creation_order if p in leaves] or list(leaves)
     for collection in ("params", "batch_stats"):
-        for path, leaf in _flatten(tree.get(collection, {})):
+        for full in order:
+            if full[0] != collection:
+                continue
+            path, leaf = full[1:], leaves[full]
             models, layer, sub = _split_path(graph, path)
             key = (*models, layer)
             index = counters.get(key, 0)
@@ -82,10 +95,11 @@ def _layer_keys(graph: ModelGraph) -> list[tuple[str, ...]]:
     return [(*prefix, spec.name) for prefix, spec in graph.walk()]
 
 
-def _flatten(tree: Mapping[str, Any], prefix: tuple[str, ...] = ()):
+def flatten(tree: Mapping[str, Any], prefix: tuple[str, ...] = ()):
+    """``(path, leaf)`` pairs of a nested mapping, in its iteration order."""
     for key, value in tree.items():
         if isinstance(value, Mapping):
-            yield from _flatten(value, prefix + (key,))
+            yield from flatten(value, prefix + (key,))
         else:
             yield prefix + (key,), value
 

@@ -17,12 +17,14 @@ from collections.abc import Callable, Mapping
 from typing import Any, Union
 
 from ..errors import ModelFormatError, SourceError
-from . import http, paths
+from . import http, jsmodule, paths
 
 Source = Union[str, "os.PathLike[str]", bytes, Mapping[str, Any]]
 
 #: files next to model.json whose content flaxjs attaches to the model when present.
 METADATA_FILE = "metadata.json"
+#: npm packages (nsfwjs) ship shard ``P`` as the JS module ``P.min.js`` holding base64.
+JS_SHARD_SUFFIXES = (".min.js", ".js")
 
 
 @dataclasses.dataclass
@@ -48,7 +50,6 @@ def parse_model_text(data: bytes | str, *, location: str) -> dict[str, Any]:
     try:
         parsed = json.loads(text)
     except json.JSONDecodeError as err:
-        from . import jsmodule
         if jsmodule.looks_like_js(text):
             parsed = jsmodule.parse_model_module(text, location=location)
         else:
@@ -102,8 +103,13 @@ def from_path(path: str) -> Artifacts:
     model_json = parse_model_text(_read_file(model_file, "model file"), location=model_file)
 
     def read_shard(shard: str) -> bytes:
-        return _read_file(paths.local_shard_path(folder, shard, model=model_file),
-                          f"weight file {shard!r} of {model_file}")
+        path = paths.local_shard_path(folder, shard, model=model_file)
+        if not os.path.exists(path):
+            for suffix in JS_SHARD_SUFFIXES:
+                if os.path.exists(path + suffix):
+                    return jsmodule.parse_shard_module(
+                        _read_file(path + suffix, "weight module"), location=path + suffix)
+        return _read_file(path, f"weight file {shard!r} of {model_file}")
 
     metadata = _optional_json(lambda: _read_file(os.path.join(folder, METADATA_FILE), "metadata"))
     return Artifacts(model_json, model_file, read_shard, metadata)

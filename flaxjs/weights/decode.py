@@ -59,21 +59,31 @@ def _decode_strings(entry: WeightEntry, buf: memoryview, offset: int) -> tuple[n
 
 def _short_shard_error(manifest: Manifest, sizes: Sequence[int], entry: WeightEntry,
                        offset: int, needed: int) -> ShardSizeError:
-    """Name the file that is short: the first one smaller than its group's shard size."""
+    """Name the short file (the first one smaller than the others of its group) and the
+    first weight whose bytes it should hold."""
     total = sum(sizes)
-    culprit = manifest.paths[-1] if manifest.paths else "(no weight files)"
-    for i, (path, size) in enumerate(zip(manifest.paths, sizes)):
-        same_group = [s for j, s in enumerate(sizes)
-                      if manifest.group_of_path[j] == manifest.group_of_path[i]]
-        if size == 0 or (size < max(same_group) and i != len(sizes) - 1
-                         and manifest.group_of_path[i + 1] == manifest.group_of_path[i]):
-            culprit = path
+    culprit = len(sizes) - 1
+    for i, size in enumerate(sizes[:-1]):
+        group = manifest.group_of_path[i]
+        same_group = [s for s, g in zip(sizes, manifest.group_of_path) if g == group]
+        if size == 0 or (size < max(same_group) and manifest.group_of_path[i + 1] == group):
+            culprit = i
             break
+    if culprit >= 0:
+        end_of_culprit = sum(sizes[:culprit + 1])
+        position = 0
+        for candidate in manifest.entries:
+            size = candidate.nbytes or 0
+            if position + size > end_of_culprit:
+                entry, offset, needed = candidate, position, size
+                break
+            position += size
+    name = manifest.paths[culprit] if manifest.paths else "(no weight files)"
     expected = manifest.total_bytes
     exp = f"{expected} bytes" if expected is not None else f"at least {offset + needed} bytes"
     return ShardSizeError(
         f"weight files too short: the manifest needs {exp} but the {len(sizes)} file(s) hold "
-        f"{total} bytes (sizes: {dict(zip(manifest.paths, sizes))}); likely culprit {culprit!r}. "
+        f"{total} bytes (sizes: {dict(zip(manifest.paths, sizes))}); likely culprit {name!r}. "
         f"First weight affected: {entry.name!r} at bytes [{offset}, {offset + needed}). "
         "Re-download the model or check that every shard listed in weightsManifest is complete.")
 
