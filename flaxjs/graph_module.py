@@ -15,6 +15,7 @@ models each layer gets its own input's mask (``Container.runInternalGraph``).
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -115,6 +116,18 @@ def split_capture(graph: ModelGraph, name: str) -> tuple[TensorRef, str | None]:
     return TensorRef(head, _node_of(spec, 0), 0), (rest or None)
 
 
+def _call_flax(module: nn.Module, arg: Any, train: bool) -> Any:
+    """Call a user's Flax module with whichever of ``train``/``deterministic`` it accepts."""
+    params = inspect.signature(type(module).__call__).parameters
+    if "train" in params:
+        return module(arg, train=train)
+    if "deterministic" in params:
+        return module(arg, deterministic=not train)
+    if "training" in params:
+        return module(arg, training=train)
+    return module(arg)
+
+
 class GraphModule(KerasLayer):
     """A Keras model (Sequential or Functional) as a linen module.
 
@@ -131,6 +144,8 @@ class GraphModule(KerasLayer):
     def _make(self, spec: LayerSpec) -> nn.Module:
         if spec.is_model:
             return GraphModule(spec.graph, self.custom_layers, top_level=False, name=spec.name)
+        if spec.module is not None:
+            return spec.module.clone(parent=self, name=spec.name)
         return registry.convert(spec, self.custom_layers)
 
     @nn.compact
@@ -187,10 +202,13 @@ class GraphModule(KerasLayer):
             if wanted:
                 out, inner = module(arg, train=train, mask=layer_mask, capture=tuple(wanted))
                 inner_captured[layer_name] = inner
+            elif spec.module is not None:
+                out = _call_flax(module, arg, train)
             else:
                 out = module(arg, train=train, mask=layer_mask)
             outs = as_list(out)
-            if self.top_level and not getattr(module, "supports_masking", False):
+            if spec.module is not None or (
+                    self.top_level and not getattr(module, "supports_masking", False)):
                 out_masks: list[Any] = [None] * len(outs)
             else:
                 computed = module.compute_mask(in_values, in_masks)

@@ -8,6 +8,7 @@ from typing import Any
 
 import jax
 
+from . import surgery
 from .graph_module import GraphModule
 from .topology.spec import InputSpec, ModelGraph
 
@@ -34,7 +35,8 @@ class Model:
     def __init__(self, module: GraphModule, variables: Mapping[str, Any], *, graph: ModelGraph,
                  model_json: Mapping[str, Any] | None = None,
                  weight_names: Mapping[tuple[str, ...], str] | None = None,
-                 metadata: Mapping[str, Any] | None = None, location: str | None = None):
+                 metadata: Mapping[str, Any] | None = None, location: str | None = None,
+                 dict_outputs: bool = False):
         self.module = module
         self.variables = dict(variables)
         self.graph = graph
@@ -42,6 +44,62 @@ class Model:
         self.weight_names = dict(weight_names or {})
         self.metadata = dict(metadata) if metadata else None
         self.location = location
+        self.dict_outputs = dict_outputs
+
+    def derive(self, graph: ModelGraph, variables: Mapping[str, Any] | None = None, *,
+               dict_outputs: bool = False) -> Model:
+        """A model on a rewritten graph, keeping this one's metadata and variable names;
+        variables of layers the graph no longer has are dropped."""
+        kept = surgery.variables_for(graph, self.variables if variables is None else variables)
+        module = GraphModule(graph, self.module.custom_layers)
+        return Model(module, kept, graph=graph, model_json=self.model_json,
+                     weight_names=self.weight_names, metadata=self.metadata,
+                     location=self.location, dict_outputs=dict_outputs)
+
+    # ---------------------------------------------------------------- surgery
+    def truncate(self, layer: str) -> Model:
+        """The model cut after ``layer`` (its output becomes the model output).
+
+        ``layer`` may sit inside a nested model (a unique name, or ``"outer/inner"``);
+        ``"lstm_1:1"`` picks a layer's second output. Parameters of layers the cut
+        model no longer uses are dropped.
+        """
+        return self.derive(surgery.with_outputs(self.graph, [layer]))
+
+    def features(self, layers: Sequence[str]) -> Model:
+        """A model returning ``{name: output}`` for several layers (multi-scale features)."""
+        layers = list(layers)
+        return self.derive(surgery.with_outputs(self.graph, layers, keys=layers),
+                           dict_outputs=True)
+
+    def extend(self, head: Any, *, key: jax.Array | None = None, name: str | None = None
+               ) -> Model:
+        """Append a head after the model's single output; the new layers are initialised.
+
+        Args:
+          head: builders from :mod:`flaxjs.keras` (Keras layers, exportable to TF.js),
+            ``flax.linen`` modules (any research head), or a list mixing them.
+          key: PRNG key for the new layers' initializers (default ``jax.random.key(0)``).
+          name: the new model's name (default: this model's).
+
+        Returns:
+          a model whose variables are this model's plus the head's, under their layer names.
+        """
+        from .heads import attach
+        return attach(self, head, key=key, name=name)
+
+    def freeze(self, patterns: str | Sequence[str] = "*") -> Model:
+        """A copy whose layers matching ``patterns`` have ``trainable=False`` (Keras's flag:
+        optimizers skip them and a frozen BatchNormalization runs in inference mode)."""
+        match = surgery.matcher(patterns)
+        return self.derive(surgery.set_trainable(
+            self.graph, lambda path, spec: False if match(path) else None))
+
+    def unfreeze(self, patterns: str | Sequence[str] = "*") -> Model:
+        """The inverse of :meth:`freeze` for layers matching ``patterns``."""
+        match = surgery.matcher(patterns)
+        return self.derive(surgery.set_trainable(
+            self.graph, lambda path, spec: True if match(path) else None))
 
     # ---------------------------------------------------------------- running
     @functools.cached_property
@@ -49,7 +107,7 @@ class Model:
         module = self.module
 
         def predict(variables, *inputs):
-            return module.apply(variables, list(inputs), train=False)
+            return self._format(module.apply(variables, list(inputs), train=False))
 
         return jax.jit(predict)
 
@@ -80,8 +138,24 @@ class Model:
         self._check_arity(inputs)
         if rngs is not None and not isinstance(rngs, Mapping):
             rngs = {"dropout": rngs}
-        return self.module.apply(dict(variables), list(inputs), train=train, rngs=rngs,
-                                 mutable=mutable, capture=tuple(capture))
+        result = self.module.apply(dict(variables), list(inputs), train=train, rngs=rngs,
+                                   mutable=mutable, capture=tuple(capture))
+        if mutable:
+            out, updates = result
+            return self._format_captured(out, capture), updates
+        return self._format_captured(result, capture)
+
+    def _format(self, outputs: Any) -> Any:
+        if self.dict_outputs:
+            values = outputs if isinstance(outputs, list) else [outputs]
+            return dict(zip(self.graph.output_keys or self.output_names, values))
+        return outputs
+
+    def _format_captured(self, result: Any, capture: Sequence[str]) -> Any:
+        if capture:
+            outputs, captured = result
+            return self._format(outputs), captured
+        return self._format(result)
 
     def _check_arity(self, inputs: Sequence[Any]) -> None:
         if len(inputs) != len(self.graph.inputs):

@@ -59,6 +59,8 @@ class LayerSpec:
       keras3: the file was written by Keras 3, whose semantics differ from TF.js's
         for a few options TF.js cannot load anyway (``hard_sigmoid``,
         ``negative_slope``...).
+      module: a ready ``flax.linen.Module`` standing in for a Keras class (a research head
+        added in code); such a layer cannot be exported to TF.js.
     """
 
     class_name: str
@@ -67,6 +69,7 @@ class LayerSpec:
     calls: tuple[Call, ...] = ()
     graph: ModelGraph | None = None
     keras3: bool = False
+    module: Any = None
 
     @property
     def trainable(self) -> bool:

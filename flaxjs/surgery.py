@@ -1,0 +1,196 @@
+"""Pure functions that rewrite a model graph: cut it, pick outputs, append layers, freeze.
+
+They return new :class:`~flaxjs.topology.spec.ModelGraph` objects; the Keras
+layer names (and so the variable names) never change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from .graph_module import execution_order
+from .topology.spec import Call, InputSpec, LayerSpec, ModelGraph, TensorRef
+
+_TENSOR_SUFFIX = re.compile(r"^(.*):(\d+)$")
+
+
+def find_layer(graph: ModelGraph, name: str) -> tuple[tuple[str, ...], LayerSpec]:
+    """Resolve ``name`` to ``(enclosing nested-model names, spec)``.
+
+    ``name`` is a layer name at any nesting depth when unique, or a path
+    ``"outer_model/inner_layer"``.
+    """
+    if "/" in name:
+        head, rest = name.split("/", 1)
+        spec = graph.layer_map.get(head)
+        if spec is None or spec.graph is None:
+            raise KeyError(f"model {graph.name!r} has no nested model {head!r}")
+        path, found = find_layer(spec.graph, rest)
+        return (head, *path), found
+    if name in graph.layer_map:
+        return (), graph.layer_map[name]
+    hits = [(prefix, spec) for prefix, spec in graph.walk() if spec.name == name]
+    if not hits:
+        raise KeyError(f"model {graph.name!r} has no layer {name!r}")
+    if len(hits) > 1:
+        where = ", ".join("/".join((*p, s.name)) for p, s in hits)
+        raise KeyError(f"layer name {name!r} is ambiguous in model {graph.name!r}: {where}")
+    return hits[0]
+
+
+def first_output(spec: LayerSpec, tensor: int = 0) -> TensorRef:
+    """The ``tensor``-th output of a layer's first call."""
+    if spec.class_name == "InputLayer":
+        return TensorRef(spec.name)
+    if not spec.calls:
+        raise KeyError(f"layer {spec.name!r} is never called, so it has no output")
+    return TensorRef(spec.name, 1 if spec.is_model else 0, tensor)
+
+
+def output_ref(graph: ModelGraph, name: str) -> tuple[ModelGraph, TensorRef]:
+    """The graph (nested graphs rewritten to output the target) and the ref of ``name``.
+
+    ``"layer:1"`` selects the second output tensor (e.g. an LSTM state).
+    """
+    tensor = 0
+    match = _TENSOR_SUFFIX.match(name)
+    if match:
+        name, tensor = match.group(1), int(match.group(2))
+    path, spec = find_layer(graph, name)
+    if not path:
+        return graph, first_output(spec, tensor)
+    outer = graph.layer_map[path[0]]
+    inner = with_outputs(outer.graph, ["/".join((*path[1:], spec.name)) + (
+        f":{tensor}" if tensor else "")], keep_inputs=True)
+    rewritten = dataclasses.replace(outer, graph=inner)
+    layers = tuple(rewritten if s.name == outer.name else s for s in graph.layers)
+    return dataclasses.replace(graph, layers=layers), first_output(rewritten)
+
+
+def prune(graph: ModelGraph, *, keep_inputs: bool = False) -> ModelGraph:
+    """Drop the layers (and, unless ``keep_inputs``, the inputs) that the outputs do not
+    need; config order is kept."""
+    needed = {name for name, _ in execution_order(graph, tuple(graph.outputs))}
+    for ref in graph.outputs:
+        needed.add(ref.layer)
+    for name, call_index in execution_order(graph, tuple(graph.outputs)):
+        needed.update(ref.layer for ref in graph.layer(name).calls[call_index].inputs)
+    if keep_inputs:
+        needed.update(ref.layer for ref in graph.inputs)
+    inputs = [(ref, spec) for ref, spec in zip(graph.inputs, graph.input_specs)
+              if ref.layer in needed]
+    layers = tuple(s for s in graph.layers if s.name in needed)
+    return dataclasses.replace(graph, layers=layers, inputs=tuple(r for r, _ in inputs),
+                               input_specs=tuple(s for _, s in inputs))
+
+
+def with_outputs(graph: ModelGraph, names: Sequence[str], keys: Sequence[str] | None = None,
+                 *, keep_inputs: bool = False) -> ModelGraph:
+    """The graph computing the outputs of ``names`` (pruned to what they need)."""
+    refs = []
+    for name in names:
+        graph, ref = output_ref(graph, name)
+        refs.append(ref)
+    if graph.class_name == "Sequential" and len(refs) == 1:
+        cls = "Sequential"
+    else:
+        cls = "Model"
+    out = dataclasses.replace(graph, class_name=cls, outputs=tuple(refs),
+                              output_keys=tuple(keys) if keys else None)
+    return prune(out, keep_inputs=keep_inputs)
+
+
+def unique_name(base: str, taken: Iterable[str]) -> str:
+    """Keras-style ``dense``, ``dense_1``, ``dense_2``... not in ``taken``."""
+    taken = set(taken)
+    if base not in taken:
+        return base
+    i = 1
+    while f"{base}_{i}" in taken:
+        i += 1
+    return f"{base}_{i}"
+
+
+def all_names(graph: ModelGraph) -> set[str]:
+    return {spec.name for _, spec in graph.walk()} | {graph.name}
+
+
+def extend(graph: ModelGraph, specs: Sequence[LayerSpec], *, name: str | None = None
+           ) -> ModelGraph:
+    """Append layers after the graph's single output, each called on the previous one."""
+    if len(graph.outputs) != 1:
+        raise ValueError(f"model {graph.name!r} has {len(graph.outputs)} outputs; cut it to one "
+                         "(truncate) before adding a head")
+    taken = all_names(graph)
+    previous = graph.outputs[0]
+    added = []
+    for spec in specs:
+        if spec.name in taken:
+            raise ValueError(f"layer name {spec.name!r} is already used in model {graph.name!r}")
+        taken.add(spec.name)
+        added.append(dataclasses.replace(spec, calls=(Call((previous,)),)))
+        previous = TensorRef(spec.name, 1 if spec.is_model else 0, 0)
+    cls = "Sequential" if graph.class_name == "Sequential" else "Model"
+    return dataclasses.replace(graph, class_name=cls, name=name or graph.name,
+                               layers=graph.layers + tuple(added), outputs=(previous,),
+                               output_keys=None)
+
+
+def input_graph(name: str, spec: InputSpec, layers: Sequence[LayerSpec]) -> ModelGraph:
+    """A Sequential graph ``InputLayer → layers`` (used to initialise new heads alone)."""
+    input_layer = LayerSpec("InputLayer", spec.name, {
+        "name": spec.name, "batch_input_shape": list(spec.shape), "dtype": spec.dtype})
+    graph = ModelGraph("Sequential", name, (input_layer,), (TensorRef(spec.name),), (spec,),
+                       (TensorRef(spec.name),))
+    return extend(graph, layers)
+
+
+def set_trainable(graph: ModelGraph, decide: Callable[[str, LayerSpec], bool | None],
+                  prefix: tuple[str, ...] = ()) -> ModelGraph:
+    """Rewrite ``trainable`` flags: ``decide(path, spec)`` returns True/False, or None to keep.
+
+    ``path`` is the layer's name with its enclosing nested models (``"outer/inner"``).
+    Nested models are visited recursively.
+    """
+    layers = []
+    for spec in graph.layers:
+        path = "/".join((*prefix, spec.name))
+        inner = (set_trainable(spec.graph, decide, (*prefix, spec.name))
+                 if spec.graph is not None else None)
+        verdict = decide(path, spec)
+        config = spec.config
+        if verdict is not None and spec.class_name != "InputLayer":
+            config = {**config, "trainable": bool(verdict)}
+        layers.append(dataclasses.replace(spec, config=config, graph=inner))
+    return dataclasses.replace(graph, layers=tuple(layers))
+
+
+def matcher(patterns: str | Sequence[str]) -> Callable[[str], bool]:
+    """A predicate for layer paths: shell-style patterns matched on the full path or its last
+    segment (``"conv_pw_1[2-3]*"``, ``"dense*"``, ``"model_1/*"``)."""
+    pats = [patterns] if isinstance(patterns, str) else list(patterns)
+
+    def match(path: str) -> bool:
+        last = path.rsplit("/", 1)[-1]
+        return any(fnmatch.fnmatchcase(path, p) or fnmatch.fnmatchcase(last, p) for p in pats)
+
+    return match
+
+
+def variables_for(graph: ModelGraph, variables: Mapping[str, Any]) -> dict[str, Any]:
+    """``variables`` restricted to the layers (and nested layers) present in ``graph``."""
+
+    def keep(tree: Mapping[str, Any], g: ModelGraph) -> dict[str, Any]:
+        out = {}
+        for spec in g.layers:
+            if spec.name in tree:
+                value = tree[spec.name]
+                out[spec.name] = keep(value, spec.graph) if spec.graph is not None else value
+        return out
+
+    return {collection: kept for collection, tree in variables.items()
+            if (kept := keep(tree, graph))}
