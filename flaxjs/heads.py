@@ -46,8 +46,8 @@ def attach(model: Model, head: Any, *, key: jax.Array | None = None,
     from .loader import dummy_inputs
     out = jax.eval_shape(lambda *xs: model.module.apply(model.variables, list(xs)),
                          *dummy_inputs(model.input_specs))
-    feature = InputSpec("head_input", (None, *out.shape[1:]), str(out.dtype))
-    head_graph = surgery.input_graph("head", feature, specs)
+    feature = InputSpec("__flaxjs_head_input__", (None, *out.shape[1:]), str(out.dtype))
+    head_graph = surgery.input_graph("__flaxjs_head__", feature, specs)
     params_key, dropout_key = jax.random.split(jax.random.key(0) if key is None else key)
     head_vars = GraphModule(head_graph, model.module.custom_layers).init(
         {"params": params_key, "dropout": dropout_key},

@@ -30,6 +30,11 @@ class Model:
       weight_names: variable path ``(collection, *path)`` → its manifest name.
       metadata: the sibling ``metadata.json`` (labels etc.), if any.
       location: where the model was loaded from.
+      card: the :mod:`flaxjs.zoo` card the model came from, if any.
+      preprocessing: how :meth:`preprocess` prepares raw data (the card's
+        ``preprocessing`` dict; ``None`` infers it from :attr:`metadata`).
+      decoding: how :meth:`decode` reads the output (``{"output": kind,
+        "label_offset": n}`` from the zoo card), if known.
     """
 
     def __init__(self, module: GraphModule, variables: Mapping[str, Any], *, graph: ModelGraph,
@@ -44,6 +49,11 @@ class Model:
         self.weight_names = dict(weight_names or {})
         self.metadata = dict(metadata) if metadata else None
         self.location = location
+        self.card: Any = None
+        self.preprocessing: Mapping[str, Any] | None = None
+        self.decoding: Mapping[str, Any] | None = None
+        self._labels: list[str] | None = None
+        self._metadata_labels = True  # False once the outputs were changed (truncate, extend)
         self.dict_outputs = dict_outputs
 
     def derive(self, graph: ModelGraph, variables: Mapping[str, Any] | None = None, *,
@@ -52,9 +62,16 @@ class Model:
         variables of layers the graph no longer has are dropped."""
         kept = surgery.variables_for(graph, self.variables if variables is None else variables)
         module = GraphModule(graph, self.module.custom_layers)
-        return Model(module, kept, graph=graph, model_json=self.model_json,
-                     weight_names=self.weight_names, metadata=self.metadata,
-                     location=self.location, dict_outputs=dict_outputs)
+        out = Model(module, kept, graph=graph, model_json=self.model_json,
+                    weight_names=self.weight_names, metadata=self.metadata,
+                    location=self.location, dict_outputs=dict_outputs)
+        out.card, out.preprocessing = self.card, self.preprocessing  # same inputs
+        if (graph.outputs, graph.output_keys) == (self.graph.outputs, self.graph.output_keys):
+            out._labels, out.decoding = self._labels, self.decoding
+            out._metadata_labels = self._metadata_labels
+        else:  # new outputs: the labels no longer describe them
+            out._metadata_labels = False
+        return out
 
     # ---------------------------------------------------------------- surgery
     def truncate(self, layer: str) -> Model:
@@ -187,6 +204,45 @@ class Model:
     @property
     def params(self) -> Any:
         return self.variables.get("params", {})
+
+    # ---------------------------------------------------------------- labels & data
+    @property
+    def labels(self) -> list[str] | None:
+        """Class names: the zoo card's, else metadata.json's ``labels`` (Teachable
+        Machine) or ``wordLabels``/``words`` (speech-commands); ``None`` if unknown."""
+        if self._labels is not None or not self._metadata_labels:
+            return self._labels
+        from .zoo.preprocessing import labels_from_metadata
+        return labels_from_metadata(self.metadata)
+
+    @labels.setter
+    def labels(self, value: Sequence[str] | None) -> None:
+        self._labels = [str(v) for v in value] if value is not None else None
+
+    @property
+    def vocabulary(self) -> dict[str, int] | None:
+        """metadata.json's ``word_index`` (tfjs-examples text models), if any."""
+        vocab = (self.metadata or {}).get("word_index")
+        return vocab if isinstance(vocab, dict) else None
+
+    def preprocess(self, data: Any) -> Any:
+        """Raw data (uint8 HWC / PIL images, texts...) → this model's input array.
+
+        Follows :attr:`preprocessing` (see :func:`flaxjs.zoo.preprocessing.preprocess`).
+        """
+        from .zoo.preprocessing import preprocess
+        spec = self.input_specs[0] if self.input_specs else None
+        return preprocess(data, self.preprocessing, metadata=self.metadata,
+                          input_shape=spec.shape if spec else None,
+                          dtype=spec.dtype if spec else "float32")
+
+    def decode(self, outputs: Any, *, top: int = 5) -> list:
+        """The ``top`` ``(label, score)`` pairs of an output, best first (one list per
+        example for a batch of several); see :func:`flaxjs.zoo.preprocessing.decode`."""
+        from .zoo.preprocessing import decode
+        decoding = self.decoding or {}
+        return decode(outputs, self.labels, top=top, output=decoding.get("output"),
+                      label_offset=decoding.get("label_offset", 0))
 
     def summary(self, *, print_fn=print) -> str:
         """A Keras-style table: layer, class, output shape, parameters, trainable."""

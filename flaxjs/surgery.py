@@ -116,7 +116,8 @@ def unique_name(base: str, taken: Iterable[str]) -> str:
 
 
 def all_names(graph: ModelGraph) -> set[str]:
-    return {spec.name for _, spec in graph.walk()} | {graph.name}
+    """Every layer name in the graph, nested models included."""
+    return {spec.name for _, spec in graph.walk()}
 
 
 def extend(graph: ModelGraph, specs: Sequence[LayerSpec], *, name: str | None = None

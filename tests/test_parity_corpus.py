@@ -14,6 +14,18 @@ from corpus import CORPUS, TOLERANCE, cases, expected_outputs, inputs, max_error
 
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not present")
 
+#: stored references that record a TF.js loading bug rather than the model; each has a
+#: dedicated test in test_parity_tfjs_bugs.py proving flaxjs matches TF.js without the bug.
+TFJS_BUG_REFERENCES = {
+    "lyrics-char-lstm": "reference made through TF.js's CompositeArrayBuffer bug (last shard "
+                        "larger than the others: two LSTM weights read as zeros)",
+}
+
+
+def _params(kind):
+    return [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=TFJS_BUG_REFERENCES[c]))
+            if c in TFJS_BUG_REFERENCES else c for c in cases(kind)]
+
 
 def check_case(case_dir):
     ref = reference(case_dir)
@@ -32,7 +44,7 @@ def test_synthetic(case):
     check_case(CORPUS / "synthetic" / case)
 
 
-@pytest.mark.parametrize("case", cases("wild"))
+@pytest.mark.parametrize("case", _params("wild"))
 def test_wild(case):
     check_case(CORPUS / "wild" / case)
 

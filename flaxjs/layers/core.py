@@ -1,14 +1,19 @@
-"""Core layers: Dense, Activation (more of the family: Dropout, Flatten, Reshape, ...)."""
+"""Core layers: Dense, Activation, Dropout family, Flatten, Reshape, Permute,
+RepeatVector, Masking, Embedding, Identity (``tfjs-layers/src/layers/core.ts``,
+``embeddings.ts``)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from ..topology import config as cfg
 from ..topology.spec import LayerSpec
 from . import activations, initializers
-from .base import KerasLayer, activation, single
+from .base import KerasLayer, activation, channels_first, fail, single
 from .registry import register_layer
 
 
@@ -34,7 +39,7 @@ class Dense(KerasLayer):
         return activations.get(self.activation, keras3=self.keras3)(y)
 
 
-@register_layer("Dense")
+@register_layer("Dense", notes="contracts the last axis for any rank (no flattening)")
 def dense(spec: LayerSpec) -> nn.Module:
     c = spec.config
     return Dense(units=int(c["units"]), activation=activation(spec),
@@ -62,4 +67,245 @@ def activation_layer(spec: LayerSpec) -> nn.Module:
     return Activation(activation=activation(spec), keras3=spec.keras3, name=spec.name)
 
 
-__all__ = ["Dense", "Activation", "jax"]
+# --- dropout family -----------------------------------------------------------------
+
+
+class Dropout(KerasLayer):
+    """Identity at inference; inverted dropout in training when ``0 < rate < 1``.
+
+    ``noise_shape`` entries that are ``None`` take the input's size (TF.js
+    ``getNoiseShape``); ``spatial`` gives SpatialDropout's ``[B,1,…,1,C]`` (or
+    ``[B,C,1,…]`` channels_first) noise shape instead.
+    """
+
+    rate: float
+    noise_shape: tuple[int | None, ...] | None = None
+    spatial: bool = False
+    channels_first: bool = False
+
+    supports_masking = True
+
+    def _noise_shape(self, shape: Sequence[int]) -> tuple[int, ...]:
+        if self.spatial:
+            if self.channels_first:
+                return (shape[0], shape[1]) + (1,) * (len(shape) - 2)
+            return (shape[0],) + (1,) * (len(shape) - 2) + (shape[-1],)
+        if self.noise_shape is None:
+            return tuple(shape)
+        return tuple(shape[i] if d is None else int(d) for i, d in enumerate(self.noise_shape))
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        x = single(inputs)
+        if not train or not 0.0 < self.rate < 1.0:
+            return x
+        keep = 1.0 - self.rate
+        kept = jax.random.bernoulli(self.make_rng("dropout"), keep, self._noise_shape(x.shape))
+        # TF.js multiplies by floor(u + keep) / keep (so inf·0 gives NaN, like TF.js).
+        return x * (kept.astype(x.dtype) / jnp.asarray(keep, x.dtype))
+
+
+def _rate(spec: LayerSpec, key: str = "rate") -> float:
+    return min(max(float(spec.config.get(key, 0.0) or 0.0), 0.0), 1.0)
+
+
+@register_layer("Dropout", notes="identity at inference; training: inverted dropout only for "
+                "0 < rate < 1 (rate clamped to [0, 1]), noise_shape None entries = input dims")
+def dropout(spec: LayerSpec) -> nn.Module:
+    shape = spec.config.get("noise_shape")
+    return Dropout(rate=_rate(spec), noise_shape=tuple(shape) if shape is not None else None,
+                   name=spec.name)
+
+
+@register_layer("SpatialDropout1D", notes="identity at inference; training noise shape [B,1,C]")
+def spatial_dropout1d(spec: LayerSpec) -> nn.Module:
+    return Dropout(rate=_rate(spec), spatial=True, name=spec.name)
+
+
+@register_layer("SpatialDropout2D", "SpatialDropout3D", tfjs=False,
+                notes="Keras only (TF.js cannot load it); identity at inference; training drops "
+                "whole channels (data_format honoured)")
+def spatial_dropout_nd(spec: LayerSpec) -> nn.Module:
+    return Dropout(rate=_rate(spec), spatial=True, channels_first=channels_first(spec),
+                   name=spec.name)
+
+
+class Identity(KerasLayer):
+    """Returns its input (Keras ``Identity``, ``ActivityRegularization`` at inference)."""
+
+    supports_masking = True
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        return single(inputs)
+
+
+@register_layer("Identity", "ActivityRegularization", tfjs=False,
+                notes="Keras only (TF.js cannot load it); returns its input "
+                "(ActivityRegularization's training loss is not modelled)")
+def identity(spec: LayerSpec) -> nn.Module:
+    return Identity(name=spec.name)
+
+
+# --- shape layers ----------------------------------------------------------------
+
+
+class Flatten(KerasLayer):
+    """``[B, ...] → [B, -1]``; channels_first moves axis 1 last first (TF.js, Keras)."""
+
+    channels_first: bool = False
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        x = single(inputs)
+        if self.channels_first and x.ndim > 2:
+            x = jnp.transpose(x, (0, *range(2, x.ndim), 1))
+        return x.reshape(x.shape[0], -1)
+
+
+@register_layer("Flatten", notes="channels_first transposes to channels-last before "
+                "flattening; rank-2 input is allowed (TF.js requires rank >= 3)")
+def flatten(spec: LayerSpec) -> nn.Module:
+    return Flatten(channels_first=channels_first(spec), name=spec.name)
+
+
+class Reshape(KerasLayer):
+    """C-order reshape to ``[B] + target_shape`` (one ``-1``/``None`` entry inferred)."""
+
+    target_shape: tuple[int, ...]
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        x = single(inputs)
+        return x.reshape((x.shape[0], *self.target_shape))
+
+
+@register_layer("Reshape", notes="C-order reshape; one -1 or null entry is inferred")
+def reshape(spec: LayerSpec) -> nn.Module:
+    target = spec.config.get("target_shape")
+    if target is None:
+        raise fail(spec, "missing target_shape")
+    dims = tuple(-1 if d is None or int(d) < 0 else int(d) for d in target)
+    if dims.count(-1) > 1:
+        raise fail(spec, f"target_shape {list(target)} has more than one unknown dimension")
+    return Reshape(target_shape=dims, name=spec.name)
+
+
+class Permute(KerasLayer):
+    """``transpose(x, [0] + dims)`` with 1-based ``dims``."""
+
+    dims: tuple[int, ...]
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        return jnp.transpose(single(inputs), (0, *self.dims))
+
+
+@register_layer("Permute")
+def permute(spec: LayerSpec) -> nn.Module:
+    dims = spec.config.get("dims")
+    if not isinstance(dims, (list, tuple)) or sorted(int(d) for d in dims) != list(
+            range(1, len(dims) + 1)):
+        raise fail(spec, f"dims must be a permutation of 1..n, got {dims!r}")
+    return Permute(dims=tuple(int(d) for d in dims), name=spec.name)
+
+
+class RepeatVector(KerasLayer):
+    """``[B, D] → [B, n, D]``."""
+
+    n: int
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        x = single(inputs)
+        if x.ndim != 2:
+            raise ValueError(f"RepeatVector expects a rank-2 input, got shape {x.shape}")
+        return jnp.broadcast_to(x[:, None, :], (x.shape[0], self.n, x.shape[1]))
+
+
+@register_layer("RepeatVector")
+def repeat_vector(spec: LayerSpec) -> nn.Module:
+    return RepeatVector(n=int(spec.config["n"]), name=spec.name)
+
+
+# --- mask producers ---------------------------------------------------------------
+
+
+class Masking(KerasLayer):
+    """Zeroes the time steps whose features all equal ``mask_value`` and masks them."""
+
+    mask_value: float = 0.0
+
+    supports_masking = True
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        x = single(inputs)
+        keep = jnp.any(x != self.mask_value, axis=-1, keepdims=True)
+        return x * keep.astype(x.dtype)
+
+    def compute_mask(self, inputs, masks):
+        return jnp.any(single(inputs) != self.mask_value, axis=-1)
+
+
+@register_layer("Masking", notes="output mask any(x != mask_value, -1); masked steps zeroed")
+def masking(spec: LayerSpec) -> nn.Module:
+    value = spec.config.get("mask_value")
+    return Masking(mask_value=0.0 if value is None else float(value), name=spec.name)
+
+
+class Embedding(KerasLayer):
+    """Row lookup of ``embeddings [input_dim, output_dim]`` after an int32 cast.
+
+    Float ids are truncated toward zero (TF.js ``cast``). Ids outside
+    ``[0, input_dim)`` make TF.js throw; a jitted lookup cannot, so they give
+    NaN rows (the smallest int32 for int32 weights) instead of a clamped row.
+    """
+
+    input_dim: int
+    output_dim: int
+    mask_zero: bool = False
+    dtype: str = "float32"
+    embeddings_init: initializers.Initializer = initializers.get(None, "random_uniform")
+
+    @property
+    def supports_masking(self) -> bool:  # type: ignore[override]
+        return self.mask_zero
+
+    def _init(self, key, shape, dtype=jnp.float32):
+        dtype = jnp.dtype(dtype)
+        if jnp.issubdtype(dtype, jnp.floating):
+            return self.embeddings_init(key, shape, dtype)
+        return self.embeddings_init(key, shape, jnp.float32).astype(dtype)
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        x = single(inputs)
+        table = self.param("embeddings", self._init, (self.input_dim, self.output_dim),
+                           jnp.dtype(self.dtype))
+        ids = x if x.dtype == jnp.int32 else x.astype(jnp.int32)
+        ids = jnp.where((ids >= 0) & (ids < self.input_dim), ids, self.input_dim)
+        return jnp.take(table, ids, axis=0, mode="fill")
+
+    def compute_mask(self, inputs, masks):
+        if not self.mask_zero:
+            return None
+        x = single(inputs)
+        return x != 0
+
+
+@register_layer("Embedding", notes="input cast to int32 by truncation; out-of-range ids give "
+                "NaN rows (TF.js throws); weight dtype from the layer dtype (int32 "
+                "embeddings stay int32); mask_zero mask is x != 0 on the raw input")
+def embedding(spec: LayerSpec) -> nn.Module:
+    c = spec.config
+    return Embedding(input_dim=int(c["input_dim"]), output_dim=int(c["output_dim"]),
+                     mask_zero=bool(c.get("mask_zero") or False),
+                     dtype=cfg.variable_dtype(c.get("dtype")),
+                     embeddings_init=initializers.get(c.get("embeddings_initializer"),
+                                                      "random_uniform"),
+                     name=spec.name)
+
+
+__all__ = ["Dense", "Activation", "Dropout", "Identity", "Flatten", "Reshape", "Permute",
+           "RepeatVector", "Masking", "Embedding"]

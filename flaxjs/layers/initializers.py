@@ -88,6 +88,7 @@ def get(value: Any, default: str = "glorot_uniform") -> Initializer:
         name, cfg = value, {}
     elif isinstance(value, Mapping):
         name, cfg = str(value.get("class_name", default)), value.get("config") or {}
+        cfg = {k: v for k, v in cfg.items() if v is not None}  # null = the default
     else:
         raise ValueError(f"cannot read initializer {value!r}")
     key = snake(name)

@@ -32,6 +32,19 @@ def snake(value: str) -> str:
     return _CAMEL_BOUNDARY.sub("_", value).lower()
 
 
+def snake_keys(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A layer config with camelCase keys (``batchInputShape``) renamed to snake_case.
+
+    TF.js camel-cases every key before reading it, so both spellings mean the same;
+    hand-edited files mix them. All-caps keys (NodeDef attributes such as ``T``) are kept.
+    """
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        new = snake(key) if (key != key.lower() and key != key.upper()) else key
+        out.setdefault(new, value)
+    return out
+
+
 def camel(value: str) -> str:
     """TF.js's ``toCamelCase``: drop each run of ``_`` and upper-case the next character."""
     return re.sub(r"_+(.)", lambda m: m.group(1).upper(), value)

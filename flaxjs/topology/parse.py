@@ -84,7 +84,7 @@ class _Parser:
         if class_name == "Merge":
             raise self.fail(f"{where}: the legacy Keras 1 'Merge' layer is not supported "
                             "(re-save the model with Keras 2 merge layers)")
-        config = dict(raw.get("config") or {})
+        config = cfg.snake_keys(raw.get("config") or {})
         name = raw.get("name") or config.get("name")
         if not name:
             raise self.fail(f"{where}: layer of class {class_name} has no name")

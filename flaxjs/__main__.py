@@ -1,0 +1,5 @@
+"""``python -m flaxjs`` = the ``flaxjs`` command."""
+
+from .cli import main
+
+raise SystemExit(main())

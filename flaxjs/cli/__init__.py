@@ -1,0 +1,51 @@
+"""The ``flaxjs`` command line.
+
+Subcommands live in :data:`COMMANDS`: name → module. Each module defines ``HELP``
+(one line), ``configure(parser)`` (adds its arguments; keep imports there light so
+``flaxjs --help`` stays fast) and ``run(args) -> int``. Add a subcommand by adding
+its module to the table (e.g. ``"demo": "flaxjs.cli.demo"``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+#: subcommand → module implementing it (``HELP``, ``configure``, ``run``).
+COMMANDS: dict[str, str] = {
+    "convert": "flaxjs.export.cli",
+    "info": "flaxjs.cli.info",
+    "predict": "flaxjs.cli.predict",
+    "zoo": "flaxjs.cli.zoo_cmd",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="flaxjs", description="TensorFlow.js Layers models in JAX/Flax.")
+    parser.add_argument("--version", action="version", version=f"flaxjs {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        command = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.configure(command)
+        command.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``flaxjs`` console script; returns the exit status."""
+    from ..errors import FlaxjsError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except FlaxjsError as err:
+        print(f"flaxjs {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,43 @@
+"""Transfer learning and fine-tuning on loaded TF.js models, with flax and optax idioms.
+
+The usual path: cut a pretrained model, freeze it, add a head, train the head,
+then unfreeze the top blocks with a lower learning rate.
+
+Example:
+  >>> import flaxjs, optax
+  >>> from flaxjs import keras as K, finetune as ft
+  >>> base = flaxjs.load("mobilenet/model.json").truncate("conv_pw_13_relu")  # doctest: +SKIP
+  >>> model = base.freeze().extend([K.GlobalAveragePooling2D(),
+  ...                               K.Dense(5, activation="softmax")])        # doctest: +SKIP
+  >>> state = ft.TrainState.create(model, optax.adam(1e-3))                   # doctest: +SKIP
+  >>> state, hist = ft.fit(state, x, y, epochs=5, loss="categorical_crossentropy",
+  ...                      metrics=["accuracy"], validation_data=(xv, yv))    # doctest: +SKIP
+  >>> lrs = {"dense*": 1e-3, "conv_pw_13*": 1e-5}                             # doctest: +SKIP
+  >>> tuned = ft.updated_model(model, state).unfreeze("conv_pw_13*")         # doctest: +SKIP
+  >>> state2 = ft.TrainState.create(tuned, ft.discriminative(lrs), trainable=lrs)  # doctest: +SKIP
+
+Modules: :mod:`.masks` (what trains, optax labels), :mod:`.losses`,
+:mod:`.state` (``TrainState``), :mod:`.steps` (jitted steps), :mod:`.fit`,
+:mod:`.parallel` (``jax.sharding`` data parallelism), :mod:`.checkpoint`.
+"""
+
+from .checkpoint import restore_checkpoint, save_checkpoint
+from .fit import History, array_batches, evaluate, fit
+from .losses import (BinaryCrossEntropy, CrossEntropy, MeanAbsoluteError, MeanSquaredError,
+                     accuracy, binary_accuracy, binary_cross_entropy, get_loss,
+                     mean_absolute_error, mean_squared_error, softmax_cross_entropy)
+from .masks import (discriminative, flags_mask, freeze_optimizer, lr_labels, mask_labels,
+                    merge_view, pattern_mask, trainable_mask, trainable_view)
+from .parallel import data_mesh, replicate, shard_batch
+from .state import TrainState, updated_model
+from .steps import eval_step, make_train_step, predict_step, train_step
+
+__all__ = [
+    "BinaryCrossEntropy", "CrossEntropy", "History", "MeanAbsoluteError", "MeanSquaredError",
+    "TrainState", "accuracy", "array_batches", "binary_accuracy", "binary_cross_entropy",
+    "data_mesh", "discriminative", "eval_step", "evaluate", "fit", "flags_mask",
+    "freeze_optimizer", "get_loss", "lr_labels", "make_train_step", "mask_labels",
+    "mean_absolute_error", "mean_squared_error", "merge_view", "pattern_mask", "predict_step",
+    "replicate", "restore_checkpoint", "save_checkpoint", "shard_batch", "softmax_cross_entropy",
+    "train_step", "trainable_mask", "trainable_view", "updated_model",
+]

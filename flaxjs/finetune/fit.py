@@ -1,0 +1,211 @@
+"""``fit``: the common training loop (epochs, batches, validation, progress, history).
+
+It only strings together :func:`train_step`, :func:`eval_step` and
+:mod:`flaxjs.finetune.parallel`; a research loop can do the same by hand.
+
+Example:
+  >>> state, history = fit(state, x_train, y_train, epochs=5, batch_size=32,
+  ...                      loss="categorical_crossentropy", metrics=["accuracy"],
+  ...                      validation_data=(x_val, y_val))  # doctest: +SKIP
+  >>> history.history["val_accuracy"][-1]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+import jax
+import numpy as np
+from jax.sharding import Mesh
+from tqdm.auto import tqdm
+
+from . import parallel
+from .losses import LossFn
+from .state import TrainState
+from .steps import eval_step, train_step
+
+#: ``callback(epoch, logs, state)``: return a new state to continue with it, ``True`` to stop.
+Callback = Callable[[int, dict[str, float], TrainState], "TrainState | bool | None"]
+
+
+class History:
+    """Per-epoch metrics, like Keras's ``History``.
+
+    Attributes:
+      history: ``{"loss": [...], "accuracy": [...], "val_loss": [...], ...}``.
+      epoch: the epoch indices recorded.
+    """
+
+    def __init__(self) -> None:
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+
+    def record(self, epoch: int, logs: dict[str, float]) -> None:
+        self.epoch.append(epoch)
+        for name, value in logs.items():
+            self.history.setdefault(name, []).append(value)
+
+    def __getitem__(self, name: str) -> list[float]:
+        return self.history[name]
+
+    def __repr__(self) -> str:
+        last = ", ".join(f"{k}={v[-1]:.4g}" for k, v in self.history.items() if v)
+        return f"<History {len(self.epoch)} epoch(s): {last}>"
+
+
+def _num_rows(x: Any) -> int:
+    rows = {np.shape(a)[0] for a in jax.tree_util.tree_leaves(x)}
+    if len(rows) != 1:
+        raise ValueError(f"all input and target arrays need the same number of rows, got {rows}")
+    return rows.pop()
+
+
+def array_batches(x: Any, y: Any, batch_size: int, *, shuffle: bool = False,
+                  rng: np.random.Generator | None = None, drop_remainder: bool = False
+                  ) -> Iterator[tuple[Any, Any]]:
+    """``(x, y)`` batches of numpy arrays (``x`` may be a tuple of arrays for several inputs)."""
+    n = _num_rows((x, y))
+    order = (rng or np.random.default_rng()).permutation(n) if shuffle else np.arange(n)
+    stop = n - n % batch_size if drop_remainder else n
+    for start in range(0, stop, batch_size):
+        idx = order[start:start + batch_size]
+        yield jax.tree_util.tree_map(lambda a, i=idx: np.asarray(a)[i], (x, y))
+
+
+def _epoch_source(data: Any, y: Any, batch_size: int, shuffle: bool,
+                  rng: np.random.Generator, drop_remainder: bool
+                  ) -> tuple[Callable[[], Iterable[Any]], int | None]:
+    """A factory of one epoch's batches and their number (if known)."""
+    if y is not None:
+        n = _num_rows((data, y))
+        steps = n // batch_size if drop_remainder else math.ceil(n / batch_size)
+        return (lambda: array_batches(data, y, batch_size, shuffle=shuffle, rng=rng,
+                                      drop_remainder=drop_remainder)), steps
+    if callable(data):
+        return data, None
+    if isinstance(data, Iterator):
+        raise TypeError("fit needs a re-iterable data source (a list, a dataset object) or a "
+                        "function returning a fresh iterator each epoch, not a one-shot "
+                        "iterator/generator")
+    try:
+        steps = len(data)
+    except TypeError:
+        steps = None
+    return (lambda: data), steps
+
+
+class _Mean:
+    """Running, batch-size-weighted means kept on device until read."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, Any] = {}
+        self.count = 0
+
+    def add(self, logs: dict[str, Any], n: int) -> None:
+        for name, value in logs.items():
+            self.sums[name] = self.sums.get(name, 0.0) + value * n
+        self.count += n
+
+    def result(self, prefix: str = "") -> dict[str, float]:
+        if not self.count:
+            return {}
+        return {prefix + k: float(v) / self.count for k, v in self.sums.items()}
+
+
+def _rows(batch: Any) -> int:
+    inputs = batch[0]
+    first = jax.tree_util.tree_leaves(inputs)[0]
+    return int(np.shape(first)[0])
+
+
+def evaluate(state: TrainState, x: Any, y: Any = None, *, batch_size: int = 32,
+             loss: str | LossFn = "mean_squared_error", metrics: Sequence[str | LossFn] = (),
+             mesh: Mesh | None = None) -> dict[str, float]:
+    """Mean loss and metrics over a data set in inference mode.
+
+    ``x``/``y`` are numpy arrays, or ``x`` is an iterable of ``(inputs, targets)``
+    batches and ``y`` is ``None``.
+    """
+    mesh = parallel.data_mesh() if mesh is None else mesh
+    make, _ = _epoch_source(x, y, batch_size, False, np.random.default_rng(0), False)
+    mean = _Mean()
+    for batch in make():
+        logs = eval_step(state, parallel.shard_batch(batch, mesh), loss=loss, metrics=metrics)
+        mean.add(logs, _rows(batch))
+    return mean.result()
+
+
+def fit(state: TrainState, x: Any, y: Any = None, *, epochs: int = 1, batch_size: int = 32,
+        loss: str | LossFn = "mean_squared_error", metrics: Sequence[str | LossFn] = (),
+        shuffle: bool = True, validation_data: Any = None, validation_batch_size: int | None = None,
+        callbacks: Sequence[Callback] = (), progress: bool | None = None,
+        drop_remainder: bool = False, seed: int = 0, mesh: Mesh | None = None
+        ) -> tuple[TrainState, History]:
+    """Train for ``epochs`` epochs; data-parallel over every device by default.
+
+    Args:
+      state: a :class:`TrainState`.
+      x: inputs as numpy arrays (a tuple of arrays for several model inputs), or an
+        iterable of ``(inputs, targets[, sample_weights])`` batches (then ``y=None``),
+        or a function returning such an iterable for each epoch.
+      y: targets when ``x`` holds arrays.
+      epochs: passes over the data.
+      batch_size: global batch size for array data (split over the devices).
+      loss: see :func:`train_step`.
+      metrics: e.g. ``["accuracy"]``.
+      shuffle: reshuffle array data every epoch (seeded by ``seed``).
+      validation_data: ``(x_val, y_val)`` arrays or an iterable of batches, evaluated
+        after each epoch (``val_``-prefixed metrics).
+      validation_batch_size: default ``batch_size``.
+      callbacks: ``callback(epoch, logs, state)`` after each epoch; may return a new
+        state (e.g. after unfreezing) or ``True`` to stop.
+      progress: tqdm bar with the running loss/metrics; default: when stderr is a terminal.
+      drop_remainder: skip the last, short batch of array data (avoids one recompilation).
+      seed: shuffling seed.
+      mesh: the device mesh (default :func:`~flaxjs.finetune.parallel.data_mesh` over all
+        devices; one device works the same).
+
+    Returns:
+      ``(final state, History)``.
+    """
+    mesh = parallel.data_mesh() if mesh is None else mesh
+    show = sys.stderr.isatty() if progress is None else progress
+    rng = np.random.default_rng(seed)
+    make, steps = _epoch_source(x, y, batch_size, shuffle, rng, drop_remainder)
+    history = History()
+    state = parallel.replicate(state, mesh)
+    for epoch in range(epochs):
+        mean = _Mean()
+        with tqdm(total=steps, desc=f"Epoch {epoch + 1}/{epochs}", disable=not show,
+                  unit="step", leave=True, dynamic_ncols=True) as bar:
+            for batch in make():
+                state, logs = train_step(state, parallel.shard_batch(batch, mesh), loss=loss,
+                                         metrics=metrics)
+                mean.add(logs, _rows(batch))
+                bar.update(1)
+                if show:
+                    bar.set_postfix({k: f"{v:.4f}" for k, v in mean.result().items()},
+                                    refresh=False)
+            logs = mean.result()
+            if validation_data is not None:
+                vx, vy = (validation_data if isinstance(validation_data, tuple)
+                          and len(validation_data) == 2 else (validation_data, None))
+                logs.update({f"val_{k}": v for k, v in evaluate(
+                    state, vx, vy, batch_size=validation_batch_size or batch_size, loss=loss,
+                    metrics=metrics, mesh=mesh).items()})
+            if show:
+                bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()})
+        history.record(epoch, logs)
+        stop = False
+        for callback in callbacks:
+            verdict = callback(epoch, dict(logs), state)
+            if isinstance(verdict, TrainState):
+                state = parallel.replicate(verdict, mesh)
+            elif verdict is True:
+                stop = True
+        if stop:
+            break
+    return state, history

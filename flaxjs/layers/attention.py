@@ -1,0 +1,377 @@
+"""Attention layers (Keras-only: TF.js 4.22 cannot load any of them).
+
+Keras semantics (``keras/src/layers/attention/*``, ``core/einsum_dense.py``):
+``Attention`` (Luong), ``AdditiveAttention`` (Bahdanau), ``MultiHeadAttention``
+and ``EinsumDense``. Keras masks of the inputs are not applied: the executor
+hands a layer only its first input's mask (TF.js plumbing), so query/value
+masks cannot be told apart; ``use_causal_mask`` in the call arguments is
+honoured. Explicit ``attention_mask`` tensors and ``return_attention_scores``
+are refused.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..topology.spec import LayerSpec, TensorRef
+from . import activations, initializers
+from .base import KerasLayer, activation, as_list, fail, single
+from .registry import register_layer
+
+_NEG = 1e9  # Keras's additive mask value for float32 scores
+
+
+def _causal(tq: int, tk: int):
+    """``[Tq, Tk]`` lower-triangular mask (query ``i`` sees keys ``j <= i``)."""
+    return jnp.arange(tq)[:, None] >= jnp.arange(tk)[None, :]
+
+
+def _dropout(module: nn.Module, weights, rate: float, train: bool):
+    """Inverted dropout on the attention weights (training only)."""
+    if not train or rate <= 0.0:
+        return weights
+    if rate >= 1.0:
+        return jnp.zeros_like(weights)
+    keep = jax.random.bernoulli(module.make_rng("dropout"), 1.0 - rate, weights.shape)
+    return jnp.where(keep, weights / (1.0 - rate), 0.0)
+
+
+def _call_flag(spec: LayerSpec, key: str) -> bool:
+    """A boolean call argument; all calls must agree."""
+    values = {bool(call.kwargs.get(key, False)) for call in spec.calls} or {False}
+    if len(values) > 1:
+        raise fail(spec, f"calls disagree on {key}")
+    return values.pop()
+
+
+def _refuse_call_kwargs(spec: LayerSpec, keys: Sequence[str]) -> None:
+    for call in spec.calls:
+        for key in keys:
+            value = call.kwargs.get(key)
+            if value not in (None, False):
+                raise fail(spec, f"the call argument {key}={str(value)[:60]} is not supported")
+
+
+# ----------------------------------------------------------------- Attention / Additive
+class _ScoreAttention(KerasLayer):
+    """``softmax(scores(q, k)) · v`` over ``[query, value(, key)]``."""
+
+    causal: bool = False
+    dropout: float = 0.0
+
+    def scores(self, q, k):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        xs = as_list(inputs)
+        if len(xs) not in (2, 3):
+            raise ValueError(f"{self.name}: expects [query, value] or [query, value, key]")
+        q, v = xs[0], xs[1]
+        k = xs[2] if len(xs) == 3 else v
+        s = self.scores(q, k)
+        if self.causal:
+            s = jnp.where(_causal(s.shape[-2], s.shape[-1]), s, s - _NEG)
+        weights = _dropout(self, jax.nn.softmax(s, axis=-1), self.dropout, train)
+        return jnp.matmul(weights, v)
+
+
+class Attention(_ScoreAttention):
+    """Dot (``q·kᵀ·scale``) or concat (``w·Σ tanh(scale·(q + k))``) scores."""
+
+    use_scale: bool = False
+    score_mode: str = "dot"
+
+    def scores(self, q, k):
+        scale = self.param("scale", jax.nn.initializers.ones, ()) if self.use_scale else None
+        if self.score_mode == "concat":
+            weight = self.param("concat_score_weight", jax.nn.initializers.ones, ())
+            z = q[..., :, None, :] + k[..., None, :, :]
+            return weight * jnp.sum(jnp.tanh(z if scale is None else scale * z), axis=-1)
+        s = jnp.matmul(q, jnp.swapaxes(k, -1, -2))
+        return s if scale is None else s * scale
+
+
+def _glorot_uniform_1d(key, shape, dtype=jnp.float32):
+    """Keras's glorot_uniform for a vector (fan_in = fan_out = its length)."""
+    limit = math.sqrt(3.0 / shape[0])
+    return jax.random.uniform(key, shape, dtype, -limit, limit)
+
+
+class AdditiveAttention(_ScoreAttention):
+    """``s_ij = Σ_d scale_d · tanh(q_id + k_jd)``."""
+
+    use_scale: bool = True
+
+    def scores(self, q, k):
+        t = jnp.tanh(q[..., :, None, :] + k[..., None, :, :])
+        if self.use_scale:
+            t = t * self.param("scale", _glorot_uniform_1d, (q.shape[-1],))
+        return jnp.sum(t, axis=-1)
+
+
+def _attention_common(spec: LayerSpec) -> dict[str, Any]:
+    _refuse_call_kwargs(spec, ("return_attention_scores",))
+    return {"causal": bool(spec.config.get("causal", False)) or _call_flag(spec,
+                                                                           "use_causal_mask"),
+            "dropout": float(spec.config.get("dropout") or 0.0)}
+
+
+@register_layer("Attention", tfjs=False, notes=(
+    "Keras-only. [query, value(, key)]; `dot` scores `q k^T` (x `scale` if use_scale) or "
+    "`concat` scores; causal mask from `use_causal_mask`/`causal`; softmax; dropout on the "
+    "weights only with train=True. Input masks are not applied."))
+def attention(spec: LayerSpec) -> nn.Module:
+    mode = str(spec.config.get("score_mode", "dot"))
+    if mode not in ("dot", "concat"):
+        raise fail(spec, f"score_mode {mode!r} is not supported")
+    return Attention(use_scale=bool(spec.config.get("use_scale", False)), score_mode=mode,
+                     name=spec.name, **_attention_common(spec))
+
+
+@register_layer("AdditiveAttention", tfjs=False, notes=(
+    "Keras-only. Bahdanau scores `sum(scale * tanh(q_i + k_j))` (`scale [dim]` if use_scale); "
+    "otherwise as Attention."))
+def additive_attention(spec: LayerSpec) -> nn.Module:
+    return AdditiveAttention(use_scale=bool(spec.config.get("use_scale", True)),
+                             name=spec.name, **_attention_common(spec))
+
+
+# ----------------------------------------------------------------- EinsumDense
+_PLAIN = re.compile(r"^([a-zA-Z]+),([a-zA-Z]+)->([a-zA-Z]+)$")
+_LEFT = re.compile(r"^\.\.\.([a-zA-Z]+),([a-zA-Z]+)->\.\.\.([a-zA-Z]+)$")
+_RIGHT = re.compile(r"^([a-zA-Z]{2,})\.\.\.,([a-zA-Z]+)->([a-zA-Z]+)\.\.\.$")
+
+
+def einsum_shapes(equation: str, input_shape: Sequence[int], output_shape: Sequence[Any],
+                  bias_axes: str | None):
+    """Kernel shape, bias shape and full output shape of a Keras ``EinsumDense``.
+
+    ``output_shape`` excludes the batch axis (``None`` entries are taken from the
+    input); the bias spans the output from its first bias axis to the end.
+    """
+    eq = equation.replace(" ", "")
+    for pattern, left in ((_PLAIN, False), (_LEFT, True), (_RIGHT, False)):
+        m = pattern.match(eq)
+        if m:
+            break
+    else:
+        raise ValueError(f"invalid EinsumDense equation {equation!r}")
+    in_spec, w_spec, out_spec = m.groups()
+    elided = len(input_shape) - len(in_spec)
+    out = [input_shape[0], *output_shape]
+    if elided > 0 and left:
+        out[1:1] = list(input_shape[1:elided])
+    elif elided > 0:
+        out.extend(input_shape[len(input_shape) - elided:])
+    in_pos = {c: (i + elided - len(input_shape) if left else i) for i, c in enumerate(in_spec)}
+    out_pos = {c: (i + elided if left else i) for i, c in enumerate(out_spec)}
+    for c, i in out_pos.items():
+        if out[i] is None and c in in_pos:
+            out[i] = input_shape[in_pos[c]]
+    kernel = []
+    for c in w_spec:
+        if c in in_pos:
+            kernel.append(int(input_shape[in_pos[c]]))
+        elif c in out_pos:
+            kernel.append(int(out[out_pos[c]]))
+        else:
+            raise ValueError(f"weight axis {c!r} of {equation!r} is in neither input nor output")
+    bias = None
+    if bias_axes:
+        first = min(out_spec.find(c) for c in bias_axes)
+        bias = [int(out[out_pos[c]]) if c in bias_axes else 1 for c in out_spec[first:]]
+        if not left:
+            bias += [1] * max(elided, 0)
+    return tuple(kernel), None if bias is None else tuple(bias), tuple(out)
+
+
+class EinsumDense(KerasLayer):
+    """``act(einsum(equation, x, kernel) + bias)``."""
+
+    equation: str
+    output_shape: tuple[Any, ...]
+    bias_axes: str | None = None
+    activation: str = "linear"
+    keras3: bool = False
+    kernel_init: initializers.Initializer = initializers.get("glorot_uniform")
+    bias_init: initializers.Initializer = initializers.get("zeros")
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        x = single(inputs, "EinsumDense")
+        kshape, bshape, _ = einsum_shapes(self.equation, x.shape, self.output_shape,
+                                          self.bias_axes)
+        y = jnp.einsum(self.equation, x, self.param("kernel", self.kernel_init, kshape))
+        if bshape is not None:
+            y = y + self.param("bias", self.bias_init, bshape)
+        return activations.get(self.activation, keras3=self.keras3)(y)
+
+
+def _output_shape(value: Any) -> tuple[Any, ...]:
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return tuple(None if v is None else int(v) for v in values)
+
+
+@register_layer("EinsumDense", tfjs=False, notes=(
+    "Keras-only. `act(einsum(equation, x, kernel) + bias)`; kernel and bias shapes from the "
+    "equation, `output_shape` and `bias_axes` as Keras derives them (`...` on the left or "
+    "right). Keras 3 LoRA / quantized variants refused."))
+def einsum_dense(spec: LayerSpec) -> nn.Module:
+    c = spec.config
+    if c.get("lora_rank") or c.get("quantization_config"):
+        raise fail(spec, "LoRA or quantized EinsumDense is not supported")
+    equation = str(c.get("equation", ""))
+    try:
+        einsum_shapes(equation, (1,) * 8, (1,), None)  # validates the equation's form
+    except ValueError as err:
+        raise fail(spec, str(err)) from None
+    return EinsumDense(equation=equation, output_shape=_output_shape(c.get("output_shape")),
+                       bias_axes=c.get("bias_axes") or None, activation=activation(spec),
+                       keras3=spec.keras3,
+                       kernel_init=initializers.get(c.get("kernel_initializer"),
+                                                    "glorot_uniform"),
+                       bias_init=initializers.get(c.get("bias_initializer"), "zeros"),
+                       name=spec.name)
+
+
+# ----------------------------------------------------------------- MultiHeadAttention
+class _Projection(nn.Module):
+    """One MHA projection: ``kernel`` contracts ``n_in`` trailing input axes."""
+
+    kernel_tail: tuple[int, ...]
+    n_in: int = 1
+    use_bias: bool = True
+    kernel_init: initializers.Initializer = initializers.get("glorot_uniform")
+    bias_init: initializers.Initializer = initializers.get("zeros")
+
+    @nn.compact
+    def __call__(self, x):
+        kernel = self.param("kernel", self.kernel_init,
+                            (*x.shape[x.ndim - self.n_in:], *self.kernel_tail))
+        y = jnp.tensordot(x, kernel, axes=self.n_in)
+        if self.use_bias:
+            y = y + self.param("bias", self.bias_init, self.kernel_tail)
+        return y
+
+
+class MultiHeadAttention(KerasLayer):
+    """Keras ``MultiHeadAttention`` on ``[query, value(, key)]``.
+
+    Projections ``query``/``key``/``value`` (``kernel [d, heads, dim]``), query
+    scaled by ``1/sqrt(key_dim)``, softmax jointly over the key positions of the
+    attention axes, weighted sum of values, output projection
+    ``attention_output`` (``kernel [heads, value_dim, *out]``).
+    """
+
+    num_heads: int
+    key_dim: int
+    value_dim: int
+    output_shape: tuple[int, ...] | None = None
+    attention_axes: tuple[int, ...] | None = None
+    use_bias: bool = True
+    causal: bool = False
+    dropout: float = 0.0
+    kernel_init: initializers.Initializer = initializers.get("glorot_uniform")
+    bias_init: initializers.Initializer = initializers.get("zeros")
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        xs = as_list(inputs)
+        if len(xs) not in (1, 2, 3):
+            raise ValueError(f"{self.name}: expects [query, value(, key)]")
+        q_in = xs[0]
+        v_in = xs[1] if len(xs) > 1 else q_in
+        k_in = xs[2] if len(xs) > 2 else v_in
+        common = dict(use_bias=self.use_bias, kernel_init=self.kernel_init,
+                      bias_init=self.bias_init)
+        heads = self.num_heads
+        q = _Projection((heads, self.key_dim), name="query", **common)(q_in)
+        k = _Projection((heads, self.key_dim), name="key", **common)(k_in)
+        v = _Projection((heads, self.value_dim), name="value", **common)(v_in)
+        q = q * (1.0 / math.sqrt(float(self.key_dim)))
+
+        inner = list(range(1, q_in.ndim - 1))  # the non-batch, non-feature input axes
+        attn = [a if a >= 0 else q_in.ndim + a for a in (self.attention_axes or inner)]
+        if any(a not in inner for a in attn):
+            raise ValueError(f"{self.name}: attention_axes {self.attention_axes} out of range")
+        other = [a for a in inner if a not in attn]
+
+        def grouped(t):
+            """``[B, S..., H, D]`` → ``[B, other..., H, L, D]`` with L = attention positions."""
+            t = jnp.transpose(t, (0, *other, t.ndim - 2, *attn, t.ndim - 1))
+            return t.reshape(*t.shape[:len(other) + 2], -1, t.shape[-1])
+
+        qg, kg, vg = grouped(q), grouped(k), grouped(v)
+        scores = jnp.einsum("...qd,...kd->...qk", qg, kg)
+        if self.causal and len(attn) != 1:
+            raise ValueError(f"{self.name}: use_causal_mask needs a single attention axis")
+        if self.causal:
+            scores = jnp.where(_causal(scores.shape[-2], scores.shape[-1]), scores,
+                               scores - _NEG)
+        weights = _dropout(self, jax.nn.softmax(scores, axis=-1), self.dropout, train)
+        out = jnp.einsum("...qk,...kd->...qd", weights, vg)
+        # back to [B, S..., H, value_dim]
+        out = out.reshape(*out.shape[:len(other) + 2], *(q.shape[a] for a in attn),
+                          out.shape[-1])
+        out = jnp.transpose(out, np.argsort([0, *other, q.ndim - 2, *attn, q.ndim - 1]))
+        tail = self.output_shape or (q_in.shape[-1],)
+        return _Projection(tuple(tail), n_in=2, name="attention_output", **common)(out)
+
+
+def _kwarg_is_query(spec: LayerSpec, key: str) -> bool:
+    """A tf.keras 2 call kwarg ``key`` is absent or a reference to the call's query tensor."""
+    for call in spec.calls:
+        value = call.kwargs.get(key)
+        if value is None:
+            continue
+        if not (isinstance(value, (list, tuple)) and len(value) >= 3
+                and isinstance(value[0], str) and call.inputs):
+            return False
+        if TensorRef(value[0], int(value[1]), int(value[2])) != call.inputs[0]:
+            return False
+    return True
+
+
+@register_layer("MultiHeadAttention", tfjs=False, notes=(
+    "Keras-only. Projections `query`/`key`/`value` (kernel [d, heads, dim], bias [heads, dim]), "
+    "q scaled by 1/sqrt(key_dim), softmax jointly over the attention axes' key positions "
+    "(default: all but batch/features), output projection `attention_output`; "
+    "`use_causal_mask` honoured; dropout on the weights only with train=True. Input masks and "
+    "`attention_mask` not applied (refused when given); tf.keras 2 files whose `value`/`key` "
+    "arrive as call kwargs load only when they are the query itself (self-attention)."))
+def multi_head_attention(spec: LayerSpec) -> nn.Module:
+    c = spec.config
+    _refuse_call_kwargs(spec, ("attention_mask", "return_attention_scores"))
+    for key in ("value", "key"):  # tf.keras 2 serializes the second argument as a kwarg
+        if not _kwarg_is_query(spec, key):
+            raise fail(spec, f"the `{key}` tensor is passed as a call kwarg that is not the "
+                             "query; only self-attention is supported for this file format")
+    key_dim = int(c["key_dim"])
+    value_dim = c.get("value_dim")
+    out = c.get("output_shape")
+    axes = c.get("attention_axes")
+    if isinstance(axes, int):
+        axes = [axes]
+    return MultiHeadAttention(
+        num_heads=int(c["num_heads"]), key_dim=key_dim,
+        value_dim=int(value_dim) if value_dim is not None else key_dim,
+        output_shape=_output_shape(out) if out else None,
+        attention_axes=tuple(int(a) for a in axes) if axes else None,
+        use_bias=bool(c.get("use_bias", True)), causal=_call_flag(spec, "use_causal_mask"),
+        dropout=float(c.get("dropout") or 0.0),
+        kernel_init=initializers.get(c.get("kernel_initializer"), "glorot_uniform"),
+        bias_init=initializers.get(c.get("bias_initializer"), "zeros"),
+        name=spec.name)
+
+
+__all__ = ["Attention", "AdditiveAttention", "EinsumDense", "MultiHeadAttention",
+           "einsum_shapes"]

@@ -1,0 +1,362 @@
+"""Convolutions: Conv1D/2D/3D, transposed, depthwise and separable (TF.js semantics).
+
+Everything runs channels-last (``NWC``/``NHWC``/``NDHWC`` with ``…IO`` kernels, the
+layout of the stored Keras weights); ``channels_first`` inputs are transposed in
+and out exactly where TF.js does it, which reproduces its two layout bugs
+(``Conv1D`` keeps ``[B,T,f]``, ``SeparableConv2D`` adds the bias along H).
+Files written by Keras 3 (which TF.js cannot load) get the Keras semantics instead.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from ..topology.spec import LayerSpec
+from . import activations, initializers
+from .base import KerasLayer, activation, channels_first, fail, ints, padding, single
+from .registry import register_layer
+
+Pads = tuple[tuple[int, int], ...]
+
+#: depthwise lowering: "auto" (shifted slices on CPU, grouped conv elsewhere),
+#: "slices" or "grouped". Module-level so tests and benchmarks can force one.
+DEPTHWISE_IMPL = "auto"
+
+
+def _spec(rank: int) -> tuple[str, str, str]:
+    sp = "DHW"[3 - rank:]
+    return f"N{sp}C", f"{sp}IO", f"N{sp}C"
+
+
+def conv_padding(sizes: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
+                 dilation: Sequence[int], mode: str, clamp: bool = True) -> Pads:
+    """Per-axis ``(before, after)`` zero padding of TF.js/TF (``same`` puts the extra cell after).
+
+    ``clamp=False`` is TF.js's 3-D ``same`` (``get3DPadAndOutInfo``): a total that
+    comes out negative (kernel smaller than stride) is not clamped to 0, so
+    ``before = floor(total/2)`` crops a leading cell and every window shifts by one.
+    """
+    pads = []
+    for n, k, s, d in zip(sizes, kernel, strides, dilation):
+        keff = (k - 1) * d + 1
+        if mode == "same":
+            total = (-(-n // s) - 1) * s + keff - n
+            total = max(0, total) if clamp else total
+            pads.append((total // 2, total - total // 2))
+        elif mode == "causal":
+            pads.append((keff - 1, 0))
+        else:
+            pads.append((0, 0))
+    return tuple(pads)
+
+
+def _float(x, like):
+    return x if x.dtype == like.dtype else x.astype(like.dtype)
+
+
+def conv_nd(x, kernel, strides, pads: Pads, dilation, groups: int = 1):
+    """Channels-last N-d cross-correlation with a ``[*k, in/groups, out]`` kernel."""
+    return lax.conv_general_dilated(_float(x, kernel), kernel, tuple(strides), pads,
+                                    rhs_dilation=tuple(dilation),
+                                    dimension_numbers=_spec(kernel.ndim - 2),
+                                    feature_group_count=groups)
+
+
+def depthwise_nd(x, kernel, strides, pads: Pads, dilation, impl: str | None = None):
+    """Channels-last depthwise conv, kernel ``[*k, C, dm]``; output channel ``c·dm + m``.
+
+    On CPU XLA's grouped convolution is far slower than a sum of ``prod(k)``
+    strided, shifted slices times per-channel weights, so that form is used there.
+    """
+    x = _float(x, kernel)
+    *ks, c, dm = kernel.shape
+    impl = impl or DEPTHWISE_IMPL
+    if impl == "auto":
+        impl = "slices" if jax.default_backend() == "cpu" else "grouped"
+    if impl == "grouped":
+        return lax.conv_general_dilated(x, kernel.reshape(*ks, 1, c * dm), tuple(strides), pads,
+                                        rhs_dilation=tuple(dilation),
+                                        dimension_numbers=_spec(len(ks)),
+                                        feature_group_count=c)
+    xp = jnp.pad(x, ((0, 0), *pads, (0, 0)))
+    if dm > 1:
+        xp = jnp.repeat(xp, dm, axis=-1)
+    weights = kernel.reshape(*ks, c * dm)
+    outs = [(n - (k - 1) * d - 1) // s + 1
+            for n, k, s, d in zip(xp.shape[1:-1], ks, strides, dilation)]
+    total = None
+    for tap in itertools.product(*(range(k) for k in ks)):
+        start = [t * d for t, d in zip(tap, dilation)]
+        term = lax.slice(xp, (0, *start, 0),
+                         (xp.shape[0], *(b + (o - 1) * s + 1 for b, o, s in
+                                         zip(start, outs, strides)), c * dm),
+                         (1, *strides, 1)) * weights[tap]
+        total = term if total is None else total + term
+    return total
+
+
+def conv_transpose_nd(x, kernel, strides, mode: str, dilation, output_padding=None,
+                      clamp: bool = True):
+    """Channels-last transposed conv, kernel ``[*k, out, in]``: the gradient of a conv.
+
+    Output size ``in·s`` (same) or ``in·s + max(k'-s, 0)`` (valid), or Keras's
+    ``(in-1)·s + k' - 2·pad + output_padding``; input ``i`` adds ``x[i]·W[t]`` at
+    ``i·s + t·d - pad_before`` with ``pad_before`` the forward-conv ``same``
+    padding of an input of the output size. Written as an input-dilated conv
+    with the flipped, in/out-swapped kernel.
+    """
+    rank = kernel.ndim - 2
+    pads = []
+    for n, k, s, d, op in zip(x.shape[1:-1], kernel.shape[:rank], strides, dilation,
+                              output_padding or (None,) * rank):
+        keff = (k - 1) * d + 1
+        if op is None:
+            out = n * s + (max(keff - s, 0) if mode == "valid" else 0)
+        else:
+            out = (n - 1) * s + keff - 2 * (keff // 2 if mode == "same" else 0) + op
+        before = conv_padding([out], [keff], [s], [1], mode, clamp)[0][0]
+        pads.append((keff - 1 - before, out + before - (n - 1) * s - 1))
+    w = jnp.swapaxes(jnp.flip(kernel, axis=tuple(range(rank))), -1, -2)
+    return lax.conv_general_dilated(_float(x, w), w, (1,) * rank, tuple(pads),
+                                    lhs_dilation=tuple(strides), rhs_dilation=tuple(dilation),
+                                    dimension_numbers=_spec(rank))
+
+
+def _last(x, cf: bool):
+    return jnp.moveaxis(x, 1, -1) if cf else x
+
+
+def _first(y, cf: bool):
+    return jnp.moveaxis(y, -1, 1) if cf else y
+
+
+class _ConvBase(KerasLayer):
+    """Fields shared by every convolution module (channels-last weights)."""
+
+    kernel_size: tuple[int, ...] = (1,)
+    strides: tuple[int, ...] = (1,)
+    padding: str = "valid"
+    dilation: tuple[int, ...] = (1,)
+    channels_first: bool = False
+    activation: str = "linear"
+    use_bias: bool = True
+    keras3: bool = False
+    clamp_same: bool = True  # False: TF.js 3-D ops (see conv_padding)
+    kernel_init: initializers.Initializer = initializers.get(None)
+    bias_init: initializers.Initializer = initializers.get("zeros")
+
+    def _act(self, y):
+        return activations.get(self.activation, keras3=self.keras3)(y)
+
+    def _pads(self, x) -> Pads:
+        return conv_padding(x.shape[1:-1], self.kernel_size, self.strides, self.dilation,
+                            self.padding, self.clamp_same)
+
+
+class Conv(_ConvBase):
+    """``act(conv(x, kernel) + bias)``; ``channels_last_output`` = TF.js Conv1D bug."""
+
+    filters: int = 1
+    groups: int = 1
+    channels_last_output: bool = False
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        x = _last(single(inputs), self.channels_first)
+        kernel = self.param("kernel", self.kernel_init,
+                            (*self.kernel_size, x.shape[-1] // self.groups, self.filters))
+        y = conv_nd(x, kernel, self.strides, self._pads(x), self.dilation, self.groups)
+        if self.use_bias:
+            y = y + self.param("bias", self.bias_init, (self.filters,))
+        return self._act(_first(y, self.channels_first and not self.channels_last_output))
+
+
+class ConvTranspose(_ConvBase):
+    """Transposed convolution, kernel ``[*k, filters, in]`` (out before in)."""
+
+    filters: int = 1
+    output_padding: tuple[int, ...] | None = None
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        x = _last(single(inputs), self.channels_first)
+        kernel = self.param("kernel", self.kernel_init,
+                            (*self.kernel_size, self.filters, x.shape[-1]))
+        y = conv_transpose_nd(x, kernel, self.strides, self.padding, self.dilation,
+                              self.output_padding, self.clamp_same)
+        if self.use_bias:
+            y = y + self.param("bias", self.bias_init, (self.filters,))
+        return self._act(_first(y, self.channels_first))
+
+
+class DepthwiseConv(_ConvBase):
+    """Depthwise conv, kernel ``[*k, C, dm]`` (named ``kernel`` by Keras 3), bias ``[C·dm]``."""
+
+    depth_multiplier: int = 1
+    kernel_name: str = "depthwise_kernel"
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        x = _last(single(inputs), self.channels_first)
+        c = x.shape[-1]
+        kernel = self.param(self.kernel_name, self.kernel_init,
+                            (*self.kernel_size, c, self.depth_multiplier))
+        y = depthwise_nd(x, kernel, self.strides, self._pads(x), self.dilation)
+        if self.use_bias:
+            y = y + self.param("bias", self.bias_init, (c * self.depth_multiplier,))
+        return self._act(_first(y, self.channels_first))
+
+
+class SeparableConv(_ConvBase):
+    """Depthwise conv (strides, padding, dilation) then a 1x1 conv, bias, activation.
+
+    ``tfjs_layout``: TF.js's channels_first path adds the bias reshaped
+    ``[1,f,1,1]`` to the still-NHWC result (along H) and applies the activation
+    before transposing back; reproduced for files TF.js can load.
+    """
+
+    filters: int = 1
+    depth_multiplier: int = 1
+    pointwise_init: initializers.Initializer = initializers.get(None)
+    tfjs_layout: bool = True
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        x = _last(single(inputs), self.channels_first)
+        c, dm, rank = x.shape[-1], self.depth_multiplier, len(self.kernel_size)
+        dk = self.param("depthwise_kernel", self.kernel_init, (*self.kernel_size, c, dm))
+        pk = self.param("pointwise_kernel", self.pointwise_init,
+                        (*(1,) * rank, c * dm, self.filters))
+        y = depthwise_nd(x, dk, self.strides, self._pads(x), self.dilation)
+        y = jnp.tensordot(y, pk.reshape(c * dm, self.filters), axes=1)
+        bias = self.param("bias", self.bias_init, (self.filters,)) if self.use_bias else None
+        if self.channels_first and self.tfjs_layout:
+            if bias is not None:
+                y = y + bias.reshape(1, self.filters, *(1,) * rank)
+            return _first(self._act(y), True)
+        if bias is not None:
+            y = y + bias
+        return self._act(_first(y, self.channels_first))
+
+
+# ----------------------------------------------------------------------------- converters
+
+
+#: padding modes per rank: Keras's 1-D convs also take "causal" (TF.js cannot run it).
+_PAD_MODES = {1: ("valid", "same", "causal"), 2: ("valid", "same"), 3: ("valid", "same")}
+
+
+def _common(spec: LayerSpec, rank: int, pad_modes: Sequence[str] | None = None) -> dict:
+    c = spec.config
+    ks = ints(spec, "kernel_size", rank)
+    return dict(kernel_size=ks, strides=ints(spec, "strides", rank, 1),
+                padding=padding(spec, pad_modes or _PAD_MODES[rank]),
+                dilation=ints(spec, "dilation_rate", rank, 1),
+                channels_first=channels_first(spec), activation=activation(spec),
+                use_bias=bool(c.get("use_bias", True)), keras3=spec.keras3,
+                clamp_same=rank < 3 or spec.keras3,
+                bias_init=initializers.get(c.get("bias_initializer"), "zeros"),
+                name=spec.name)
+
+
+def _kernel_init(spec: LayerSpec, key: str = "kernel_initializer"):
+    return initializers.get(spec.config.get(key), "glorot_uniform")
+
+
+def _groups(spec: LayerSpec) -> int:
+    groups = int(spec.config.get("groups") or 1)
+    if groups < 1 or int(spec.config["filters"]) % groups:
+        raise fail(spec, f"groups={groups} must divide filters={spec.config['filters']}")
+    return groups
+
+
+@register_layer("Conv1D", notes=(
+    "channels_first: TF.js transposes the input to NWC and returns [B,T,f] (reproduced; "
+    "Keras 3 files get [B,f,T]). Keras-only: padding='causal' (left pad (k-1)·d) and "
+    "groups>1 (grouped conv), which TF.js cannot run."))
+def conv1d(spec: LayerSpec) -> nn.Module:
+    kw = _common(spec, 1)
+    return Conv(filters=int(spec.config["filters"]), groups=_groups(spec),
+                channels_last_output=kw["channels_first"] and not spec.keras3,
+                kernel_init=_kernel_init(spec), **kw)
+
+
+@register_layer("Conv2D", notes=(
+    "TF.js `same` padding (extra cell bottom/right); channels_first via NHWC transposes, "
+    "a softmax activation then runs over the last (W) axis as in TF.js. Keras-only: "
+    "groups>1 (grouped conv; TF.js ignores `groups` and fails on the kernel shape)."))
+@register_layer("Conv3D", notes=(
+    "as Conv2D in 3-D (kernel [kd,kh,kw,in,f]); TF.js's 3-D `same` padding is not clamped "
+    "at 0 (kernel < stride shifts the windows by one cell; reproduced); groups>1 Keras-only."))
+def conv2d(spec: LayerSpec) -> nn.Module:
+    rank = 3 if spec.class_name == "Conv3D" else 2
+    return Conv(filters=int(spec.config["filters"]), groups=_groups(spec),
+                kernel_init=_kernel_init(spec), **_common(spec, rank))
+
+
+@register_layer("Conv2DTranspose", notes=(
+    "kernel [kh,kw,f,in]; gradient of conv2d, output in·s (same) or in·s+max(k-s,0) "
+    "(valid). TF.js ignores output_padding and dilation_rate (reproduced); Keras 3 files "
+    "honour both."))
+@register_layer("Conv3DTranspose", notes=(
+    "as Conv2DTranspose in 3-D (kernel [kd,kh,kw,f,in]), with TF.js's unclamped 3-D "
+    "`same` padding (see Conv3D)."))
+@register_layer("Conv1DTranspose", tfjs=False, notes=(
+    "Keras-only (TF.js has no Conv1DTranspose): kernel [k,f,in]; output_padding and "
+    "dilation_rate honoured."))
+def conv_transpose(spec: LayerSpec) -> nn.Module:
+    rank = {"Conv1DTranspose": 1, "Conv2DTranspose": 2, "Conv3DTranspose": 3}[spec.class_name]
+    keras_semantics = spec.keras3 or rank == 1
+    kw = _common(spec, rank, ("valid", "same"))
+    op = spec.config.get("output_padding")
+    if keras_semantics:
+        output_padding = ints(spec, "output_padding", rank) if op is not None else None
+    else:
+        output_padding, kw["dilation"] = None, (1,) * rank
+    return ConvTranspose(filters=int(spec.config["filters"]), output_padding=output_padding,
+                         kernel_init=_kernel_init(spec), **kw)
+
+
+@register_layer("DepthwiseConv2D", notes=(
+    "output channel c·dm+m; TF.js ignores dilation_rate (reproduced for TF.js-loadable "
+    "files; Keras 3 files honour it, weight named `kernel`). CPU: lowered to shifted "
+    "multiply-adds (faster than XLA's grouped conv); grouped conv on GPU/TPU."))
+@register_layer("DepthwiseConv1D", tfjs=False, notes=(
+    "Keras-only (TF.js has no DepthwiseConv1D): kernel [k,in,dm] (`depthwise_kernel`, "
+    "Keras 3 `kernel`), dilation honoured."))
+def depthwise_conv(spec: LayerSpec) -> nn.Module:
+    rank = 1 if spec.class_name == "DepthwiseConv1D" else 2
+    kw = _common(spec, rank)
+    if rank == 2 and not spec.keras3:
+        kw["dilation"] = (1, 1)
+    return DepthwiseConv(depth_multiplier=int(spec.config.get("depth_multiplier") or 1),
+                         kernel_name="kernel" if spec.keras3 else "depthwise_kernel",
+                         kernel_init=_kernel_init(spec, "depthwise_initializer"), **kw)
+
+
+@register_layer("SeparableConv2D", notes=(
+    "depthwise (strides, padding, dilation) then 1x1 conv. depth_multiplier is read from "
+    "the config (TF.js's own save omits it: such files only load with dm=1). "
+    "channels_first: TF.js adds the bias along H and applies the activation in NHWC "
+    "(reproduced; Keras 3 files get Keras semantics)."))
+@register_layer("SeparableConv1D", tfjs=False, notes=(
+    "Keras-only (TF.js throws for rank 1): depthwise_kernel [k,in,dm], pointwise_kernel "
+    "[1,in·dm,f]; Keras semantics."))
+def separable_conv(spec: LayerSpec) -> nn.Module:
+    rank = 1 if spec.class_name == "SeparableConv1D" else 2
+    return SeparableConv(filters=int(spec.config["filters"]),
+                         depth_multiplier=int(spec.config.get("depth_multiplier") or 1),
+                         kernel_init=_kernel_init(spec, "depthwise_initializer"),
+                         pointwise_init=_kernel_init(spec, "pointwise_initializer"),
+                         tfjs_layout=rank == 2 and not spec.keras3,
+                         **_common(spec, rank))
+
+
+__all__ = ["Conv", "ConvTranspose", "DepthwiseConv", "SeparableConv", "conv_nd",
+           "conv_padding", "conv_transpose_nd", "depthwise_nd"]

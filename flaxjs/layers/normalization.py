@@ -1,0 +1,342 @@
+"""Normalization layers: BatchNormalization, LayerNormalization and Keras-only relatives.
+
+TF.js semantics (``tfjs-layers/src/layers/normalization.ts``): epsilon is added
+to the variance inside the square root (default 1e-3), batch statistics are the
+mean and the *biased* two-pass variance, and the moving statistics follow
+``moving - (moving - batch) * (1 - momentum)``. Parameters always broadcast
+along their axis (TF.js's CPU kernel cycles them over the flattened input when
+the axis is not the last one; that bug is not reproduced, see the notes).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from ..topology.spec import LayerSpec
+from . import initializers
+from .base import KerasLayer, fail, single
+from .registry import register_layer
+
+
+def _axes(spec: LayerSpec, value: Any, *, allow_none: bool = False) -> tuple[int, ...]:
+    """A config ``axis`` (int or list of ints) as a tuple."""
+    if value is None and allow_none:
+        return ()
+    values = value if isinstance(value, (list, tuple)) else [value]
+    try:
+        out = tuple(int(v) for v in values)
+    except (TypeError, ValueError):
+        raise fail(spec, f"axis must be an int or a list of ints, got {value!r}") from None
+    if any(float(v) != int(v) for v in values):
+        raise fail(spec, f"axis must be integers, got {value!r}")
+    return out
+
+
+def _resolve(axes: Sequence[int], ndim: int, layer: str) -> tuple[int, ...]:
+    """Negative axes counted from the end; checked against the input rank."""
+    out = tuple(a + ndim if a < 0 else a for a in axes)
+    if any(not 0 <= a < ndim for a in out):
+        raise ValueError(f"{layer}: axis {tuple(axes)} is out of range for a rank-{ndim} input")
+    if len(set(out)) != len(out):
+        raise ValueError(f"{layer}: duplicate axes in {tuple(axes)}")
+    return out
+
+
+def _broadcast_shape(shape: Sequence[int], axes: Sequence[int]) -> tuple[int, ...]:
+    return tuple(d if i in axes else 1 for i, d in enumerate(shape))
+
+
+def _moments(x, axes: Sequence[int], keepdims: bool = False):
+    """Mean and biased variance, two-pass like ``tf.moments`` (never E[x²]−E[x]²)."""
+    mean = jnp.mean(x, axis=tuple(axes), keepdims=True)
+    var = jnp.mean(jnp.square(x - mean), axis=tuple(axes), keepdims=keepdims)
+    if not keepdims:
+        mean = jnp.squeeze(mean, axis=tuple(axes))
+    return mean, var
+
+
+def _init(c: dict, key: str, default: str) -> initializers.Initializer:
+    return initializers.get(c.get(key), default)
+
+
+# ----------------------------------------------------------------- BatchNormalization
+class BatchNormalization(KerasLayer):
+    """Batch normalization over one feature axis.
+
+    Inference: ``(x - moving_mean) · gamma / sqrt(moving_variance + eps) + beta``.
+    Training (``train=True`` and ``trainable``): normalizes with the batch mean
+    and biased batch variance over every other axis and, when the
+    ``batch_stats`` collection is mutable, updates the moving statistics as
+    TF.js does. A frozen layer (``trainable=False``) always normalizes with the
+    moving statistics, as Keras ≥ 2.1 does, so frozen backbones fine-tune right.
+    """
+
+    axis: int = -1
+    momentum: float = 0.99
+    epsilon: float = 1e-3
+    center: bool = True
+    scale: bool = True
+    trainable: bool = True
+    gamma_init: initializers.Initializer = initializers.get("ones")
+    beta_init: initializers.Initializer = initializers.get("zeros")
+    moving_mean_init: initializers.Initializer = initializers.get("zeros")
+    moving_variance_init: initializers.Initializer = initializers.get("ones")
+
+    supports_masking = True
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        x = single(inputs, "BatchNormalization")
+        (axis,) = _resolve((self.axis,), x.ndim, self.name or "BatchNormalization")
+        dim = x.shape[axis]
+        gamma = self.param("gamma", self.gamma_init, (dim,)) if self.scale else None
+        beta = self.param("beta", self.beta_init, (dim,)) if self.center else None
+        moving_mean = self.variable("batch_stats", "moving_mean", lambda: self.moving_mean_init(
+            self.make_rng("params"), (dim,), jnp.float32))
+        moving_var = self.variable("batch_stats", "moving_variance",
+                                   lambda: self.moving_variance_init(
+                                       self.make_rng("params"), (dim,), jnp.float32))
+        bshape = _broadcast_shape(x.shape, (axis,))
+        reduce = tuple(i for i in range(x.ndim) if i != axis)
+
+        if train and self.trainable:
+            mean, var = _moments(x, reduce)
+            if self.is_mutable_collection("batch_stats") and not self.is_initializing():
+                decay = 1.0 - self.momentum
+                moving_mean.value = moving_mean.value - (moving_mean.value - mean) * decay
+                moving_var.value = moving_var.value - (moving_var.value - var) * decay
+        else:
+            mean, var = moving_mean.value, moving_var.value
+
+        inv = jnp.reciprocal(jnp.sqrt(var + self.epsilon))
+        if gamma is not None:
+            inv = inv * gamma
+        y = (x - mean.reshape(bshape)) * inv.reshape(bshape)
+        if beta is not None:
+            y = y + beta.reshape(bshape)
+        return y
+
+
+@register_layer("BatchNormalization", notes=(
+    "epsilon from the config (default 1e-3) inside the sqrt; `axis` an int or a one-element "
+    "list (negative allowed, Keras); parameters broadcast along `axis` (TF.js's CPU kernel cycles "
+    "them over the flattened input for a non-last axis: the Keras/WebGL result is produced); any "
+    "input rank (TF.js: 2-4). train=True: batch mean and biased two-pass variance, moving stats "
+    "`m - (m - batch)(1 - momentum)` when `batch_stats` is mutable (TF.js trainOnBatch). "
+    "trainable=False runs in inference mode even when training (Keras >= 2.1; TF.js uses batch "
+    "statistics). Ignored (training only): `virtual_batch_size`, `adjustment`. Refused: multi-axis "
+    "lists, renorm."))
+def batch_normalization(spec: LayerSpec) -> nn.Module:
+    c = spec.config
+    axes = _axes(spec, c.get("axis", -1))
+    if len(axes) != 1:
+        raise fail(spec, f"normalizing over several axes {list(axes)} is not supported "
+                         "(TF.js and Keras 3 accept exactly one axis)")
+    if c.get("renorm"):
+        raise fail(spec, "renorm=True (batch renormalization) is not supported")
+    return BatchNormalization(
+        axis=axes[0], momentum=float(c.get("momentum", 0.99)),
+        epsilon=float(c.get("epsilon", 1e-3)), center=bool(c.get("center", True)),
+        scale=bool(c.get("scale", True)), trainable=spec.trainable,
+        gamma_init=_init(c, "gamma_initializer", "ones"),
+        beta_init=_init(c, "beta_initializer", "zeros"),
+        moving_mean_init=_init(c, "moving_mean_initializer", "zeros"),
+        moving_variance_init=_init(c, "moving_variance_initializer", "ones"),
+        name=spec.name)
+
+
+# ----------------------------------------------------------------- LayerNormalization
+class LayerNormalization(KerasLayer):
+    """``(x - mean)/sqrt(var + eps) · gamma + beta`` over ``axis`` (per sample).
+
+    ``gamma``/``beta`` have the sizes of the normalized axes in config order and
+    are reshaped (not transposed) onto them, as TF.js and Keras do.
+    """
+
+    axis: tuple[int, ...] = (-1,)
+    epsilon: float = 1e-3
+    center: bool = True
+    scale: bool = True
+    gamma_init: initializers.Initializer = initializers.get("ones")
+    beta_init: initializers.Initializer = initializers.get("zeros")
+
+    supports_masking = True
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        x = single(inputs, "LayerNormalization")
+        axes = _resolve(self.axis, x.ndim, self.name or "LayerNormalization")
+        pshape = tuple(x.shape[a] for a in axes)
+        gamma = self.param("gamma", self.gamma_init, pshape) if self.scale else None
+        beta = self.param("beta", self.beta_init, pshape) if self.center else None
+        bshape = _broadcast_shape(x.shape, axes)
+        mean, var = _moments(x, axes, keepdims=True)
+        inv = jnp.reciprocal(jnp.sqrt(var + self.epsilon))
+        y = (x - mean) * inv
+        if gamma is not None:
+            y = y * gamma.reshape(bshape)
+        if beta is not None:
+            y = y + beta.reshape(bshape)
+        return y
+
+
+@register_layer("LayerNormalization", notes=(
+    "mean and biased two-pass variance over `axis` (int or list), epsilon default 1e-3; "
+    "gamma/beta shaped like the normalized dims (reshaped onto them). Any input rank (TF.js: "
+    "<= 4). Refused: Keras 3 rms_scaling=True."))
+def layer_normalization(spec: LayerSpec) -> nn.Module:
+    c = spec.config
+    if c.get("rms_scaling"):
+        raise fail(spec, "rms_scaling=True is not supported")
+    return LayerNormalization(
+        axis=_axes(spec, c.get("axis", -1)), epsilon=float(c.get("epsilon", 1e-3)),
+        center=bool(c.get("center", True)), scale=bool(c.get("scale", True)),
+        gamma_init=_init(c, "gamma_initializer", "ones"),
+        beta_init=_init(c, "beta_initializer", "zeros"),
+        name=spec.name)
+
+
+# ----------------------------------------------------------------- Keras-only layers
+class GroupNormalization(KerasLayer):
+    """Keras ``GroupNormalization``: channels split into ``groups``; statistics per
+    sample and group over the spatial axes and the group's channels."""
+
+    groups: int = 32
+    axis: int = -1
+    epsilon: float = 1e-3
+    center: bool = True
+    scale: bool = True
+    gamma_init: initializers.Initializer = initializers.get("ones")
+    beta_init: initializers.Initializer = initializers.get("zeros")
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        x = single(inputs, "GroupNormalization")
+        (axis,) = _resolve((self.axis,), x.ndim, self.name or "GroupNormalization")
+        channels = x.shape[axis]
+        groups = channels if self.groups == -1 else self.groups
+        if axis == 0 or channels % groups:
+            raise ValueError(f"{self.name}: {channels} channels on axis {axis} cannot be split "
+                             f"into {groups} groups")
+        gamma = self.param("gamma", self.gamma_init, (channels,)) if self.scale else None
+        beta = self.param("beta", self.beta_init, (channels,)) if self.center else None
+        gshape = (*x.shape[:axis], groups, channels // groups, *x.shape[axis + 1:])
+        xg = x.reshape(gshape)
+        reduce = tuple(i for i in range(1, xg.ndim) if i != axis)
+        mean, var = _moments(xg, reduce, keepdims=True)
+        y = (xg - mean) * jnp.reciprocal(jnp.sqrt(var + self.epsilon))
+        pshape = tuple(d if i in (axis, axis + 1) else 1 for i, d in enumerate(gshape))
+        if gamma is not None:
+            y = y * gamma.reshape(pshape)
+        if beta is not None:
+            y = y + beta.reshape(pshape)
+        return y.reshape(x.shape)
+
+
+@register_layer("GroupNormalization", tfjs=False, notes=(
+    "Keras-only (TF.js cannot load it). Keras semantics: `groups` (-1 = one per channel) along "
+    "`axis`, mean/variance over all but batch and group axes, eps default 1e-3, per-channel "
+    "gamma/beta."))
+def group_normalization(spec: LayerSpec) -> nn.Module:
+    c = spec.config
+    axes = _axes(spec, c.get("axis", -1))
+    if len(axes) != 1:
+        raise fail(spec, f"axis must be a single axis, got {c.get('axis')!r}")
+    return GroupNormalization(
+        groups=int(c.get("groups", 32)), axis=axes[0], epsilon=float(c.get("epsilon", 1e-3)),
+        center=bool(c.get("center", True)), scale=bool(c.get("scale", True)),
+        gamma_init=_init(c, "gamma_initializer", "ones"),
+        beta_init=_init(c, "beta_initializer", "zeros"),
+        name=spec.name)
+
+
+class UnitNormalization(KerasLayer):
+    """``x / sqrt(max(Σ x², 1e-12))`` over ``axis`` (Keras ``l2_normalize``)."""
+
+    axis: tuple[int, ...] = (-1,)
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        x = single(inputs, "UnitNormalization").astype(jnp.float32)
+        axes = _resolve(self.axis, x.ndim, self.name or "UnitNormalization")
+        sq = jnp.sum(jnp.square(x), axis=axes, keepdims=True)
+        return x * jnp.reciprocal(jnp.sqrt(jnp.maximum(sq, 1e-12)))
+
+
+@register_layer("UnitNormalization", tfjs=False, notes=(
+    "Keras-only (TF.js cannot load it): `x / sqrt(max(sum(x^2), 1e-12))` over `axis`."))
+def unit_normalization(spec: LayerSpec) -> nn.Module:
+    return UnitNormalization(axis=_axes(spec, spec.config.get("axis", -1)), name=spec.name)
+
+
+class Normalization(KerasLayer):
+    """Keras ``Normalization``: ``(x - mean) / max(sqrt(variance), 1e-7)``.
+
+    Adapted statistics are the layer's non-trainable weights ``mean``,
+    ``variance`` (shaped like the kept axes) and ``count``, kept in the
+    ``batch_stats`` collection; fixed ``mean``/``variance`` from the config are
+    constants instead. ``invert`` maps normalized values back.
+    """
+
+    axis: tuple[int, ...] = (-1,)
+    mean: Any = None  # fixed statistics from the config (nested lists / numbers)
+    variance: Any = None
+    invert: bool = False
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        x = single(inputs, "Normalization").astype(jnp.float32)
+        keep = sorted(_resolve(self.axis, x.ndim, self.name or "Normalization"))
+        kshape = tuple(x.shape[a] for a in keep)
+        bshape = _broadcast_shape(x.shape, keep)
+        if self.mean is None:
+            zeros = lambda: jnp.zeros(kshape, jnp.float32)  # noqa: E731
+            ones = lambda: jnp.ones(kshape, jnp.float32)  # noqa: E731
+            mean = self.variable("batch_stats", "mean", zeros).value
+            variance = self.variable("batch_stats", "variance", ones).value
+            self.variable("batch_stats", "count", lambda: jnp.zeros((), jnp.int32))
+        else:
+            mean = jnp.asarray(self.mean, jnp.float32)
+            variance = jnp.asarray(self.variance, jnp.float32)
+        mean, variance = (_onto(v, kshape, bshape) for v in (mean, variance))
+        std = jnp.maximum(jnp.sqrt(variance), 1e-7)
+        if self.invert:
+            return mean + x * std
+        return (x - mean) / std
+
+
+def _onto(value, kept_shape, bshape):
+    """Statistics of the kept axes (or anything broadcastable) on the input's rank."""
+    if value.ndim and value.size == math.prod(kept_shape):
+        return value.reshape(bshape)
+    return jnp.broadcast_to(value, bshape) if value.ndim else value
+
+
+def _frozen(value: Any) -> Any:
+    """Config lists as nested tuples (module attributes must be hashable)."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+@register_layer("Normalization", tfjs=False, notes=(
+    "Keras-only (TF.js cannot load it): `(x - mean) / max(sqrt(variance), 1e-7)` (`invert`: "
+    "`mean + x * max(sqrt(variance), 1e-7)`); adapted `mean`/`variance`/`count` weights live "
+    "in `batch_stats`, or fixed `mean`/`variance` from the config."))
+def normalization(spec: LayerSpec) -> nn.Module:
+    c = spec.config
+    mean, variance = c.get("mean"), c.get("variance")
+    if (mean is None) != (variance is None):
+        raise fail(spec, "the config must give both `mean` and `variance`, or neither")
+    return Normalization(axis=_axes(spec, c.get("axis", -1), allow_none=True),
+                         mean=_frozen(mean), variance=_frozen(variance),
+                         invert=bool(c.get("invert", False)), name=spec.name)
+
+
+__all__ = ["BatchNormalization", "LayerNormalization", "GroupNormalization",
+           "UnitNormalization", "Normalization"]

@@ -1,0 +1,125 @@
+"""Pooling: Max/AveragePooling1D/2D/3D and the global poolings (TF.js semantics).
+
+Windows run channels-last with ``lax.reduce_window``. ``same`` padding is TF's
+(extra cell after); padded cells never win a max and are left out of an
+average's divisor. TF.js's 1-D poolings ignore ``data_format``, and the global
+poolings ignore ``keepdims`` (and GlobalAveragePooling1D the mask); files written
+by Keras 3, which TF.js cannot load, get the Keras meaning of those options.
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from ..topology.spec import LayerSpec
+from .base import KerasLayer, channels_first, fail, ints, padding, single
+from .conv import conv_padding
+from .registry import register_layer
+
+
+def pool_nd(x, kind: str, window, strides, mode: str, clamp: bool = True):
+    """Channels-last max/avg pooling; an average counts only in-bounds cells.
+
+    ``clamp=False``: TF.js's unclamped 3-D ``same`` padding (see ``conv_padding``).
+    """
+    spatial = x.shape[1:-1]
+    pads = ((0, 0), *conv_padding(spatial, window, strides, (1,) * len(window), mode, clamp),
+            (0, 0))
+    dims, steps = (1, *window, 1), (1, *strides, 1)
+    x = x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)
+    if kind == "max":
+        return lax.reduce_window(x, jnp.array(-jnp.inf, x.dtype), lax.max, dims, steps, pads)
+    total = lax.reduce_window(x, jnp.array(0, x.dtype), lax.add, dims, steps, pads)
+    if all(p == (0, 0) for p in pads):
+        return total / np.prod(window)
+    ones = np.ones((1, *spatial, 1), np.float32)
+    count = lax.reduce_window(ones, 0.0, lax.add, dims, steps, pads)
+    return total / count.astype(x.dtype)
+
+
+class Pooling(KerasLayer):
+    """Max or average pooling over the spatial axes (channels-last inside)."""
+
+    kind: str = "max"
+    pool_size: tuple[int, ...] = (2,)
+    strides: tuple[int, ...] = (2,)
+    padding: str = "valid"
+    channels_first: bool = False
+    clamp_same: bool = True
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        x = single(inputs)
+        if self.channels_first:
+            x = jnp.moveaxis(x, 1, -1)
+        y = pool_nd(x, self.kind, self.pool_size, self.strides, self.padding, self.clamp_same)
+        return jnp.moveaxis(y, -1, 1) if self.channels_first else y
+
+
+class GlobalPooling(KerasLayer):
+    """Mean or max over every spatial axis; ``masked``: Keras's masked 1-D mean."""
+
+    kind: str = "avg"
+    channels_first: bool = False
+    keepdims: bool = False
+    masked: bool = False
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        x = single(inputs)
+        axes = tuple(range(2, x.ndim)) if self.channels_first else tuple(range(1, x.ndim - 1))
+        if self.kind == "max":
+            return jnp.max(x, axis=axes, keepdims=self.keepdims)
+        if self.masked and mask is not None and mask.shape == x.shape[:2]:
+            m = jnp.expand_dims(mask.astype(x.dtype), 1 if self.channels_first else -1)
+            return (jnp.sum(x * m, axis=axes, keepdims=self.keepdims)
+                    / jnp.sum(m, axis=axes, keepdims=self.keepdims))
+        return jnp.mean(x, axis=axes, keepdims=self.keepdims)
+
+
+_POOL_NOTES = ("`same` padding as TF (extra cell after); padding 'causal' runs as 'valid' "
+               "(TF.js accepts it); average divides by the in-bounds cells only.")
+
+
+@register_layer("MaxPooling1D", "AveragePooling1D", notes=(
+    _POOL_NOTES + " TF.js ignores data_format (always [B,T,C]); Keras 3 files honour it."))
+@register_layer("MaxPooling2D", "AveragePooling2D", notes=_POOL_NOTES + " channels_first.")
+@register_layer("MaxPooling3D", "AveragePooling3D", notes=(
+    _POOL_NOTES + " channels_first. TF.js's 3-D `same` padding is not clamped at 0 (pool "
+    "smaller than stride shifts the windows by one cell; reproduced)."))
+def pooling(spec: LayerSpec) -> nn.Module:
+    rank = int(spec.class_name[-2])
+    size = ints(spec, "pool_size", rank, 2)
+    strides = spec.config.get("strides")
+    strides = size if strides is None else ints(spec, "strides", rank)
+    if min(size + strides) < 1:
+        raise fail(spec, f"pool_size {size} and strides {strides} must be positive")
+    mode = padding(spec, ("valid", "same", "causal"))
+    return Pooling(kind="max" if spec.class_name.startswith("Max") else "avg",
+                   pool_size=size, strides=strides,
+                   padding="valid" if mode == "causal" else mode,
+                   channels_first=channels_first(spec) and (rank > 1 or spec.keras3),
+                   clamp_same=rank < 3 or spec.keras3, name=spec.name)
+
+
+@register_layer("GlobalAveragePooling1D", "GlobalMaxPooling1D", notes=(
+    "mean/max over axis 1; TF.js ignores data_format, keepdims and (average) the mask; "
+    "Keras 3 files honour all three."))
+@register_layer("GlobalAveragePooling2D", "GlobalMaxPooling2D", notes=(
+    "reduces H,W (data_format honoured); TF.js ignores keepdims, Keras 3 files honour it."))
+@register_layer("GlobalAveragePooling3D", "GlobalMaxPooling3D", tfjs=False, notes=(
+    "Keras-only (TF.js has no 3-D global pooling): reduces D,H,W; data_format, keepdims."))
+def global_pooling(spec: LayerSpec) -> nn.Module:
+    rank = int(spec.class_name[-2])
+    keras = spec.keras3 or rank == 3
+    average = spec.class_name.startswith("GlobalAverage")
+    return GlobalPooling(kind="avg" if average else "max",
+                         channels_first=channels_first(spec) and (rank > 1 or keras),
+                         keepdims=keras and bool(spec.config.get("keepdims", False)),
+                         masked=keras and average and rank == 1, name=spec.name)
+
+
+__all__ = ["GlobalPooling", "Pooling", "pool_nd"]

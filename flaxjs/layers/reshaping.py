@@ -1,0 +1,166 @@
+"""Zero padding, cropping and up-sampling in 1-3 spatial dimensions.
+
+``UpSampling2D(interpolation="bilinear")`` is TF.js's legacy TF1 resize
+(``align_corners=False, half_pixel_centers=False``); Keras 3 files get Keras's
+half-pixel resize instead. The 1-D/3-D classes are Keras-only (TF.js has none).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..topology.spec import LayerSpec
+from .base import KerasLayer, channels_first, fail, ints, single
+from .registry import register_layer
+
+
+def _pairs(spec: LayerSpec, key: str, rank: int, default) -> tuple[tuple[int, int], ...]:
+    """``int`` | ``[a, b, …]`` (symmetric per axis) | ``[[lo, hi], …]``, one pair per axis.
+
+    For rank 1 a flat ``[lo, hi]`` is one asymmetric pair (Keras's 1-D layers).
+    """
+    value = spec.config.get(key, default)
+    value = default if value is None else value
+    try:
+        if isinstance(value, (int, float)):
+            return ((int(value), int(value)),) * rank
+        value = list(value)
+        if rank == 1 and len(value) == 2 and not isinstance(value[0], (list, tuple)):
+            return ((int(value[0]), int(value[1])),)
+        if len(value) != rank:
+            raise ValueError(f"expected {rank} entries")
+        return tuple((int(v), int(v)) if isinstance(v, (int, float)) else
+                     (int(v[0]), int(v[1])) for v in value)
+    except (TypeError, ValueError, IndexError) as err:
+        raise fail(spec, f"cannot read {key}={value!r}: {err}") from None
+
+
+def _spatial_axes(ndim: int, cf: bool) -> tuple[int, ...]:
+    return tuple(range(2, ndim)) if cf else tuple(range(1, ndim - 1))
+
+
+class ZeroPadding(KerasLayer):
+    """Zero pad each spatial axis by ``(before, after)``."""
+
+    pads: tuple[tuple[int, int], ...] = ((1, 1),)
+    channels_first: bool = False
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        x = single(inputs)
+        widths = [(0, 0)] * x.ndim
+        for axis, p in zip(_spatial_axes(x.ndim, self.channels_first), self.pads):
+            widths[axis] = p
+        return jnp.pad(x, widths)
+
+
+class Cropping(KerasLayer):
+    """Drop ``(start, end)`` cells of each spatial axis."""
+
+    crops: tuple[tuple[int, int], ...] = ((1, 1),)
+    channels_first: bool = False
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        x = single(inputs)
+        index = [slice(None)] * x.ndim
+        for axis, (lo, hi) in zip(_spatial_axes(x.ndim, self.channels_first), self.crops):
+            index[axis] = slice(lo, x.shape[axis] - hi)
+        return x[tuple(index)]
+
+
+def _legacy_taps(n_in: int, n_out: int):
+    """TF1 bilinear source taps: ``src = dst·in/out`` (in float64, as JS), upper one clamped."""
+    src = np.arange(n_out, dtype=np.float64) * (n_in / n_out)
+    lo = np.maximum(np.floor(src), 0).astype(np.int32)
+    hi = np.minimum(np.ceil(src), n_in - 1).astype(np.int32)
+    return lo, hi, (src - lo).astype(np.float32)
+
+
+def resize_bilinear_legacy(x, size: Sequence[int], axes: Sequence[int] = (1, 2)):
+    """TF.js ``resizeBilinear`` (``align_corners=false, half_pixel_centers=false``)."""
+    x = x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)
+    for axis, n_out in zip(axes, size):
+        lo, hi, frac = _legacy_taps(x.shape[axis], int(n_out))
+        shape = [1] * x.ndim
+        shape[axis] = -1
+        a, b = jnp.take(x, lo, axis=axis), jnp.take(x, hi, axis=axis)
+        x = a + (b - a) * jnp.asarray(frac, x.dtype).reshape(shape)
+    return x
+
+
+class UpSampling(KerasLayer):
+    """Scale each spatial axis by an integer factor (nearest = repeat)."""
+
+    size: tuple[int, ...] = (2,)
+    interpolation: str = "nearest"
+    channels_first: bool = False
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        x = single(inputs)
+        axes = _spatial_axes(x.ndim, self.channels_first)
+        out = [x.shape[a] * s for a, s in zip(axes, self.size)]
+        if self.interpolation == "nearest":
+            for axis, s in zip(axes, self.size):
+                x = jnp.repeat(x, s, axis=axis)
+            return x
+        if self.interpolation == "bilinear_legacy":
+            return resize_bilinear_legacy(x, out, axes)
+        shape = list(x.shape)
+        for a, n in zip(axes, out):
+            shape[a] = n
+        return jax.image.resize(x, shape, self.interpolation)
+
+
+@register_layer("ZeroPadding2D", notes="padding int, [h,w] or [[t,b],[l,r]]; channels_first.")
+@register_layer("ZeroPadding1D", "ZeroPadding3D", tfjs=False,
+                notes="Keras-only (TF.js has no 1-D/3-D zero padding).")
+def zero_padding(spec: LayerSpec) -> nn.Module:
+    rank = int(spec.class_name[-2])
+    return ZeroPadding(pads=_pairs(spec, "padding", rank, 1),
+                       channels_first=channels_first(spec), name=spec.name)
+
+
+@register_layer("Cropping2D", notes="cropping int, [h,w] or [[t,b],[l,r]]; channels_first.")
+@register_layer("Cropping1D", "Cropping3D", tfjs=False,
+                notes="Keras-only (TF.js has no 1-D/3-D cropping).")
+def cropping(spec: LayerSpec) -> nn.Module:
+    rank = int(spec.class_name[-2])
+    return Cropping(crops=_pairs(spec, "cropping", rank, 1 if rank != 2 else 0),
+                    channels_first=channels_first(spec), name=spec.name)
+
+
+_KERAS3_RESIZE = {"bilinear": "bilinear", "bicubic": "bicubic", "lanczos3": "lanczos3",
+                  "lanczos5": "lanczos5"}
+
+
+@register_layer("UpSampling2D", notes=(
+    "nearest = pixel repeat; bilinear = TF.js legacy TF1 resize (align_corners=False, "
+    "half_pixel_centers=False), which differs from Keras on TF2; Keras 3 files get Keras's "
+    "half-pixel bilinear/bicubic/lanczos."))
+@register_layer("UpSampling1D", "UpSampling3D", tfjs=False,
+                notes="Keras-only (TF.js has no 1-D/3-D up-sampling): repeat each step/voxel.")
+def upsampling(spec: LayerSpec) -> nn.Module:
+    rank = int(spec.class_name[-2])
+    key = "length" if rank == 1 and "length" in spec.config else "size"
+    size = ints(spec, key, rank, 2)
+    method = str(spec.config.get("interpolation") or "nearest").lower()
+    if rank != 2 or method == "nearest":
+        method = "nearest"
+    elif spec.keras3 and method in _KERAS3_RESIZE:
+        method = _KERAS3_RESIZE[method]
+    elif method == "bilinear":
+        method = "bilinear_legacy"
+    else:
+        raise fail(spec, f"interpolation {method!r} is not supported (nearest, bilinear)")
+    return UpSampling(size=size, interpolation=method, channels_first=channels_first(spec),
+                      name=spec.name)
+
+
+__all__ = ["Cropping", "UpSampling", "ZeroPadding", "resize_bilinear_legacy"]

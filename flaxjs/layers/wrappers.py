@@ -1,0 +1,179 @@
+"""Layer wrappers: TimeDistributed and Bidirectional (TF.js ``layers/wrappers.ts``).
+
+The wrapped layer is converted through the registry like any other layer.
+``TimeDistributed``'s inner module shares the wrapper's variable scope
+(``flax.linen.share_scope``), so its variables are ``time_distributed/kernel``
+as in TF.js, with no inner layer name. ``Bidirectional`` owns two child RNNs,
+``forward_<rnn>`` and ``backward_<rnn>`` (the same config with
+``go_backwards`` flipped), exactly the TF.js variable scopes.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from ..topology.spec import MODEL_CLASSES, LayerSpec
+from . import registry
+from .base import KerasLayer, as_list, fail, single
+from .registry import register_layer
+
+Array = jax.Array
+
+
+def _inner_layer(spec: LayerSpec) -> tuple[str, dict[str, Any]]:
+    """``config['layer']`` as ``(class_name, config)``."""
+    inner = spec.config.get("layer")
+    if not isinstance(inner, Mapping) or "class_name" not in inner:
+        raise fail(spec, "the wrapper has no 'layer' {class_name, config} entry")
+    class_name = str(inner["class_name"])
+    if class_name in MODEL_CLASSES:
+        raise fail(spec, f"wrapping a whole model ({class_name}) is not supported")
+    return class_name, copy.deepcopy(dict(inner.get("config") or {}))
+
+
+class TimeDistributed(KerasLayer):
+    """Applies the inner layer to every time step ``x[:, t]`` independently.
+
+    TF.js loops over time; for the per-sample layers a wrapper can hold this is
+    the inner layer applied once to ``[B·T, ...]`` and reshaped back. (With
+    ``train=True`` a BatchNormalization inside computes its statistics over
+    ``B·T`` rows rather than per step.) The inner layer does not see the mask.
+
+    Attributes:
+      inner: the wrapped layer's spec, carrying the wrapper's name.
+    """
+
+    inner: LayerSpec
+
+    supports_masking = True
+
+    def setup(self):
+        self.layer = registry.convert(self.inner)
+        nn.share_scope(self, self.layer)
+
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        x = single(inputs, "TimeDistributed")
+        if x.ndim < 3:
+            raise ValueError(f"TimeDistributed {self.name!r} expects an input of rank >= 3, "
+                             f"got shape {x.shape}")
+        b, t = x.shape[:2]
+        y = self.layer(x.reshape(b * t, *x.shape[2:]), train=train)
+        if isinstance(y, (list, tuple)):
+            raise ValueError(f"TimeDistributed {self.name!r}: the inner layer returned "
+                             f"{len(y)} outputs; only single-output layers can be wrapped")
+        return y.reshape(b, t, *y.shape[1:])
+
+
+@register_layer("TimeDistributed", notes=(
+    "Inner layer (any registered class) applied to each time step; its variables sit "
+    "directly under the wrapper (time_distributed/kernel). Computed on [B*T, ...] at once: "
+    "identical for per-sample layers; in training a wrapped BatchNormalization uses "
+    "statistics over B*T instead of per step. The mask passes through, the inner layer "
+    "does not receive it."))
+def time_distributed(spec: LayerSpec) -> nn.Module:
+    class_name, config = _inner_layer(spec)
+    inner = LayerSpec(class_name, spec.name, config, keras3=spec.keras3)
+    if registry.lookup(class_name) is None:
+        raise fail(spec, f"no converter for the wrapped class {class_name!r}")
+    return TimeDistributed(inner=inner, name=spec.name)
+
+
+_MERGE_MODES = ("concat", "sum", "mul", "ave", None)
+
+
+class Bidirectional(KerasLayer):
+    """A forward and a backward copy of an RNN, merged (TF.js ``Bidirectional``).
+
+    The backward copy runs with ``go_backwards`` flipped; with ``return_sequences``
+    its output is reversed along time before merging. ``merge_mode`` None returns
+    both outputs. With ``return_state``: ``[merged, *fwd_states, *bwd_states]``.
+    Initial states (extra inputs) are split half forward, half backward.
+
+    Attributes:
+      forward_spec, backward_spec: the two RNN copies (names ``forward_<rnn>``,
+        ``backward_<rnn>``).
+      merge_mode: ``concat``, ``sum``, ``mul``, ``ave`` or None.
+      n_states: states per direction.
+    """
+
+    forward_spec: LayerSpec
+    backward_spec: LayerSpec
+    merge_mode: str | None = "concat"
+    return_sequences: bool = False
+    return_state: bool = False
+    n_states: int = 1
+
+    supports_masking = True
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        xs = as_list(inputs)
+        x, states = xs[0], xs[1:]
+        if len(states) % 2:
+            raise ValueError(f"Bidirectional {self.name!r}: the initial states must hold the "
+                             f"states of both directions, got {len(states)}")
+        forward = registry.convert(self.forward_spec)
+        backward = registry.convert(self.backward_spec)
+        half = len(states) // 2
+        y = forward([x, *states[:half]] if states else x, train=train, mask=mask)
+        y_rev = backward([x, *states[half:]] if states else x, train=train, mask=mask)
+        out_states: list[Array] = []
+        if self.return_state:
+            out_states = [*y[1:], *y_rev[1:]]
+            y, y_rev = y[0], y_rev[0]
+        if self.return_sequences:
+            y_rev = jnp.flip(y_rev, axis=1)
+        if self.merge_mode == "concat":
+            merged = [jnp.concatenate([y, y_rev], axis=-1)]
+        elif self.merge_mode == "sum":
+            merged = [y + y_rev]
+        elif self.merge_mode == "ave":
+            merged = [0.5 * (y + y_rev)]
+        elif self.merge_mode == "mul":
+            merged = [y * y_rev]
+        else:
+            merged = [y, y_rev]
+        outs = merged + out_states
+        return outs[0] if len(outs) == 1 else outs
+
+    def compute_mask(self, inputs, masks):
+        """TF.js: the input mask (once per merged output) if ``return_sequences``; states None."""
+        mask = masks[0] if masks else None
+        mask = mask if self.return_sequences else None
+        out = [mask, mask] if self.merge_mode is None else [mask]
+        if self.return_state:
+            return out + [None] * (2 * self.n_states)
+        return out if self.merge_mode is None else mask
+
+
+@register_layer("Bidirectional", notes=(
+    "Children forward_<rnn> and backward_<rnn> (go_backwards flipped); merge_mode "
+    "concat/sum/mul/ave/None; return_state gives [merged, *fwd_states, *bwd_states]; initial "
+    "states split half/half. Masked steps carry the previous output in both directions "
+    "(TF.js; Keras zero-fills them with return_sequences). A 'backward_layer' in the config "
+    "is ignored, as TF.js does."))
+def bidirectional(spec: LayerSpec) -> nn.Module:
+    class_name, config = _inner_layer(spec)
+    merge_mode = spec.config.get("merge_mode", "concat")
+    if merge_mode not in _MERGE_MODES:
+        raise fail(spec, f"merge_mode {merge_mode!r} is not one of concat, sum, mul, ave, None")
+    rnn_name = str(config.get("name") or class_name.lower())
+    backward_config = dict(config, go_backwards=not bool(config.get("go_backwards")))
+    forward_spec = LayerSpec(class_name, f"forward_{rnn_name}", config, keras3=spec.keras3)
+    backward_spec = LayerSpec(class_name, f"backward_{rnn_name}", backward_config,
+                              keras3=spec.keras3)
+    probe = registry.convert(forward_spec)
+    n_states = getattr(probe, "n_states", None)
+    if n_states is None:
+        raise fail(spec, f"the wrapped layer must be a recurrent layer, got {class_name}")
+    return Bidirectional(forward_spec=forward_spec, backward_spec=backward_spec,
+                         merge_mode=merge_mode,
+                         return_sequences=bool(config.get("return_sequences")),
+                         return_state=bool(config.get("return_state")),
+                         n_states=n_states, name=spec.name)

@@ -1,0 +1,115 @@
+"""``flaxjs.zoo``: name a model, get it cached, verified, with preprocessing and labels."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..model import Model
+from . import fetcher, registry
+from .cards import Card
+
+
+def list_models(pattern: str | None = None) -> list[str]:
+    """Names of the zoo models, sorted; ``pattern`` is a glob (``"mobilenet*"``) or substring.
+
+    Example:
+      >>> from flaxjs import zoo
+      >>> "mobilenet_v1_1.0_224" in zoo.list("mobilenet*")
+      True
+    """
+    names = sorted(registry.all_cards())
+    if not pattern:
+        return names
+    glob = pattern if any(c in pattern for c in "*?[") else f"*{pattern}*"
+    cards = registry.all_cards()
+    return [n for n in names
+            if fnmatch.fnmatch(n, glob) or any(fnmatch.fnmatch(a, glob)
+                                               for a in cards[n].aliases)]
+
+
+def card(name: str, **variant: Any) -> Card:
+    """The :class:`~flaxjs.zoo.cards.Card` of a name, alias or family (+ variant)."""
+    return registry.resolve(name, variant)
+
+
+def info(name: str, **variant: Any) -> dict[str, Any]:
+    """Everything the zoo knows about a model, and the state of its cached files.
+
+    Returns:
+      the card as a dict plus ``labels_count``, ``cache`` (the folder) and ``files``:
+      per file its ``path``, ``size``, ``sha256``, ``pinned_by`` (``"card"``, ``"first
+      download <date>"``, ``"local file <date>"``, or ``None`` while unpinned),
+      ``cached`` and ``location``. Nothing is downloaded.
+    """
+    c = registry.resolve(name, variant)
+    out = c.to_dict()
+    labels = None
+    if c.labels and "metadata" not in c.labels:
+        labels = registry.labels_of(c)
+    out["labels_count"] = len(labels) if labels is not None else None
+    out["cache"] = str(fetcher.cache.model_dir(c.name))
+    out["files"] = fetcher.status(c)
+    out["siblings"] = sorted(x.name for x in registry.all_cards().values()
+                             if x.family == c.family and x.name != c.name)
+    return out
+
+
+def fetch(name: str, *, progress: bool | None = None, force: bool = False,
+          **variant: Any) -> Path:
+    """Download (if needed) and verify a model's files; return its cache folder.
+
+    Args:
+      name: a zoo name, alias or family name.
+      progress: tqdm bars (default: when stderr is a terminal).
+      force: fetch again even when cached (and re-pin unpinned hashes).
+      **variant: variant values, e.g. ``alpha=0.5``.
+    """
+    return fetcher.fetch(registry.resolve(name, variant), progress=progress, force=force)
+
+
+def load(name: str, *, strict: bool = True, progress: bool | None = None,
+         **variant: Any) -> Model:
+    """Fetch and load a zoo model, with its preprocessing and labels attached.
+
+    Args:
+      name: a zoo name, alias or family name (``"mobilenet"``, ``"nsfwjs_inception_v3"``).
+      strict: as :func:`flaxjs.load`.
+      progress: tqdm bars (default: when stderr is a terminal).
+      **variant: variant values, e.g. ``zoo.load("mobilenet", alpha=0.25)``.
+
+    Returns:
+      the :class:`~flaxjs.Model`; ``model.preprocess(images)`` gives its input,
+      ``model.decode(outputs, top=5)`` its ``(label, score)`` pairs, ``model.card``
+      the card.
+
+    Example:
+      >>> from flaxjs import zoo  # doctest: +SKIP
+      >>> model = zoo.load("mobilenet")  # doctest: +SKIP
+      >>> model.decode(model(model.preprocess(image)))  # doctest: +SKIP
+    """
+    from ..loader import load as load_model
+
+    c = registry.resolve(name, variant)
+    folder = fetcher.fetch(c, progress=progress)
+    model = load_model(folder / c.model_file, strict=strict, progress=progress)
+    model.card = c
+    model.preprocessing = dict(c.preprocessing) if c.preprocessing else None
+    model.decoding = {"output": c.output, "label_offset": c.label_offset}
+    labels = registry.labels_of(c, model.metadata)
+    if labels is not None:
+        model.labels = labels
+    return model
+
+
+def register(entry: Card | Mapping[str, Any] | str, *, replace: bool = False) -> list[Card]:
+    """Add your own zoo entries: a card dict, a card file (path or JSON text), or a Card.
+
+    Example:
+      >>> from flaxjs import zoo  # doctest: +SKIP
+      >>> zoo.register({"name": "my_model", "sources": ["https://example.org/m/"],
+      ...               "files": ["model.json"], "weights_from_manifest": True})  # doctest: +SKIP
+    """
+    return registry.register(entry, replace=replace)

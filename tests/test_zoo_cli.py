@@ -1,0 +1,82 @@
+"""The ``flaxjs`` command: info, predict, zoo list|info|fetch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import httpserver
+from corpus import CORPUS
+from flaxjs import zoo
+from flaxjs.cli import COMMANDS, main
+from zoo_fixtures import SHARDED, TM_DIGITS, card_for, serve_copy, zoo_env  # noqa: F401
+
+needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not present")
+
+
+def test_subcommand_table():
+    assert {"info", "predict", "zoo"} <= set(COMMANDS)
+    done = subprocess.run([sys.executable, "-m", "flaxjs", "--help"], capture_output=True,
+                          text=True, check=True)
+    for name in COMMANDS:
+        assert name in done.stdout
+
+
+def test_zoo_list_and_info(zoo_env, capsys):
+    assert main(["zoo", "list", "mobilenet_v1*"]) == 0
+    out = capsys.readouterr().out
+    assert "mobilenet_v1_1.0_224" in out and "= mobilenet," in out
+    assert main(["zoo", "list", "--json"]) == 0
+    names = [e["name"] for e in json.loads(capsys.readouterr().out)]
+    assert names == zoo.list()
+    assert main(["zoo", "info", "nsfwjs"]) == 0
+    out = capsys.readouterr().out
+    assert "(card), not cached" in out and "npm=nsfwjs, version=4.4.0" in out
+    assert main(["zoo", "info", "mobilenet", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["name"] == "mobilenet_v1_1.0_224"
+
+
+def test_unknown_name_is_a_clean_error(zoo_env, capsys):
+    assert main(["zoo", "info", "no_such_model"]) == 1
+    assert "no zoo model named 'no_such_model'" in capsys.readouterr().err
+
+
+@needs_corpus
+def test_zoo_fetch_and_info_after(zoo_env, tmp_path, capsys):
+    serve_copy(SHARDED, tmp_path / "srv" / "m")
+    with httpserver.serve(tmp_path / "srv") as server:
+        zoo.register(card_for(f"{server.url}/m/"))
+        assert main(["zoo", "fetch", "test_sharded"]) == 0
+    assert capsys.readouterr().out.strip() == str(zoo_env / "zoo" / "test_sharded")
+    assert main(["zoo", "info", "test_sharded"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("(first download") == 5 and "cached" in out
+
+
+@needs_corpus
+def test_info_of_a_folder(capsys):
+    assert main(["info", str(TM_DIGITS)]) == 0
+    out = capsys.readouterr().out
+    assert "input  " in out and "labels (10): one, two" in out
+
+
+@needs_corpus
+def test_predict_images(tmp_path, capsys):
+    image = pytest.importorskip("PIL.Image")
+    paths = []
+    for i in range(2):
+        pixels = np.random.default_rng(i).integers(0, 256, (120, 160, 3), dtype=np.uint8)
+        paths.append(str(tmp_path / f"im{i}.png"))
+        image.fromarray(pixels).save(paths[-1])
+    assert main(["predict", str(TM_DIGITS), *paths, "--top", "3", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    labels = set(json.loads((TM_DIGITS / "metadata.json").read_text())["labels"])
+    assert list(result) == paths
+    for pairs in result.values():
+        assert len(pairs) == 3 and {label for label, _ in pairs} <= labels
+    assert main(["predict", str(TM_DIGITS), paths[0]]) == 0
+    assert capsys.readouterr().out.count("\n") == 6  # the path + 5 labels
