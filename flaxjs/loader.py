@@ -17,6 +17,7 @@ from .io.paths import check_relative
 from .graph_module import GraphModule
 from .io.source import Artifacts, Source, open_source
 from .layers import constraints, registry
+from .layers.base import shapes_only
 from .model import Model
 from .topology.parse import model_config_of, parse_model
 from .topology.spec import InputSpec, ModelGraph
@@ -156,7 +157,8 @@ def expected_slots(module: GraphModule, graph: ModelGraph) -> list[matching.Slot
     order: list[tuple[str, ...]] = []
 
     def init():
-        variables = init_variables(module, graph, jax.random.key(0))
+        with shapes_only():
+            variables = init_variables(module, graph, jax.random.key(0))
         order.extend(path for path, _ in matching.flatten(variables))
         return variables
 

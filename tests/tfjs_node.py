@@ -77,3 +77,20 @@ def tfjs_decode(specs: list[dict], data: bytes, workdir: Path) -> dict:
     raw = json.loads(run_node(DECODE_JS, str(workdir / "specs.json"), str(workdir / "data.bin")))
     import base64
     return {k: (v["dtype"], v["shape"], base64.b64decode(v["b64"])) for k, v in raw.items()}
+
+
+PREDICT_JS = Path(__file__).parent / "js" / "predict_from_memory.js"
+
+
+def tfjs_predict(model_dir: Path, inputs: list, workdir: Path) -> list:
+    """TF.js's ``predict`` for a model folder (weights given as one buffer) on numpy inputs."""
+    import numpy as np
+    files = []
+    for i, x in enumerate(inputs):
+        files.append(str(workdir / f"tfjs_in_{i}.npy"))
+        np.save(files[-1], np.ascontiguousarray(x))
+    out = workdir / "tfjs_out"
+    env = dict(os.environ, NODE_PATH=str(tool_dir() / "node_modules"))
+    subprocess.run(["node", str(PREDICT_JS), str(model_dir), str(out), *files], check=True,
+                   capture_output=True, env=env)
+    return [np.load(out / f"out_{i}.npy") for i in range(len(list(out.glob("out_*.npy"))))]

@@ -96,11 +96,8 @@ class BatchNormalization(KerasLayer):
         dim = x.shape[axis]
         gamma = self.param("gamma", self.gamma_init, (dim,)) if self.scale else None
         beta = self.param("beta", self.beta_init, (dim,)) if self.center else None
-        moving_mean = self.variable("batch_stats", "moving_mean", lambda: self.moving_mean_init(
-            self.make_rng("params"), (dim,), jnp.float32))
-        moving_var = self.variable("batch_stats", "moving_variance",
-                                   lambda: self.moving_variance_init(
-                                       self.make_rng("params"), (dim,), jnp.float32))
+        moving_mean = self.state("moving_mean", self.moving_mean_init, (dim,))
+        moving_var = self.state("moving_variance", self.moving_variance_init, (dim,))
         bshape = _broadcast_shape(x.shape, (axis,))
         reduce = tuple(i for i in range(x.ndim) if i != axis)
 

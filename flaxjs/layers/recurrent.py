@@ -503,8 +503,9 @@ def _recurrent_activation(spec: LayerSpec, config: Mapping[str, Any]) -> str:
 
 
 def _checked_activation(spec: LayerSpec, config: Mapping[str, Any], key: str,
-                        default: str) -> str:
-    return activation(dataclasses.replace(spec, config=dict(config)), key, default)
+                        default: str, *, null_means_default: bool = False) -> str:
+    return activation(dataclasses.replace(spec, config=dict(config)), key, default,
+                      null_means_default=null_means_default)
 
 
 def _inits(config: Mapping[str, Any]) -> dict[str, initializers.Initializer]:
@@ -532,7 +533,8 @@ def dense_cell(spec: LayerSpec, kind: str, config: Mapping[str, Any]) -> DenseCe
         reset_after = _flag(config, "reset_after", spec.keras3)
     return DenseCellDef(
         kind=kind, units=_units(spec, config),
-        activation=_checked_activation(spec, config, "activation", "tanh"),
+        activation=_checked_activation(spec, config, "activation", "tanh",
+                                       null_means_default=kind == "simple" and not spec.keras3),
         recurrent_activation=("linear" if kind == "simple"
                               else _recurrent_activation(spec, config)),
         use_bias=_flag(config, "use_bias", True), reset_after=reset_after,

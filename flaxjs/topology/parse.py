@@ -9,6 +9,7 @@ events with ``__keras_tensor__`` references, single-triple or dict
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -156,6 +157,8 @@ class _Parser:
             specs.append(LayerSpec(class_name_i, layer_name, layer_config, calls, graph,
                                    self.keras3))
         self.check_unique(name, specs)
+        if not self.keras3:
+            specs = self.tfjs_node_order(name, specs)
         by_name = {s.name: s for s in specs}
         inputs, _ = self.io_refs(config.get("input_layers"), f"{name}.input_layers")
         outputs, keys = self.io_refs(config.get("output_layers"), f"{name}.output_layers")
@@ -171,6 +174,36 @@ class _Parser:
                            tuple(outputs), keys, dict(config))
         self.check_refs(graph)
         return graph
+
+    def tfjs_node_order(self, model: str, specs: list[LayerSpec]) -> list[LayerSpec]:
+        """Renumber each layer's calls in the order TF.js applies them.
+
+        TF.js's ``Container.fromConfig`` sweeps the layers repeatedly and applies a
+        queued call as soon as its inputs exist, so a shared layer's calls get node
+        indices in application order, not list order (Keras keeps list order). The
+        references in the file are then read with TF.js's numbering.
+        """
+        nodes = {s.name: (1 if s.is_model or s.class_name == "InputLayer" else 0) for s in specs}
+        pending = {s.name: list(range(len(s.calls))) for s in specs if s.calls}
+        applied: dict[str, list[int]] = {s.name: [] for s in specs}
+        while pending:
+            progressed = False
+            for spec in specs:
+                for index in pending.pop(spec.name, []):
+                    refs = spec.calls[index].inputs
+                    if all(r.layer in nodes and nodes[r.layer] > r.node for r in refs):
+                        nodes[spec.name] += 1
+                        applied[spec.name].append(index)
+                        progressed = True
+                    else:
+                        pending.setdefault(spec.name, []).append(index)
+            if not progressed:
+                stuck = ", ".join(f"{n} call {i}" for n, calls in pending.items() for i in calls)
+                raise self.fail(f"model {model!r}: calls that can never run ({stuck}); their "
+                                "inputs reference nodes that do not exist (TF.js loops forever)")
+        return [s if applied[s.name] == list(range(len(s.calls))) else
+                dataclasses.replace(s, calls=tuple(s.calls[i] for i in applied[s.name]))
+                for s in specs]
 
     # ------------------------------------------------------------------ pieces
     def input_spec(self, name: str, config: Mapping[str, Any]) -> InputSpec:
