@@ -187,8 +187,9 @@ def test_sequential_cut_and_extended_stays_sequential(tmp_path):
 
 
 def _shared_out_of_order_json():
-    """A shared layer whose first call waits for a layer listed after it: TF.js numbers
-    its calls in execution order (call 1 becomes node 0), flaxjs in list order."""
+    """A shared layer whose first call waits for a layer listed after it: TF.js (and the
+    flaxjs parser, which follows it) numbers its calls in execution order, so the call on
+    ``x`` becomes node 0."""
     def dense(name, calls):
         return {"name": name, "class_name": "Dense", "config": {"name": name, "units": 4},
                 "inbound_nodes": [[[ref, 0, 0, {}]] for ref in calls]}
@@ -211,7 +212,7 @@ def test_shared_layer_calls_are_written_in_tfjs_execution_order(tmp_path):
     layers = _model_json(tmp_path)["modelTopology"]["model_config"]["config"]["layers"]
     by_name = {entry["name"]: entry for entry in layers}
     assert [e[0][0] for e in by_name["shared"]["inbound_nodes"]] == ["x", "pre"]
-    assert [r[1] for r in by_name["cat"]["inbound_nodes"][0]] == [1, 0]
+    assert [r[1] for r in by_name["cat"]["inbound_nodes"][0]] == [0, 1]
     x = np.random.default_rng(0).random((2, 4), np.float32)
     np.testing.assert_array_equal(np.asarray(_load(tmp_path)(x)), np.asarray(model(x)))
 

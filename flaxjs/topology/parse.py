@@ -62,6 +62,10 @@ def parse_model(model_config: Mapping[str, Any], *, location: str = "model.json"
     return _Parser(location, keras3).model(class_name, model_config.get("config"))
 
 
+def _calls_of(specs: Sequence[LayerSpec], name: str) -> tuple[Call, ...]:
+    return next(s.calls for s in specs if s.name == name)
+
+
 class _Parser:
     def __init__(self, location: str, keras3: bool = False):
         self.location = location
@@ -198,6 +202,12 @@ class _Parser:
                     else:
                         pending.setdefault(spec.name, []).append(index)
             if not progressed:
+                for layer, calls in pending.items():
+                    for index in calls:
+                        for ref in _calls_of(specs, layer)[index].inputs:
+                            if ref.layer not in nodes:
+                                raise self.fail(f"model {model!r}: input of layer {layer!r} "
+                                                f"refers to unknown layer {ref.layer!r}")
                 stuck = ", ".join(f"{n} call {i}" for n, calls in pending.items() for i in calls)
                 raise self.fail(f"model {model!r}: calls that can never run ({stuck}); their "
                                 "inputs reference nodes that do not exist (TF.js loops forever)")
