@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import matching
+from . import matching, slot_cache
 from .errors import (ShardSizeError, SourceError, UnsafePathError, UnsupportedLayerError,
                      WeightMatchError)
 from .io.paths import check_relative
@@ -64,9 +64,9 @@ def from_artifacts(artifacts: Artifacts, *, strict: bool = True,
                    custom_layers: Mapping[str, registry.Converter] | None = None) -> Model:
     """:func:`load` after the source was opened."""
     model_json = artifacts.model_json
-    graph = parse_model(model_config_of(model_json, location=artifacts.location),
-                        location=artifacts.location,
-                        keras_version=keras_version_of(model_json))
+    model_config = model_config_of(model_json, location=artifacts.location)
+    keras_version = keras_version_of(model_json)
+    graph = parse_model(model_config, location=artifacts.location, keras_version=keras_version)
     missing_converters = registry.unsupported(
         ((spec.class_name, spec.name) for _, spec in graph.walk()), custom_layers)
     if missing_converters:
@@ -74,7 +74,11 @@ def from_artifacts(artifacts: Artifacts, *, strict: bool = True,
     manifest = parse_manifest(model_json.get("weightsManifest"), source=artifacts.location)
     decoded = decode_weights(manifest, read_shards(artifacts, manifest))
     module = GraphModule(graph, dict(custom_layers) if custom_layers else None)
-    slots = expected_slots(module, graph)
+    if custom_layers:
+        slots = expected_slots(module, graph)
+    else:
+        slots = slot_cache.cached_slots(model_config, keras_version,
+                                        lambda: expected_slots(module, graph))
     result = matching.match(decoded, slots, graph)
     report_match(result, artifacts.location, strict, len(slots))
     tree: dict[str, Any] = {}

@@ -7,12 +7,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 
-from . import surgery
+from . import lowering, runtime, surgery
 from .graph_module import GraphModule
 from .topology.spec import InputSpec, ModelGraph
 
 Array = jax.Array
+
+#: classes whose computation may mix samples of a batch (raw TF ops can reduce axis 0).
+_BATCH_COUPLED = frozenset({"TensorFlowOpLayer", "TFOpLambda", "SlicingOpLambda"})
 
 
 class Model:
@@ -120,8 +124,25 @@ class Model:
 
     # ---------------------------------------------------------------- running
     @functools.cached_property
+    def _lowered(self) -> tuple[GraphModule, list[lowering.Fold]]:
+        graph, folds = lowering.plan(self.graph)
+        return GraphModule(graph, self.module.custom_layers), folds
+
+    def inference_variables(self) -> dict[str, Any]:
+        """The variables of the lowered inference module (BatchNormalization folded into the
+        convolutions), derived from :attr:`variables` and cached until those change."""
+        cached = getattr(self, "_folded", None)
+        if cached is not None and cached[0] is self.variables:
+            return cached[1]
+        _, folds = self._lowered
+        folded = jax.device_put(lowering.fold_variables(self.variables, folds)) if folds \
+            else self.variables
+        self._folded = (self.variables, folded)
+        return folded
+
+    @functools.cached_property
     def _predict(self):
-        module = self.module
+        module, _ = self._lowered
 
         def predict(variables, *inputs):
             return self._format(module.apply(variables, list(inputs), train=False))
@@ -129,9 +150,40 @@ class Model:
         return jax.jit(predict)
 
     def __call__(self, *inputs: Any) -> Array | list[Array]:
-        """Jitted inference with the model's own variables."""
+        """Jitted inference with the model's own variables.
+
+        On CPU a batch larger than :func:`flaxjs.runtime.micro_batch` images runs as a
+        sequence of calls of that size (XLA:CPU is fastest per image at batch 1-2, and
+        one compiled program then serves every batch size); the results are the same.
+        """
         self._check_arity(inputs)
-        return self._predict(self.variables, *inputs)
+        variables = self.inference_variables()
+        chunk = self._micro_batch(inputs)
+        if chunk is None:
+            return self._predict(variables, *inputs)
+        batch = inputs[0].shape[0]
+        pieces = [self._predict(variables, *(x[i:i + chunk] for x in inputs))
+                  for i in range(0, batch, chunk)]
+        return jax.tree_util.tree_map(lambda *ys: jnp.concatenate(ys), *pieces)
+
+    @functools.cached_property
+    def _batch_independent(self) -> bool:
+        """Whether each sample's output depends on that sample only (safe to split)."""
+        if any(s.shape and s.shape[0] is not None for s in self.input_specs):
+            return False  # fixed batch size, e.g. stateful RNNs
+        return not any(spec.class_name in _BATCH_COUPLED for _, spec in self.graph.walk())
+
+    def _micro_batch(self, inputs: Sequence[Any]) -> int | None:
+        chunk = runtime.micro_batch()
+        if chunk is None or not self._batch_independent:
+            return None
+        if any(isinstance(x, jax.core.Tracer) or not hasattr(x, "shape") or not x.shape
+               for x in inputs):
+            return None
+        batch = inputs[0].shape[0]
+        if batch <= chunk or any(x.shape[0] != batch for x in inputs):
+            return None
+        return chunk
 
     def apply(self, variables: Mapping[str, Any], *inputs: Any, train: bool = False,
               rngs: Mapping[str, jax.Array] | jax.Array | None = None,

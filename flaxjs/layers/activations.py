@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 from ..topology.config import snake
 
@@ -25,12 +26,32 @@ def linear(x):
     return x
 
 
+# The functions below use lax directly: jax.nn's versions are jitted custom_jvp
+# functions whose tracing costs ~20x more, which adds up over hundreds of layers.
+# lax.clamp's gradient is 0 at the bounds, like TF.js's relu (step(0) = 0).
+
+def relu(x):
+    return lax.clamp(jnp.zeros((), x.dtype), x, jnp.full((), jnp.inf, x.dtype))
+
+
+def relu6(x):
+    return lax.clamp(jnp.zeros((), x.dtype), x, jnp.full((), 6.0, x.dtype))
+
+
+def sigmoid(x):
+    return lax.logistic(x)
+
+
+def tanh(x):
+    return lax.tanh(x)
+
+
 def hard_sigmoid_tfjs(x):
-    return jnp.clip(0.2 * x + 0.5, 0.0, 1.0)
+    return lax.clamp(jnp.zeros((), x.dtype), 0.2 * x + 0.5, jnp.ones((), x.dtype))
 
 
 def hard_sigmoid_keras3(x):
-    return jnp.clip(x / 6.0 + 0.5, 0.0, 1.0)
+    return lax.clamp(jnp.zeros((), x.dtype), x / 6.0 + 0.5, jnp.ones((), x.dtype))
 
 
 def elu(x):
@@ -73,15 +94,15 @@ def log_softmax(x, axis: int = -1):
 
 _TFJS: dict[str, Activation] = {
     "linear": linear,
-    "relu": jax.nn.relu,
-    "relu6": jax.nn.relu6,
+    "relu": relu,
+    "relu6": relu6,
     "elu": elu,
     "selu": selu,
-    "sigmoid": jax.nn.sigmoid,
+    "sigmoid": sigmoid,
     "hard_sigmoid": hard_sigmoid_tfjs,
     "softplus": jax.nn.softplus,
     "softsign": softsign,
-    "tanh": jnp.tanh,
+    "tanh": tanh,
     "softmax": softmax,
     "log_softmax": log_softmax,
     "gelu": gelu,
@@ -100,7 +121,7 @@ _KERAS_ONLY: dict[str, Activation] = {
     "hard_swish": lambda x: x * hard_sigmoid_keras3(x),
     "hard_tanh": lambda x: jnp.clip(x, -1.0, 1.0),
     "celu": jax.nn.celu,
-    "relu_max_6": jax.nn.relu6,
+    "relu_max_6": relu6,
 }
 
 

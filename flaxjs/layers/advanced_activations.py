@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 from ..topology.spec import LayerSpec
 from . import initializers
@@ -40,8 +41,8 @@ class ReLU(KerasLayer):
         x = single(inputs)
         slope, theta = self.negative_slope, self.threshold
         if slope == 0.0 and theta == 0.0:
-            y = jax.nn.relu(x)
-            return y if self.max_value is None else jnp.clip(y, 0.0, self.max_value)
+            top = jnp.inf if self.max_value is None else self.max_value
+            return lax.clamp(jnp.zeros((), x.dtype), x, jnp.full((), top, x.dtype))
         y = x * (x > theta).astype(x.dtype) if theta != 0.0 else jax.nn.relu(x)
         if self.max_value is not None:
             y = jnp.clip(y, 0.0, self.max_value)

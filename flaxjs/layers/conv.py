@@ -84,21 +84,32 @@ def depthwise_nd(x, kernel, strides, pads: Pads, dilation, impl: str | None = No
                                         rhs_dilation=tuple(dilation),
                                         dimension_numbers=_spec(len(ks)),
                                         feature_group_count=c)
-    xp = jnp.pad(x, ((0, 0), *pads, (0, 0)))
+    # lax primitives throughout: this runs for every depthwise layer at trace time.
+    xp = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), *((lo, hi, 0) for lo, hi in pads),
+                                               (0, 0, 0)))
     if dm > 1:
         xp = jnp.repeat(xp, dm, axis=-1)
-    weights = kernel.reshape(*ks, c * dm)
+    taps = kernel.reshape(-1, c * dm)
     outs = [(n - (k - 1) * d - 1) // s + 1
             for n, k, s, d in zip(xp.shape[1:-1], ks, strides, dilation)]
+    out_shape = (xp.shape[0], *outs, c * dm)
     total = None
-    for tap in itertools.product(*(range(k) for k in ks)):
+    for i, tap in enumerate(itertools.product(*(range(k) for k in ks))):
         start = [t * d for t, d in zip(tap, dilation)]
-        term = lax.slice(xp, (0, *start, 0),
-                         (xp.shape[0], *(b + (o - 1) * s + 1 for b, o, s in
-                                         zip(start, outs, strides)), c * dm),
-                         (1, *strides, 1)) * weights[tap]
-        total = term if total is None else total + term
+        window = lax.slice(xp, (0, *start, 0),
+                           (xp.shape[0], *(b + (o - 1) * s + 1 for b, o, s in
+                                           zip(start, outs, strides)), c * dm),
+                           (1, *strides, 1))
+        weight = lax.broadcast_in_dim(lax.index_in_dim(taps, i, keepdims=False), out_shape,
+                                      (len(out_shape) - 1,))
+        term = lax.mul(window, weight)
+        total = term if total is None else lax.add(total, term)
     return total
+
+
+def bias_add(y, bias):
+    """``y + bias`` along the last axis, as one lax op (cheaper to trace than ``+``)."""
+    return lax.add(y, lax.broadcast_in_dim(bias.astype(y.dtype), y.shape, (y.ndim - 1,)))
 
 
 def conv_transpose_nd(x, kernel, strides, mode: str, dilation, output_padding=None,
@@ -173,7 +184,7 @@ class Conv(_ConvBase):
                             (*self.kernel_size, x.shape[-1] // self.groups, self.filters))
         y = conv_nd(x, kernel, self.strides, self._pads(x), self.dilation, self.groups)
         if self.use_bias:
-            y = y + self.param("bias", self.bias_init, (self.filters,))
+            y = bias_add(y, self.param("bias", self.bias_init, (self.filters,)))
         return self._act(_first(y, self.channels_first and not self.channels_last_output))
 
 
@@ -209,7 +220,7 @@ class DepthwiseConv(_ConvBase):
                             (*self.kernel_size, c, self.depth_multiplier))
         y = depthwise_nd(x, kernel, self.strides, self._pads(x), self.dilation)
         if self.use_bias:
-            y = y + self.param("bias", self.bias_init, (c * self.depth_multiplier,))
+            y = bias_add(y, self.param("bias", self.bias_init, (c * self.depth_multiplier,)))
         return self._act(_first(y, self.channels_first))
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 from ..topology.spec import LayerSpec
 from .base import KerasLayer, as_list, fail
@@ -66,6 +67,9 @@ class Elementwise(KerasLayer):
         if self.op == "subtract" and len(xs) != 2:
             raise ValueError(f"Subtract needs exactly 2 inputs, got {len(xs)}")
         xs = _expand_ranks(xs)
+        if self.op == "add" and all(x.shape == xs[0].shape and x.dtype == xs[0].dtype
+                                    for x in xs):
+            return functools.reduce(lax.add, xs)  # the common case, cheapest to trace
         if self.op == "average":
             return functools.reduce(jnp.add, xs) * (1.0 / len(xs))
         return functools.reduce(_OPS[self.op], xs)

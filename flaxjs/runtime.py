@@ -1,0 +1,88 @@
+"""Runtime settings that make converted models fast: XLA:CPU flags, micro-batching, caches.
+
+Measured on a 2-core Zen 5 (``benchmarks/``): XLA:CPU's YNNPACK convolution path
+(on by default in jaxlib 0.10) runs MobileNetV2 at 192 img/s and InceptionV3 at
+18 img/s where Eigen's path gives 333 and 28, so flaxjs turns YNNPACK off on
+import — only possible before JAX creates its CPU backend, and skipped when the
+user's ``XLA_FLAGS`` already mentions it or ``FLAXJS_XLA_DEFAULTS=0``. On CPU,
+XLA's throughput per image is best at batch 1–2, so ``Model.__call__`` runs large
+batches as a sequence of 2-image calls (one compiled program for every batch size).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import jax
+
+#: XLA flags flaxjs adds on CPU, with the reason (see the module docstring).
+CPU_XLA_FLAGS = ("--xla_cpu_experimental_ynn_fusion_type=",)
+
+#: images per compiled call when ``Model.__call__`` splits a batch on CPU.
+CPU_MICRO_BATCH = 2
+
+
+def _backends_initialized() -> bool:
+    try:
+        from jax._src import xla_bridge
+        return bool(xla_bridge.backends_are_initialized())
+    except (ImportError, AttributeError):  # private API moved: assume the worst
+        return True
+
+
+def apply_xla_defaults(*, force: bool = False) -> bool:
+    """Add :data:`CPU_XLA_FLAGS` to ``XLA_FLAGS`` if JAX has not started its backends yet.
+
+    Returns:
+      whether the flags are (now) in effect for this process.
+    """
+    current = os.environ.get("XLA_FLAGS", "")
+    if "ynn_fusion_type" in current:
+        return "--xla_cpu_experimental_ynn_fusion_type=" in current.split()
+    if not force and os.environ.get("FLAXJS_XLA_DEFAULTS", "1") == "0":
+        return False
+    if _backends_initialized():
+        return False
+    os.environ["XLA_FLAGS"] = " ".join([current, *CPU_XLA_FLAGS]).strip()
+    return True
+
+
+def default_cache_dir() -> str:
+    """``$FLAXJS_HOME/xla-cache``, else the user cache folder (what the CLI uses)."""
+    home = os.environ.get("FLAXJS_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "flaxjs")
+    return os.path.join(home, "xla-cache")
+
+
+def configure(*, compilation_cache: str | bool | None = True,
+              xla_cpu_defaults: bool = True) -> None:
+    """Turn on flaxjs's speed settings for this process.
+
+    Args:
+      compilation_cache: a folder for JAX's persistent compilation cache (``True`` =
+        :func:`default_cache_dir`, ``False``/``None`` = leave JAX's setting alone).
+        A second process then skips XLA compilation of models it has seen.
+      xla_cpu_defaults: add :data:`CPU_XLA_FLAGS` (warns if JAX already started).
+
+    Example:
+      >>> import flaxjs
+      >>> flaxjs.configure(compilation_cache="/tmp/flaxjs-xla")  # doctest: +SKIP
+    """
+    if xla_cpu_defaults and not apply_xla_defaults(force=True):
+        warnings.warn("flaxjs.configure: JAX's backend is already running, so XLA_FLAGS can no "
+                      "longer change; call it before any JAX computation", stacklevel=2)
+    if compilation_cache:
+        path = default_cache_dir() if compilation_cache is True else str(compilation_cache)
+        os.makedirs(path, exist_ok=True)
+        jax.config.update("jax_compilation_cache_dir", path)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def micro_batch() -> int | None:
+    """Images per compiled call for ``Model.__call__`` on the default backend (None = whole)."""
+    value = os.environ.get("FLAXJS_MICRO_BATCH")
+    if value is not None:
+        return int(value) or None
+    return CPU_MICRO_BATCH if jax.default_backend() == "cpu" else None
