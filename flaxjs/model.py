@@ -15,6 +15,13 @@ from .topology.spec import InputSpec, ModelGraph
 
 Array = jax.Array
 
+def _cast_floats(tree: Any, dtype: Any) -> Any:
+    """Cast every floating-point leaf of ``tree`` to ``dtype`` (integers untouched)."""
+    return jax.tree_util.tree_map(
+        lambda a: a.astype(dtype) if jnp.issubdtype(jnp.result_type(a), jnp.floating) else a,
+        tree)
+
+
 #: classes whose computation may mix samples of a batch (raw TF ops can reduce axis 0).
 _BATCH_COUPLED = frozenset({"TensorFlowOpLayer", "TFOpLambda", "SlicingOpLambda"})
 
@@ -58,6 +65,7 @@ class Model:
         self.decoding: Mapping[str, Any] | None = None
         self._labels: list[str] | None = None
         self._metadata_labels = True  # False once the outputs were changed (truncate, extend)
+        self.compute_dtype: Any = None  # see with_compute_dtype
         self.dict_outputs = dict_outputs
 
     def derive(self, graph: ModelGraph, variables: Mapping[str, Any] | None = None, *,
@@ -70,6 +78,7 @@ class Model:
                     weight_names=self.weight_names, metadata=self.metadata,
                     location=self.location, dict_outputs=dict_outputs)
         out.card, out.preprocessing = self.card, self.preprocessing  # same inputs
+        out.compute_dtype = self.compute_dtype
         if (graph.outputs, graph.output_keys) == (self.graph.outputs, self.graph.output_keys):
             out._labels, out.decoding = self._labels, self.decoding
             out._metadata_labels = self._metadata_labels
@@ -143,11 +152,29 @@ class Model:
     @functools.cached_property
     def _predict(self):
         module, _ = self._lowered
+        dtype = self.compute_dtype
 
         def predict(variables, *inputs):
-            return self._format(module.apply(variables, list(inputs), train=False))
+            if dtype is not None:
+                variables, inputs = _cast_floats((variables, inputs), dtype)
+            out = module.apply(variables, list(inputs), train=False)
+            if dtype is not None:
+                out = _cast_floats(out, jnp.float32)
+            return self._format(out)
 
         return jax.jit(predict)
+
+    def with_compute_dtype(self, dtype: Any) -> Model:
+        """A copy whose ``__call__`` computes in ``dtype`` (e.g. ``jnp.bfloat16``).
+
+        Parameters stay float32 in :attr:`variables` and are cast inside the jitted
+        call; outputs come back as float32. Never the default: on the CPU measured
+        here bfloat16 is slower than float32 and drifts by ~1e-3 in MobileNetV2's
+        probabilities (``benchmarks/``); it pays off on TPUs and recent GPUs.
+        """
+        copy = self.derive(self.graph, dict_outputs=self.dict_outputs)
+        copy.compute_dtype = None if dtype is None else jnp.dtype(dtype)
+        return copy
 
     def __call__(self, *inputs: Any) -> Array | list[Array]:
         """Jitted inference with the model's own variables.
