@@ -36,7 +36,7 @@ import numpy as np
 
 from . import surgery
 from .errors import FlaxjsError
-from .topology.spec import InputSpec, LayerSpec, TensorRef
+from .topology.spec import InputSpec, LayerSpec
 
 if TYPE_CHECKING:
     from jax.sharding import Mesh
@@ -68,12 +68,13 @@ class Settings:
     """Everything ``flaxjs demo`` lets one choose (the command-line options)."""
 
     base: str = DEFAULT_BASE
-    samples: int = 1200
+    samples: int = 3000
     image_size: int = 128
-    epochs: int = 8
-    fine_tune_epochs: int = 4
+    epochs: int = 15
+    fine_tune_epochs: int = 10
     batch_size: int = 32
     learning_rate: float = 3e-3
+    fine_tune_learning_rate: float = 1e-4
     held_out: float = 0.25
     seed: int = 0
     out: str | None = "flaxjs-demo"
@@ -82,7 +83,7 @@ class Settings:
     @classmethod
     def quick(cls, **changes: Any) -> Settings:
         """Tiny settings for tests: a few seconds of training."""
-        return cls(**{"samples": 240, "image_size": 64, "epochs": 3, "fine_tune_epochs": 1,
+        return cls(**{"samples": 360, "image_size": 64, "epochs": 20, "fine_tune_epochs": 3,
                       **changes})
 
 
@@ -220,12 +221,14 @@ def tail(model: Model, layer: str) -> Model:
     shape, dtype = (None, *out.shape[1:]), str(out.dtype)
     source = LayerSpec("InputLayer", layer, {"name": layer, "batch_input_shape": list(shape),
                                               "dtype": dtype})
+    # later layers read the ref of the layer's first output (node 1 for a nested model)
+    ref = surgery.first_output(graph.layer_map[layer])
     rewired = dataclasses.replace(
         graph, layers=tuple(source if s.name == layer else s for s in graph.layers),
-        inputs=(TensorRef(layer),), input_specs=(InputSpec(layer, shape, dtype),))
+        inputs=(ref,), input_specs=(InputSpec(layer, shape, dtype),))
     pruned = surgery.prune(rewired)
     stray = [s.name for s in pruned.layers if s.class_name == "InputLayer" and s.name != layer]
-    if stray or [r.layer for r in pruned.inputs] != [layer]:
+    if stray or list(pruned.inputs) != [ref]:
         raise ValueError(f"cannot split model {model.name!r} at {layer!r}: later layers also "
                          "read earlier ones")
     variables = {c: {k: v for k, v in tree.items() if k != layer}
@@ -286,28 +289,37 @@ def head(num_classes: int, *, dropout: float = 0.2) -> list[LayerSpec]:
 
 
 # ---------------------------------------------------------------- running
-def features(model: Model, x: np.ndarray, *, batch_size: int = 64,
-             mesh: Mesh | None = None) -> np.ndarray:
+def features(model: Model, x: np.ndarray, *, batch_size: int = 64, mesh: Mesh | None = None,
+             prepare: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """``model``'s outputs for ``x``, in batches, as one numpy array.
 
     With a mesh of several devices each batch is sharded over them (the variables
     replicated); otherwise the model's own jitted inference runs (on CPU it splits
-    batches into the micro-batches XLA:CPU runs fastest).
+    batches into the micro-batches XLA:CPU runs fastest). ``prepare`` (e.g.
+    ``model.preprocess``) is applied to each batch first, so raw uint8 images never
+    exist all at once as float32.
     """
     from .finetune import parallel
+
+    prepare = prepare or (lambda batch: batch)
     if mesh is None or mesh.size == 1:
-        return np.concatenate([np.asarray(model(x[i:i + batch_size]))
-                               for i in range(0, len(x), batch_size)])
-    variables = parallel.replicate(model.variables, mesh)
-    apply = jax.jit(lambda v, batch: model.apply(v, batch))
-    batch_size = max(mesh.size, batch_size - batch_size % mesh.size)
-    return np.concatenate([np.asarray(apply(variables, parallel.shard_batch(
-        x[i:i + batch_size], mesh))) for i in range(0, len(x), batch_size)])
+        run = model
+    else:
+        variables = parallel.replicate(model.variables, mesh)
+        apply = jax.jit(lambda v, batch: model.apply(v, batch))
+        batch_size = max(mesh.size, batch_size - batch_size % mesh.size)
+
+        def run(batch):
+            return apply(variables, parallel.shard_batch(batch, mesh))
+
+    return np.concatenate([np.asarray(run(prepare(x[i:i + batch_size])))
+                           for i in range(0, len(x), batch_size)])
 
 
-def accuracy(model: Model, x: np.ndarray, y: np.ndarray, *, batch_size: int = 64) -> float:
+def accuracy(model: Model, x: np.ndarray, y: np.ndarray, *, batch_size: int = 64,
+             prepare: Callable[[np.ndarray], np.ndarray] | None = None) -> float:
     """Top-1 accuracy of ``model`` (class scores out) on ``x``."""
-    scores = features(model, x, batch_size=batch_size)
+    scores = features(model, x, batch_size=batch_size, prepare=prepare)
     return float(np.mean(np.argmax(scores, axis=-1) == y))
 
 
@@ -357,6 +369,11 @@ def run(settings: Settings | None = None, *, quick: bool = False,
     from . import zoo
     from .finetune.masks import count
 
+    try:
+        import PIL  # noqa: F401
+    except ImportError:
+        raise FlaxjsError('the demo draws its data set with Pillow: pip install "flaxjs[demo]"'
+                          ) from None
     if settings is None:
         settings = Settings.quick() if quick else Settings()
     settings = dataclasses.replace(settings, **changes)
@@ -380,6 +397,10 @@ def run(settings: Settings | None = None, *, quick: bool = False,
     # 1. the base, cut and frozen, with the new head
     say(f"[1/6] base: zoo.load({s.base!r}) ...")
     pretrained = zoo.load(s.base, progress=None)
+    specs = pretrained.input_specs
+    if len(specs) != 1 or len(specs[0].shape) != 4 or specs[0].shape[-1] != 3:
+        raise FlaxjsError(f"the demo needs an RGB image model as its base; {s.base!r} takes "
+                          f"{[list(x.shape) for x in specs]}")
     pretrained = with_input_size(pretrained, s.image_size)
     plan = plan_for(pretrained)
     classes = list(CLASSES)
@@ -396,14 +417,13 @@ def run(settings: Settings | None = None, *, quick: bool = False,
     say(f"[2/6] data: drawing {s.samples} images of {', '.join(classes)} (seed {s.seed}) ...")
     images, labels = draw_shapes(s.samples, s.image_size, seed=s.seed, classes=classes)
     (x_img, y), (xv_img, yv) = split(images, labels, s.held_out)
-    x, xv = model.preprocess(x_img), model.preprocess(xv_img)
     say(f"      {len(y)} for training, {len(yv)} held out  [{lap('data'):.1f} s]")
 
     # 3. the frozen part runs once
     frozen = model.truncate(plan.split)
     say(f"[3/6] features: the frozen layers up to {plan.split!r} run once on every image ...")
-    f_train = features(frozen, x, mesh=mesh)
-    f_val = features(frozen, xv, mesh=mesh)
+    f_train = features(frozen, x_img, mesh=mesh, prepare=model.preprocess)
+    f_val = features(frozen, xv_img, mesh=mesh, prepare=model.preprocess)
     say(f"      {list(f_train.shape[1:])} per image  [{lap('features'):.1f} s]")
 
     # 4. train the head
@@ -427,13 +447,18 @@ def run(settings: Settings | None = None, *, quick: bool = False,
     fine_tune_start = None
     if plan.top and s.fine_tune_epochs > 0:
         tuned = ft.updated_model(trainable, state).unfreeze(list(plan.top))
-        lrs = {"classifier": s.learning_rate / 10, **{n: s.learning_rate / 100 for n in plan.top}}
+        base_lr = s.fine_tune_learning_rate
+        steps = s.fine_tune_epochs * math.ceil(len(y) / s.batch_size)
+        lrs = {"classifier": optax.cosine_decay_schedule(10 * base_lr, steps),
+               **{name: optax.cosine_decay_schedule(base_lr, steps) for name in plan.top}}
         state = ft.TrainState.create(tuned, ft.discriminative(lrs), trainable=lrs,
                                      seed=s.seed + 1)
         n_tuned, _ = count(state.params, state.mask)
-        say(f"[5/6] fine-tune: {s.fine_tune_epochs} epochs, {', '.join(plan.top)} unfrozen "
-            f"(BatchNormalization stays frozen); lr {s.learning_rate / 100:g} there, "
-            f"{s.learning_rate / 10:g} for the head; {n_tuned:,} parameters train")
+        names = ", ".join(plan.top[:4]) + (f" and {len(plan.top) - 4} more"
+                                            if len(plan.top) > 4 else "")
+        say(f"[5/6] fine-tune: {s.fine_tune_epochs} epochs, {names} unfrozen "
+            f"(BatchNormalization stays frozen); adam, lr {base_lr:g} there, "
+            f"{10 * base_lr:g} for the head, cosine decay; {n_tuned:,} parameters train")
         printer.offset = s.epochs
         fine_tune_start = s.epochs
         state, history = ft.fit(state, f_train, y, epochs=s.fine_tune_epochs, seed=s.seed + 1,
@@ -448,7 +473,7 @@ def run(settings: Settings | None = None, *, quick: bool = False,
     # 6. the trained head back on the full model: raw images in, classes out
     final = merge_variables(model, state.variables)
     final.labels = classes
-    acc = accuracy(final, xv, yv)
+    acc = accuracy(final, xv_img, yv, prepare=final.preprocess)
     say(f"[6/6] final model (base + trained head) on the {len(yv)} held-out images: "
         f"accuracy {acc:.3f}  [{lap('evaluate'):.1f} s]")
     out = Path(s.out) if s.out else None
@@ -549,8 +574,8 @@ def _panel(pen, box: tuple[int, int, int, int], series: Mapping[str, tuple[list[
     if fine_tune_start is not None and fine_tune_start < n:
         x = (px(fine_tune_start) + px(fine_tune_start + 1)) / 2
         _dashed(pen, (x, top), (x, bottom), _GREY)
-        pen.text((x + 4, top + 4), "fine-tune", fill=_GREY, font=small, anchor="la")
-    for label, (ys, colour) in series.items():
+        pen.text((x, top - 4), "fine-tune", fill=_GREY, font=small, anchor="mb")
+    for ys, colour in series.values():
         points = [(px(i + 1), py(v)) for i, v in enumerate(ys) if math.isfinite(v)]
         if len(points) > 1:
             pen.line(points, fill=colour, width=2)

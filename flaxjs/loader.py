@@ -90,8 +90,15 @@ def from_artifacts(artifacts: Artifacts, *, strict: bool = True,
         _set(tree, (slot.collection, *slot.path), value)
     variables = jax.device_put(tree)
     names = {(s.collection, *s.path): n for s, n in result.assigned.items()}
-    return Model(module, variables, graph=graph, model_json=model_json,
-                 weight_names=names, metadata=artifacts.metadata, location=artifacts.location)
+    model = Model(module, variables, graph=graph, model_json=model_json,
+                  weight_names=names, metadata=artifacts.metadata, location=artifacts.location)
+    user = model_json.get("userDefinedMetadata")
+    if isinstance(user, Mapping):  # what flaxjs.save (or the TF.js converter's --metadata) wrote
+        if isinstance(user.get("preprocessing"), Mapping):
+            model.preprocessing = dict(user["preprocessing"])
+        if isinstance(user.get("labels"), list) and model.labels is None:
+            model.labels = user["labels"]
+    return model
 
 
 def read_shards(artifacts: Artifacts, manifest: Manifest) -> list[bytes]:

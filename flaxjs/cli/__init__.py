@@ -16,6 +16,7 @@ from collections.abc import Sequence
 #: subcommand → module implementing it (``HELP``, ``configure``, ``run``).
 COMMANDS: dict[str, str] = {
     "convert": "flaxjs.export.cli",
+    "demo": "flaxjs.cli.demo",
     "info": "flaxjs.cli.info",
     "predict": "flaxjs.cli.predict",
     "zoo": "flaxjs.cli.zoo_cmd",
