@@ -312,6 +312,18 @@ def test_labels_go_to_user_metadata_and_metadata_json(tmp_path):
 
 
 @needs_corpus
+def test_saved_labels_and_preprocessing_come_back_on_load(tmp_path):
+    plain = _load(SYN / "model_sequential_mlp")
+    prep = {"range": [0, 1], "size": [6]}
+    flaxjs.save(plain, tmp_path / "m", metadata={"labels": ["a", "b", "c"],
+                                                 "preprocessing": prep})
+    (tmp_path / "m" / "metadata.json").unlink()  # only userDefinedMetadata remains
+    again = flaxjs.load(tmp_path / "m")
+    assert again.labels == ["a", "b", "c"]
+    assert again.preprocessing == prep
+
+
+@needs_corpus
 def test_keras3_source_gets_a_tfjs_keras_version(tmp_path):
     flaxjs.save(_load(CORPUS / "wild-tfjs-fails" / "dense-keras38"), tmp_path)
     topology = _model_json(tmp_path)["modelTopology"]
