@@ -1,7 +1,8 @@
 import jax
-import pytest
 
 jax.config.update("jax_default_matmul_precision", "highest")
+
+pytest_plugins = ["zoo_fixtures"]  # the zoo_env fixture
 
 
 def pytest_configure(config):

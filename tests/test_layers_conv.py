@@ -21,7 +21,7 @@ import flaxjs
 import tfjs_apply
 from corpus import CORPUS, TOLERANCE, expected_outputs, inputs, max_error, reference
 from flaxjs.layers import conv
-from tfjs_apply import init_params, module_for
+from tfjs_apply import init_params, module_for, rand
 
 DEPTHWISE_CASES = [
     ("synthetic", "depthwise_conv2d_valid"), ("synthetic", "depthwise_conv2d_same_s2_mult3"),
@@ -31,9 +31,6 @@ DEPTHWISE_CASES = [
     ("wild", "audio-depthwise-tfjs419"),
 ]
 
-
-def rand(*shape, seed=0):
-    return np.random.default_rng(seed).uniform(-1, 1, shape).astype(np.float32)
 
 
 def apply(module, x, params=None):
@@ -99,15 +96,7 @@ LIVE = [
 def live(tmp_path_factory):
     if not tfjs_apply.available():
         pytest.skip("node/npm not available")
-    cases, ours = [], []
-    for i, (cls, cfg, shape) in enumerate(LIVE):
-        x = rand(*shape, seed=i)
-        module = module_for(cls, cfg)
-        params = init_params(module, x, seed=i)
-        params = {k: v + 0.1 * (k == "bias") for k, v in params.items()}  # non-zero biases
-        cases.append((cls, cfg, x, params))
-        ours.append(apply(module, x, params))
-    return ours, tfjs_apply.tfjs_outputs(cases, tmp_path_factory.mktemp("tfjs"))
+    return tfjs_apply.live_outputs(LIVE, tmp_path_factory.mktemp("tfjs"), with_weights=True)
 
 
 @pytest.mark.parametrize("index", range(len(LIVE)),

@@ -13,7 +13,7 @@ import pytest
 
 import tfjs_apply
 from corpus import TOLERANCE, max_error
-from tfjs_apply import module_for
+from tfjs_apply import module_for, rand
 
 LIVE = [
     ("UpSampling2D", dict(size=[3, 4], interpolation="bilinear"), (2, 3, 5, 2)),
@@ -26,9 +26,6 @@ LIVE = [
 ]
 
 
-def rand(*shape, seed=0):
-    return np.random.default_rng(seed).uniform(-1, 1, shape).astype(np.float32)
-
 
 def apply(module, x):
     return np.asarray(module.apply({}, x))
@@ -38,12 +35,7 @@ def apply(module, x):
 def live(tmp_path_factory):
     if not tfjs_apply.available():
         pytest.skip("node/npm not available")
-    cases, ours = [], []
-    for i, (cls, cfg, shape) in enumerate(LIVE):
-        x = rand(*shape, seed=i)
-        cases.append((cls, cfg, x, {}))
-        ours.append(apply(module_for(cls, cfg), x))
-    return ours, tfjs_apply.tfjs_outputs(cases, tmp_path_factory.mktemp("tfjs"))
+    return tfjs_apply.live_outputs(LIVE, tmp_path_factory.mktemp("tfjs"))
 
 
 @pytest.mark.parametrize("index", range(len(LIVE)),

@@ -11,7 +11,6 @@ import pytest
 from flaxjs import zoo
 from flaxjs.errors import ZooError
 from flaxjs.zoo import cards, registry
-from zoo_fixtures import zoo_env  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILTIN = sorted(registry._builtin())

@@ -13,7 +13,7 @@ import httpserver
 from corpus import CORPUS
 from flaxjs import zoo
 from flaxjs.cli import COMMANDS, main
-from zoo_fixtures import SHARDED, TM_DIGITS, card_for, serve_copy, zoo_env  # noqa: F401
+from zoo_fixtures import SHARDED, TM_DIGITS, card_for, serve_copy
 
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not present")
 

@@ -26,8 +26,7 @@ from corpus import CORPUS, TOLERANCE, expected_outputs, inputs, max_error, refer
 from flaxjs import zoo
 from flaxjs.errors import IntegrityError, OfflineError, ZooError
 from flaxjs.zoo import cache
-from zoo_fixtures import (MOBILENET, SHARDED, card_for, model_files, serve_copy,  # noqa: F401
-                          zoo_env)
+from zoo_fixtures import MOBILENET, SHARDED, card_for, model_files, serve_copy
 
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not present")
 

@@ -67,3 +67,27 @@ def tfjs_outputs(cases: list[tuple[str, dict, np.ndarray, dict]], workdir: Path
     path.write_text(json.dumps(payload))
     raw = json.loads(tfjs_node.run_node(APPLY_JS, str(path)))
     return [np.asarray(r["data"], np.float32).reshape(r["shape"]) for r in raw]
+
+
+def rand(*shape: int, seed: int = 0) -> np.ndarray:
+    """Uniform [-1, 1) float32 test data."""
+    return np.random.default_rng(seed).uniform(-1, 1, shape).astype(np.float32)
+
+
+def live_outputs(live: list[tuple[str, dict, tuple[int, ...]]], workdir: Path, *,
+                 with_weights: bool = False) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """flaxjs's and TF.js's outputs for ``(class_name, config, input shape)`` cases.
+
+    Inputs are :func:`rand` data; with ``with_weights`` each layer's own ``init`` gives
+    the weights (biases shifted off zero) and TF.js receives the same ones.
+    """
+    cases, ours = [], []
+    for i, (cls, cfg, shape) in enumerate(live):
+        x = rand(*shape, seed=i)
+        module = module_for(cls, cfg)
+        params = {}
+        if with_weights:
+            params = {k: v + 0.1 * (k == "bias") for k, v in init_params(module, x, seed=i).items()}
+        ours.append(np.asarray(module.apply({"params": params} if params else {}, x)))
+        cases.append((cls, cfg, x, params))
+    return ours, tfjs_outputs(cases, workdir)
