@@ -98,6 +98,7 @@ def from_artifacts(artifacts: Artifacts, *, strict: bool = True,
             model.preprocessing = dict(user["preprocessing"])
         if isinstance(user.get("labels"), list) and model.labels is None:
             model.labels = user["labels"]
+    model.inference_variables()  # fold BatchNormalization now: the first call is then cheaper
     return model
 
 
