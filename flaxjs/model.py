@@ -162,7 +162,7 @@ class Model:
                 out = _cast_floats(out, jnp.float32)
             return self._format(out)
 
-        return jax.jit(predict)
+        return jax.jit(predict, compiler_options=runtime.compiler_options(self.graph) or None)
 
     def with_compute_dtype(self, dtype: Any) -> Model:
         """A copy whose ``__call__`` computes in ``dtype`` (e.g. ``jnp.bfloat16``).

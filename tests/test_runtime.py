@@ -104,3 +104,14 @@ def test_configure_points_jax_at_a_persistent_cache(tmp_path):
     assert out.strip() == str(tmp_path / "xla")
     assert any((tmp_path / "xla").iterdir()), "the compiled program was written to the cache"
     assert runtime.default_cache_dir().endswith("xla-cache")
+
+
+def test_fusion_emitters_are_chosen_per_model(monkeypatch):
+    dense = flaxjs.load(RESNET)
+    depthwise = flaxjs.load(MOBILENET)
+    if jax.default_backend() != "cpu":
+        pytest.skip("a CPU-only choice")
+    assert runtime.compiler_options(dense.graph) == {"xla_cpu_use_fusion_emitters": False}
+    assert runtime.compiler_options(depthwise.graph) == {}
+    monkeypatch.setenv("FLAXJS_FUSION_EMITTERS", "1")
+    assert runtime.compiler_options(dense.graph) == {"xla_cpu_use_fusion_emitters": True}
