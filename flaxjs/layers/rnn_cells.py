@@ -71,8 +71,24 @@ def _forget_bias_init(init: initializers.Initializer, units: int) -> initializer
 
 
 # --------------------------------------------------------------------------- cells
-@dataclasses.dataclass(frozen=True)
-class DenseCellDef:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _GatedCellOptions:
+    """What every Keras recurrent cell config says besides its sizes."""
+
+    activation: str = "tanh"
+    recurrent_activation: str = "hard_sigmoid"
+    use_bias: bool = True
+    unit_forget_bias: bool = True
+    dropout: float = 0.0
+    recurrent_dropout: float = 0.0
+    keras3: bool = False
+    kernel_init: initializers.Initializer = initializers.get(None)
+    recurrent_init: initializers.Initializer = initializers.get("orthogonal")
+    bias_init: initializers.Initializer = initializers.get("zeros")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DenseCellDef(_GatedCellOptions):
     """SimpleRNNCell / GRUCell / LSTMCell: one kernel ``[in, g·u]`` for all g gates.
 
     Attributes:
@@ -83,17 +99,7 @@ class DenseCellDef:
 
     kind: str
     units: int
-    activation: str = "tanh"
-    recurrent_activation: str = "hard_sigmoid"
-    use_bias: bool = True
     reset_after: bool = False
-    unit_forget_bias: bool = True
-    dropout: float = 0.0
-    recurrent_dropout: float = 0.0
-    keras3: bool = False
-    kernel_init: initializers.Initializer = initializers.get(None)
-    recurrent_init: initializers.Initializer = initializers.get("orthogonal")
-    bias_init: initializers.Initializer = initializers.get("zeros")
 
     @property
     def gates(self) -> int:
@@ -168,8 +174,8 @@ class DenseCellDef:
         return CellFns(project, step, zero_states)
 
 
-@dataclasses.dataclass(frozen=True)
-class ConvLSTMCellDef:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ConvLSTMCellDef(_GatedCellOptions):
     """ConvLSTM cell of any spatial rank, channels-last inside.
 
     Gate ``g``: ``conv(x, W_g, strides, padding, dilation) + b_g + conv(h, U_g, 1, same)``,
@@ -182,16 +188,6 @@ class ConvLSTMCellDef:
     strides: tuple[int, ...]
     padding: str = "valid"
     dilation_rate: tuple[int, ...] = (1, 1)
-    activation: str = "tanh"
-    recurrent_activation: str = "hard_sigmoid"
-    use_bias: bool = True
-    unit_forget_bias: bool = True
-    dropout: float = 0.0
-    recurrent_dropout: float = 0.0
-    keras3: bool = False
-    kernel_init: initializers.Initializer = initializers.get(None)
-    recurrent_init: initializers.Initializer = initializers.get("orthogonal")
-    bias_init: initializers.Initializer = initializers.get("zeros")
 
     state_count = 2
 
