@@ -1,4 +1,9 @@
+import os
+
 import jax
+
+# In-process CLI calls would otherwise point this process at a persistent XLA cache.
+os.environ.setdefault("FLAXJS_COMPILE_CACHE", "0")
 
 jax.config.update("jax_default_matmul_precision", "highest")
 

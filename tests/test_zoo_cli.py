@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -24,6 +25,20 @@ def test_subcommand_table():
                           text=True, check=True)
     for name in COMMANDS:
         assert name in done.stdout
+
+
+def test_cli_turns_on_the_persistent_compilation_cache(tmp_path):
+    code = ("from flaxjs.cli import main; import jax; main(['zoo', 'list']); "
+            "print(jax.config.jax_compilation_cache_dir)")
+    env = {k: v for k, v in os.environ.items() if k != "FLAXJS_COMPILE_CACHE"}
+    env["FLAXJS_HOME"] = str(tmp_path)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.strip().splitlines()[-1]
+    assert out == str(tmp_path / "xla-cache")
+    env["FLAXJS_COMPILE_CACHE"] = "0"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.strip().splitlines()[-1]
+    assert out != str(tmp_path / "xla-cache")
 
 
 def test_zoo_list_and_info(zoo_env, capsys):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -29,6 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="flaxjs", description="TensorFlow.js Layers models in JAX/Flax.")
     parser.add_argument("--version", action="version", version=f"flaxjs {__version__}")
+    parser.add_argument("--no-compile-cache", action="store_true",
+                        help="do not use JAX's persistent compilation cache (default: on, in "
+                             "$FLAXJS_HOME/xla-cache, so a second run skips XLA compilation; "
+                             "FLAXJS_COMPILE_CACHE=0 also turns it off)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(module_name)
@@ -43,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ..errors import FlaxjsError
 
     args = build_parser().parse_args(argv)
+    if not args.no_compile_cache and os.environ.get("FLAXJS_COMPILE_CACHE", "1") != "0":
+        from ..runtime import configure
+        configure(compilation_cache=True, xla_cpu_defaults=False)
     try:
         return int(args._run(args) or 0)
     except FlaxjsError as err:
