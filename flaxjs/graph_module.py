@@ -30,10 +30,6 @@ from .topology.spec import LayerSpec, ModelGraph, TensorRef
 Array = jax.Array
 
 
-def _node_of(spec: LayerSpec, call_index: int) -> int:
-    return call_index + 1 if spec.is_model else call_index
-
-
 def _tensor_inputs(graph: ModelGraph, ref: TensorRef) -> tuple[TensorRef, ...]:
     spec = graph.layer(ref.layer)
     if spec.class_name == "InputLayer":
@@ -109,11 +105,9 @@ def split_capture(graph: ModelGraph, name: str) -> tuple[TensorRef, str | None]:
         raise KeyError(f"model {graph.name!r} has no layer {head!r}") from None
     if rest and not spec.is_model:
         raise KeyError(f"layer {head!r} of model {graph.name!r} is not a nested model")
-    if spec.class_name == "InputLayer":
-        return TensorRef(head), None
-    if not spec.calls:
+    if not spec.calls and spec.class_name != "InputLayer":
         raise KeyError(f"layer {head!r} of model {graph.name!r} is never called")
-    return TensorRef(head, _node_of(spec, 0), 0), (rest or None)
+    return spec.output(), (rest or None)
 
 
 def _call_flax(module: nn.Module, arg: Any, train: bool) -> Any:
@@ -217,7 +211,7 @@ class GraphModule(KerasLayer):
                     out_masks = [first] * len(outs)
                 else:
                     out_masks = list(computed) + [None] * (len(outs) - len(computed))
-            node = _node_of(spec, call_index)
+            node = spec.node_of(call_index)
             for t, (value, m) in enumerate(zip(outs, out_masks)):
                 ref = TensorRef(layer_name, node, t)
                 values[ref] = value

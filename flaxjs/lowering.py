@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .layers.base import channels_first
 from .topology.spec import Call, LayerSpec, ModelGraph, TensorRef
 
 #: conv-like classes whose output channels are the kernel's last axis (depthwise: c·dm+m).
@@ -46,11 +47,9 @@ def _last_axis(bn: LayerSpec, conv: LayerSpec) -> bool:
 
 
 def _foldable(conv: LayerSpec, bn: LayerSpec) -> bool:
-    cfg = conv.config
     return (conv.class_name in _FOLDABLE and conv.module is None and conv.graph is None
             and len(conv.calls) == 1 and _linear(conv)
-            and str(cfg.get("data_format") or "channels_last").replace("_", "").lower()
-            != "channelsfirst"
+            and not channels_first(conv)
             and bn.class_name == "BatchNormalization" and bn.module is None
             and len(bn.calls) == 1 and bn.calls[0].inputs == (TensorRef(conv.name),)
             and _last_axis(bn, conv) and not bn.config.get("renorm"))

@@ -44,11 +44,9 @@ def find_layer(graph: ModelGraph, name: str) -> tuple[tuple[str, ...], LayerSpec
 
 def first_output(spec: LayerSpec, tensor: int = 0) -> TensorRef:
     """The ``tensor``-th output of a layer's first call."""
-    if spec.class_name == "InputLayer":
-        return TensorRef(spec.name)
-    if not spec.calls:
+    if not spec.calls and spec.class_name != "InputLayer":
         raise KeyError(f"layer {spec.name!r} is never called, so it has no output")
-    return TensorRef(spec.name, 1 if spec.is_model else 0, tensor)
+    return spec.output(tensor)
 
 
 def output_ref(graph: ModelGraph, name: str) -> tuple[ModelGraph, TensorRef]:
@@ -134,7 +132,7 @@ def extend(graph: ModelGraph, specs: Sequence[LayerSpec], *, name: str | None = 
             raise ValueError(f"layer name {spec.name!r} is already used in model {graph.name!r}")
         taken.add(spec.name)
         added.append(dataclasses.replace(spec, calls=(Call((previous,)),)))
-        previous = TensorRef(spec.name, 1 if spec.is_model else 0, 0)
+        previous = spec.output()
     cls = "Sequential" if graph.class_name == "Sequential" else "Model"
     return dataclasses.replace(graph, class_name=cls, name=name or graph.name,
                                layers=graph.layers + tuple(added), outputs=(previous,),

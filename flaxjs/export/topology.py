@@ -162,7 +162,7 @@ class _RefWriter:
         if position is None:
             raise ExportError(f"model {self.graph.name!r}: {ref} refers to a call that was cut "
                               "away")
-        return [ref.layer, position + 1 if spec.is_model else position, ref.tensor]
+        return [ref.layer, spec.node_of(position), ref.tensor]
 
     def event(self, spec: LayerSpec, call: Any) -> list[list[Any]]:
         if "_constants" in call.kwargs:
@@ -217,7 +217,7 @@ def _sequential_chain(graph: ModelGraph, layers: list[LayerSpec],
             return None
         if spec.graph is not None and (len(spec.graph.inputs) != 1 or len(spec.graph.outputs) != 1):
             return None
-        previous = TensorRef(spec.name, 1 if spec.is_model else 0, 0)
+        previous = spec.output()
     if graph.outputs[0] != previous or len(layers) < 2:
         return None
     return layers

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..topology.config import snake
 from ..topology.spec import LayerSpec
-from .base import KerasLayer, fail, single
+from .base import KerasLayer, channels_first, fail, single
 from .registry import register_layer
 
 
@@ -184,7 +184,7 @@ def resizing(spec: LayerSpec) -> nn.Module:
     c = spec.config
     if c.get("pad_to_aspect_ratio"):
         raise fail(spec, "pad_to_aspect_ratio=True is not supported")
-    if str(c.get("data_format") or "channels_last").replace("_", "").lower() == "channelsfirst":
+    if channels_first(spec):
         raise fail(spec, "data_format='channels_first' is not supported")
     return Resizing(height=_size(spec, "height"), width=_size(spec, "width"),
                     interpolation=_interpolation(spec),
@@ -382,8 +382,7 @@ class RandomCrop(KerasLayer):
     "size, as Keras's `smart_resize`; random crops in training are not reproduced. "
     "channels_last only."))
 def random_crop(spec: LayerSpec) -> nn.Module:
-    if str(spec.config.get("data_format") or "channels_last").replace("_", "").lower() \
-            == "channelsfirst":
+    if channels_first(spec):
         raise fail(spec, "data_format='channels_first' is not supported")
     return RandomCrop(height=_size(spec, "height"), width=_size(spec, "width"), name=spec.name)
 

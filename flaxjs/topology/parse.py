@@ -140,7 +140,7 @@ class _Parser:
             spec = LayerSpec(class_name, layer_name, config, (Call((previous,)),), graph,
                              self.keras3)
             specs.append(spec)
-            previous = TensorRef(layer_name, 1 if graph is not None else 0, 0)
+            previous = spec.output()
         self.check_unique(name, specs)
         return ModelGraph("Sequential", name, tuple(specs), (TensorRef(input_spec.name),),
                           (input_spec,), (previous,), None,

@@ -83,6 +83,15 @@ class LayerSpec:
         """The index in ``calls`` of Keras node ``node`` (a nested model owns node 0)."""
         return node - 1 if self.is_model else node
 
+    def node_of(self, call_index: int) -> int:
+        """The Keras node index of ``calls[call_index]`` (the inverse of :meth:`call_index`)."""
+        return call_index + 1 if self.is_model else call_index
+
+    def output(self, tensor: int = 0) -> TensorRef:
+        """Output ``tensor`` of the layer's first call (an input layer's own tensor)."""
+        node = 0 if self.class_name == "InputLayer" else self.node_of(0)
+        return TensorRef(self.name, node, tensor)
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class ModelGraph:
