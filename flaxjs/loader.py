@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import matching, slot_cache
+from . import matching, shape_inference, slot_cache
 from .errors import (ShardSizeError, SourceError, UnsafePathError, UnsupportedLayerError,
                      WeightMatchError)
 from .io.paths import check_relative
@@ -78,7 +78,7 @@ def from_artifacts(artifacts: Artifacts, *, strict: bool = True,
         slots = expected_slots(module, graph)
     else:
         slots = slot_cache.cached_slots(model_config, keras_version,
-                                        lambda: expected_slots(module, graph))
+                                        lambda: infer_slots(graph) or expected_slots(module, graph))
     result = matching.match(decoded, slots, graph)
     report_match(result, artifacts.location, strict, len(slots))
     tree: dict[str, Any] = {}
@@ -158,6 +158,12 @@ def init_variables(module: GraphModule, graph: ModelGraph, key: jax.Array) -> di
     args = [jnp.zeros(s.shape, s.dtype) for s in dummy_inputs(graph.input_specs)]
     params_key, dropout_key = jax.random.split(key)
     return dict(module.init({"params": params_key, "dropout": dropout_key}, args))
+
+
+def infer_slots(graph: ModelGraph) -> list[matching.Slot] | None:
+    """:func:`expected_slots` from the layers' shape rules, when they all have one (fast)."""
+    return shape_inference.infer_slots(
+        graph, [tuple(s.shape) for s in dummy_inputs(graph.input_specs)])
 
 
 def expected_slots(module: GraphModule, graph: ModelGraph) -> list[matching.Slot]:

@@ -1,10 +1,11 @@
 """A persistent cache of each topology's expected variables (names, shapes, order).
 
-Learning them means tracing ``module.init`` once (150-400 ms for a 300-layer
-model), longer than TF.js takes to load the whole model. The result depends only
-on the topology and on flaxjs's own code, so it is kept on disk, keyed by both,
-like JAX's compilation cache: the next load of the same model skips the trace.
-``FLAXJS_CACHE=0`` turns it off.
+Learning them takes the layers' shape rules a few milliseconds
+(:mod:`flaxjs.shape_inference`), but a model with a layer that has no rule needs a
+trace of ``module.init`` (150-400 ms for a 300-layer model), longer than TF.js takes
+to load the whole model. The result depends only on the topology and on flaxjs's
+own code, so it is kept on disk, keyed by both, like JAX's compilation cache: the
+next load of the same model skips the work. ``FLAXJS_CACHE=0`` turns it off.
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ class ReLU(KerasLayer):
     threshold: float = 0.0
 
     supports_masking = True
+    shape_preserving = True
 
     @nn.compact
     def __call__(self, inputs, *, train: bool = False, mask=None):
@@ -64,6 +65,8 @@ class LeakyReLU(KerasLayer):
     """``x < 0 ? alpha·x : x``."""
 
     alpha: float = 0.3
+
+    shape_preserving = True
 
     @nn.compact
     def __call__(self, inputs, *, train: bool = False, mask=None):
@@ -118,6 +121,8 @@ class ELU(KerasLayer):
 
     alpha: float = 1.0
 
+    shape_preserving = True
+
     @nn.compact
     def __call__(self, inputs, *, train: bool = False, mask=None):
         x = single(inputs)
@@ -153,6 +158,8 @@ class Softmax(KerasLayer):
     """
 
     axis: int | tuple[int, ...] = 1
+
+    shape_preserving = True
 
     @nn.compact
     def __call__(self, inputs, *, train: bool = False, mask=None):

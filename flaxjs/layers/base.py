@@ -25,6 +25,16 @@ from . import activations
 
 Array = jax.Array
 
+#: a shape with every dimension known (the loader's dummy inputs fill the unknown ones).
+Shape = tuple[int, ...]
+
+#: ``(collection, name, shape, dtype)`` of a variable a layer creates.
+Variable = tuple[str, str, Shape, Any]
+
+#: what :meth:`KerasLayer.shape_rule` returns: the output shapes and the variables
+#: the layer creates on its first call, in creation order.
+ShapeRule = tuple[list[Shape], list[Variable]]
+
 _SHAPES_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("flaxjs_shapes_only",
                                                                    default=False)
 
@@ -64,6 +74,17 @@ class KerasLayer(nn.Module):
 
     supports_masking: ClassVar[bool] = False
 
+    #: the output has the input's shape and the layer makes no variables.
+    shape_preserving: ClassVar[bool] = False
+
+    def shape_rule(self, shapes: Sequence[Shape]) -> ShapeRule | None:
+        """Output shapes and created variables for inputs of these ``shapes``, computed
+        without tracing (see :mod:`flaxjs.shape_inference`), or None when this layer
+        has no rule for them: the loader then learns them by tracing ``init``."""
+        if self.shape_preserving and len(shapes) == 1:
+            return [tuple(shapes[0])], []
+        return None
+
     def param(self, name: str, init_fn: Callable[..., Any], *init_args: Any,
               unbox: bool = True, **init_kwargs: Any) -> Any:
         if self.has_variable("params", name):
@@ -99,6 +120,11 @@ class KerasLayer(nn.Module):
         if not self.supports_masking or not masks:
             return None
         return masks[0]
+
+
+def spatial_axes(ndim: int, channels_first: bool) -> tuple[int, ...]:
+    """The spatial axes of a rank-``ndim`` batch (all but batch and channels)."""
+    return tuple(range(2, ndim)) if channels_first else tuple(range(1, ndim - 1))
 
 
 def single(inputs: Any, layer: str = "layer") -> Array:

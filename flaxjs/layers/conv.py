@@ -19,7 +19,8 @@ from jax import lax
 
 from ..topology.spec import LayerSpec
 from . import activations, initializers
-from .base import KerasLayer, activation, channels_first, fail, ints, padding, single
+from .base import (KerasLayer, Shape, Variable, activation, channels_first, fail, ints, padding,
+                   single)
 from .registry import register_layer
 
 Pads = tuple[tuple[int, int], ...]
@@ -54,6 +55,14 @@ def conv_padding(sizes: Sequence[int], kernel: Sequence[int], strides: Sequence[
         else:
             pads.append((0, 0))
     return tuple(pads)
+
+
+def window_outputs(sizes: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
+                   dilation: Sequence[int], mode: str, clamp: bool = True) -> tuple[int, ...]:
+    """Output sizes of a sliding window over ``sizes`` padded as :func:`conv_padding` says."""
+    pads = conv_padding(sizes, kernel, strides, dilation, mode, clamp)
+    return tuple((n + lo + hi - (k - 1) * d - 1) // s + 1
+                 for n, (lo, hi), k, s, d in zip(sizes, pads, kernel, strides, dilation))
 
 
 def _float(x, like):
@@ -165,9 +174,20 @@ class _ConvBase(KerasLayer):
     def _act(self, y):
         return activations.get(self.activation, keras3=self.keras3)(y)
 
+    def _bias(self, size: int) -> list[Variable]:
+        return [("params", "bias", (size,), jnp.float32)] if self.use_bias else []
+
     def _pads(self, x) -> Pads:
         return conv_padding(x.shape[1:-1], self.kernel_size, self.strides, self.dilation,
                             self.padding, self.clamp_same)
+
+    def _out(self, shape: Shape, channels: int) -> Shape | None:
+        """The channels-last output shape (shape rules leave channels_first to tracing)."""
+        if self.channels_first or len(shape) != len(self.kernel_size) + 2:
+            return None
+        sizes = window_outputs(shape[1:-1], self.kernel_size, self.strides, self.dilation,
+                               self.padding, self.clamp_same)
+        return None if min(sizes) < 1 else (shape[0], *sizes, channels)
 
 
 class Conv(_ConvBase):
@@ -186,6 +206,15 @@ class Conv(_ConvBase):
         if self.use_bias:
             y = bias_add(y, self.param("bias", self.bias_init, (self.filters,)))
         return self._act(_first(y, self.channels_first and not self.channels_last_output))
+
+    def shape_rule(self, shapes):
+        (shape,) = shapes
+        out = self._out(shape, self.filters)
+        if out is None or shape[-1] % self.groups:
+            return None
+        kernel = ("params", "kernel", (*self.kernel_size, shape[-1] // self.groups, self.filters),
+                  jnp.float32)
+        return [out], [kernel, *self._bias(self.filters)]
 
 
 class ConvTranspose(_ConvBase):
@@ -223,6 +252,15 @@ class DepthwiseConv(_ConvBase):
             y = bias_add(y, self.param("bias", self.bias_init, (c * self.depth_multiplier,)))
         return self._act(_first(y, self.channels_first))
 
+    def shape_rule(self, shapes):
+        (shape,) = shapes
+        c, dm = shape[-1], self.depth_multiplier
+        out = self._out(shape, c * dm)
+        if out is None:
+            return None
+        kernel = ("params", self.kernel_name, (*self.kernel_size, c, dm), jnp.float32)
+        return [out], [kernel, *self._bias(c * dm)]
+
 
 class SeparableConv(_ConvBase):
     """Depthwise conv (strides, padding, dilation) then a 1x1 conv, bias, activation.
@@ -254,6 +292,17 @@ class SeparableConv(_ConvBase):
         if bias is not None:
             y = y + bias
         return self._act(_first(y, self.channels_first))
+
+    def shape_rule(self, shapes):
+        (shape,) = shapes
+        c, dm, rank = shape[-1], self.depth_multiplier, len(self.kernel_size)
+        out = self._out(shape, self.filters)
+        if out is None:
+            return None
+        return [out], [("params", "depthwise_kernel", (*self.kernel_size, c, dm), jnp.float32),
+                       ("params", "pointwise_kernel", (*(1,) * rank, c * dm, self.filters),
+                        jnp.float32),
+                       *self._bias(self.filters)]
 
 
 # ----------------------------------------------------------------------------- converters
@@ -370,4 +419,4 @@ def separable_conv(spec: LayerSpec) -> nn.Module:
 
 
 __all__ = ["Conv", "ConvTranspose", "DepthwiseConv", "SeparableConv", "conv_nd",
-           "conv_padding", "conv_transpose_nd", "depthwise_nd"]
+           "conv_padding", "conv_transpose_nd", "depthwise_nd", "window_outputs"]

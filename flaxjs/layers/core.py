@@ -4,6 +4,7 @@ RepeatVector, Masking, Embedding, Identity (``tfjs-layers/src/layers/core.ts``,
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import flax.linen as nn
@@ -38,6 +39,13 @@ class Dense(KerasLayer):
             y = y + self.param("bias", self.bias_init, (self.units,))
         return activations.get(self.activation, keras3=self.keras3)(y)
 
+    def shape_rule(self, shapes):
+        (shape,) = shapes
+        variables = [("params", "kernel", (shape[-1], self.units), jnp.float32)]
+        if self.use_bias:
+            variables.append(("params", "bias", (self.units,), jnp.float32))
+        return [(*shape[:-1], self.units)], variables
+
 
 @register_layer("Dense", notes="contracts the last axis for any rank (no flattening)")
 def dense(spec: LayerSpec) -> nn.Module:
@@ -56,6 +64,7 @@ class Activation(KerasLayer):
     keras3: bool = False
 
     supports_masking = True
+    shape_preserving = True
 
     @nn.compact
     def __call__(self, inputs, *, train: bool = False, mask=None):
@@ -84,6 +93,7 @@ class Dropout(KerasLayer):
     channels_first: bool = False
 
     supports_masking = True
+    shape_preserving = True
 
     def _noise_shape(self, shape: Sequence[int]) -> tuple[int, ...]:
         if self.spatial:
@@ -162,6 +172,10 @@ class Flatten(KerasLayer):
             x = jnp.transpose(x, (0, *range(2, x.ndim), 1))
         return x.reshape(x.shape[0], -1)
 
+    def shape_rule(self, shapes):
+        (shape,) = shapes
+        return [(shape[0], math.prod(shape[1:]))], []
+
 
 @register_layer("Flatten", notes="channels_first transposes to channels-last before "
                 "flattening; rank-2 input is allowed (TF.js requires rank >= 3)")
@@ -178,6 +192,13 @@ class Reshape(KerasLayer):
     def __call__(self, inputs, *, train: bool = False, mask=None):
         x = single(inputs)
         return x.reshape((x.shape[0], *self.target_shape))
+
+    def shape_rule(self, shapes):
+        (shape,) = shapes
+        size, known = math.prod(shape[1:]), math.prod(d for d in self.target_shape if d != -1)
+        fill = size // known if known else 0
+        target = tuple(fill if d == -1 else d for d in self.target_shape)
+        return ([(shape[0], *target)], []) if math.prod(target) == size else None
 
 
 @register_layer("Reshape", notes="C-order reshape; one -1 or null entry is inferred")
@@ -286,6 +307,11 @@ class Embedding(KerasLayer):
         ids = x if x.dtype == jnp.int32 else x.astype(jnp.int32)
         ids = jnp.where((ids >= 0) & (ids < self.input_dim), ids, self.input_dim)
         return jnp.take(table, ids, axis=0, mode="fill")
+
+    def shape_rule(self, shapes):
+        (shape,) = shapes
+        table = ("params", "embeddings", (self.input_dim, self.output_dim), jnp.dtype(self.dtype))
+        return [(*shape, self.output_dim)], [table]
 
     def compute_mask(self, inputs, masks):
         if not self.mask_zero:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from ..topology.spec import LayerSpec
@@ -73,6 +74,16 @@ class Elementwise(KerasLayer):
         if self.op == "average":
             return functools.reduce(jnp.add, xs) * (1.0 / len(xs))
         return functools.reduce(_OPS[self.op], xs)
+
+    def shape_rule(self, shapes):
+        if len(shapes) < 2 or self.op == "subtract" and len(shapes) != 2:
+            return None
+        rank = max(len(s) for s in shapes)
+        expanded = [(s[0], *(1,) * (rank - len(s)), *s[1:]) if s else s for s in shapes]
+        try:  # _expand_ranks inserts the missing axes at 1
+            return [tuple(np.broadcast_shapes(*expanded))], []
+        except ValueError:
+            return None
 
     def compute_mask(self, inputs, masks):
         if self.tfjs_mask:
@@ -140,6 +151,17 @@ class Concatenate(KerasLayer):
         if len(xs) < 2:
             raise ValueError(f"Concatenate needs at least 2 inputs, got {len(xs)}")
         return jnp.concatenate(xs, axis=self.run_axis)
+
+    def shape_rule(self, shapes):
+        rank = len(shapes[0])
+        axis = self.run_axis + rank if self.run_axis < 0 else self.run_axis
+        if len(shapes) < 2 or not 0 <= axis < rank or any(
+                len(s) != rank or s[:axis] + s[axis + 1:] != shapes[0][:axis] + shapes[0][axis + 1:]
+                for s in shapes):
+            return None
+        out = list(shapes[0])
+        out[axis] = sum(s[axis] for s in shapes)
+        return [tuple(out)], []
 
     def compute_mask(self, inputs, masks):
         if not masks or all(m is None for m in masks):

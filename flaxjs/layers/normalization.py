@@ -118,6 +118,17 @@ class BatchNormalization(KerasLayer):
             y = y + beta.reshape(bshape)
         return y
 
+    def shape_rule(self, shapes):
+        (shape,) = shapes
+        axis = self.axis + len(shape) if self.axis < 0 else self.axis
+        if not 0 <= axis < len(shape):
+            return None
+        dim = (shape[axis],)
+        params = [("params", n, dim, jnp.float32) for n, on in
+                  (("gamma", self.scale), ("beta", self.center)) if on]
+        stats = [("batch_stats", n, dim, jnp.float32) for n in ("moving_mean", "moving_variance")]
+        return [tuple(shape)], params + stats
+
 
 @register_layer("BatchNormalization", notes=(
     "epsilon from the config (default 1e-3) inside the sqrt; `axis` an int or a one-element "

@@ -15,8 +15,8 @@ import numpy as np
 from jax import lax
 
 from ..topology.spec import LayerSpec
-from .base import KerasLayer, channels_first, fail, ints, padding, single
-from .conv import conv_padding
+from .base import KerasLayer, channels_first, fail, ints, padding, single, spatial_axes
+from .conv import conv_padding, window_outputs
 from .registry import register_layer
 
 
@@ -58,6 +58,20 @@ class Pooling(KerasLayer):
         y = pool_nd(x, self.kind, self.pool_size, self.strides, self.padding, self.clamp_same)
         return jnp.moveaxis(y, -1, 1) if self.channels_first else y
 
+    def shape_rule(self, shapes):
+        (shape,) = shapes
+        axes = spatial_axes(len(shape), self.channels_first)
+        if len(axes) != len(self.pool_size):
+            return None
+        sizes = window_outputs([shape[a] for a in axes], self.pool_size, self.strides,
+                               (1,) * len(axes), self.padding, self.clamp_same)
+        if min(sizes) < 1:
+            return None
+        out = list(shape)
+        for axis, size in zip(axes, sizes):
+            out[axis] = size
+        return [tuple(out)], []
+
 
 class GlobalPooling(KerasLayer):
     """Mean or max over every spatial axis; ``masked``: Keras's masked 1-D mean."""
@@ -78,6 +92,13 @@ class GlobalPooling(KerasLayer):
             return (jnp.sum(x * m, axis=axes, keepdims=self.keepdims)
                     / jnp.sum(m, axis=axes, keepdims=self.keepdims))
         return jnp.mean(x, axis=axes, keepdims=self.keepdims)
+
+    def shape_rule(self, shapes):
+        (shape,) = shapes
+        axes = spatial_axes(len(shape), self.channels_first)
+        out = tuple(1 if i in axes else d for i, d in enumerate(shape)) if self.keepdims else \
+            tuple(d for i, d in enumerate(shape) if i not in axes)
+        return [out], []
 
 
 _POOL_NOTES = ("`same` padding as TF (extra cell after); padding 'causal' runs as 'valid' "

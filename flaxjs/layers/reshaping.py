@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..topology.spec import LayerSpec
-from .base import KerasLayer, channels_first, fail, ints, single
+from .base import KerasLayer, channels_first, fail, ints, single, spatial_axes
 from .registry import register_layer
 
 
@@ -40,10 +40,6 @@ def _pairs(spec: LayerSpec, key: str, rank: int, default) -> tuple[tuple[int, in
         raise fail(spec, f"cannot read {key}={value!r}: {err}") from None
 
 
-def _spatial_axes(ndim: int, cf: bool) -> tuple[int, ...]:
-    return tuple(range(2, ndim)) if cf else tuple(range(1, ndim - 1))
-
-
 class ZeroPadding(KerasLayer):
     """Zero pad each spatial axis by ``(before, after)``."""
 
@@ -54,9 +50,12 @@ class ZeroPadding(KerasLayer):
     def __call__(self, inputs, *, train: bool = False, mask=None):
         x = single(inputs)
         widths = [(0, 0)] * x.ndim
-        for axis, p in zip(_spatial_axes(x.ndim, self.channels_first), self.pads):
+        for axis, p in zip(spatial_axes(x.ndim, self.channels_first), self.pads):
             widths[axis] = p
         return jnp.pad(x, widths)
+
+    def shape_rule(self, shapes):
+        return _resized(shapes, self.channels_first, [lo + hi for lo, hi in self.pads], 1)
 
 
 class Cropping(KerasLayer):
@@ -69,9 +68,12 @@ class Cropping(KerasLayer):
     def __call__(self, inputs, *, train: bool = False, mask=None):
         x = single(inputs)
         index = [slice(None)] * x.ndim
-        for axis, (lo, hi) in zip(_spatial_axes(x.ndim, self.channels_first), self.crops):
+        for axis, (lo, hi) in zip(spatial_axes(x.ndim, self.channels_first), self.crops):
             index[axis] = slice(lo, x.shape[axis] - hi)
         return x[tuple(index)]
+
+    def shape_rule(self, shapes):
+        return _resized(shapes, self.channels_first, [-lo - hi for lo, hi in self.crops], 1)
 
 
 def _legacy_taps(n_in: int, n_out: int):
@@ -104,7 +106,7 @@ class UpSampling(KerasLayer):
     @nn.compact
     def __call__(self, inputs, *, train: bool = False, mask=None):
         x = single(inputs)
-        axes = _spatial_axes(x.ndim, self.channels_first)
+        axes = spatial_axes(x.ndim, self.channels_first)
         out = [x.shape[a] * s for a, s in zip(axes, self.size)]
         if self.interpolation == "nearest":
             for axis, s in zip(axes, self.size):
@@ -116,6 +118,22 @@ class UpSampling(KerasLayer):
         for a, n in zip(axes, out):
             shape[a] = n
         return jax.image.resize(x, shape, self.interpolation)
+
+    def shape_rule(self, shapes):
+        return _resized(shapes, self.channels_first, [0] * len(self.size), self.size)
+
+
+def _resized(shapes, cf: bool, add: Sequence[int], scale: Sequence[int] | int):
+    """Shape rule of a layer mapping spatial size ``n`` to ``n·scale + add`` per axis."""
+    (shape,) = shapes
+    axes = spatial_axes(len(shape), cf)
+    scales = [scale] * len(axes) if isinstance(scale, int) else list(scale)
+    if len(axes) != len(add) or len(axes) != len(scales):
+        return None
+    out = list(shape)
+    for axis, a, k in zip(axes, add, scales):
+        out[axis] = shape[axis] * k + a
+    return ([tuple(out)], []) if min(out) > 0 else None
 
 
 @register_layer("ZeroPadding2D", notes="padding int, [h,w] or [[t,b],[l,r]]; channels_first.")

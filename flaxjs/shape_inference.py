@@ -1,0 +1,74 @@
+"""A model's expected variables from per-layer shape rules, without tracing anything.
+
+Strict loading needs every variable's name, shape and creation order before it
+matches the manifest. Tracing ``module.init`` finds them for any layer, but costs
+100-250 ms on first sight of a topology, more than TF.js takes to load the whole
+model. Most layers of real models (convolutions, BatchNormalization, Dense,
+pooling, merges, activations...) instead state their variables and output shapes
+in :meth:`~flaxjs.layers.base.KerasLayer.shape_rule`; when every layer on the
+way to the outputs has a rule, this module walks the graph in the executor's
+order with plain tuples and the trace is skipped. Otherwise it answers None and
+the loader traces. ``tests/test_shape_inference.py`` holds both to the same
+result on every corpus model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+
+from . import matching
+from .graph_module import execution_order
+from .layers import registry
+from .layers.base import Shape
+from .topology.spec import ModelGraph, TensorRef
+
+
+def infer_slots(graph: ModelGraph, input_shapes: list[Shape]) -> list[matching.Slot] | None:
+    """The slots that tracing ``init`` on inputs of ``input_shapes`` would find, or None."""
+    tree: dict[str, Any] = {}
+    order: list[tuple[str, ...]] = []
+    if _walk(graph, list(input_shapes), (), tree, order) is None:
+        return None
+    return matching.slots_from_tree(graph, tree, order)
+
+
+def _walk(graph: ModelGraph, shapes: list[Shape], prefix: tuple[str, ...],
+          tree: dict[str, Any], order: list[tuple[str, ...]]) -> list[Shape] | None:
+    """Output shapes of ``graph`` (nested models recurse), recording created variables."""
+    if len(shapes) != len(graph.inputs):
+        return None
+    values: dict[TensorRef, Shape] = dict(zip(graph.inputs, shapes))
+    made: set[str] = set()
+    for name, call_index in execution_order(graph, tuple(graph.outputs)):
+        spec = graph.layer(name)
+        if spec.module is not None:
+            return None  # a user's Flax module: only tracing knows its variables
+        ins = [values[r] for r in spec.calls[call_index].inputs]
+        if spec.is_model:  # a model called again reuses its variables: record them once
+            first = name not in made
+            outs = _walk(spec.graph, ins, (*prefix, name), tree if first else {},
+                         order if first else [])
+        else:
+            rule = registry.convert(spec).shape_rule(ins)
+            if rule is None:
+                return None
+            outs, variables = rule
+            if name not in made:  # a shared layer creates its variables on its first call
+                for collection, var, shape, dtype in variables:
+                    scope = tree.setdefault(collection, {})
+                    for key in (*prefix, name):
+                        scope = scope.setdefault(key, {})
+                    scope[var] = jax.ShapeDtypeStruct(tuple(shape), dtype)
+                    order.append((collection, *prefix, name, var))
+        if outs is None:
+            return None
+        made.add(name)
+        node = spec.node_of(call_index)
+        for t, shape in enumerate(outs):
+            values[TensorRef(name, node, t)] = tuple(shape)
+    try:
+        return [values[r] for r in graph.outputs]
+    except KeyError:
+        return None
