@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from . import runtime
 from .layers.base import channels_first
 from .topology.spec import Call, LayerSpec, ModelGraph, TensorRef
 
@@ -127,7 +128,8 @@ def fold_variables(variables: Mapping[str, Any], folds: list[Fold]) -> dict[str,
         factor = scale.astype(kernel.dtype)  # the big multiply stays in the kernel's dtype
         if fold.kernel == "depthwise_kernel" or kernel.shape[-1] != scale.shape[0]:
             factor = factor.reshape(kernel.shape[-2], kernel.shape[-1])
-        conv[fold.kernel] = kernel * factor
+        conv[fold.kernel] = runtime.frozen(np.multiply(
+            kernel, factor, out=runtime.aligned_empty(kernel.shape, kernel.dtype)))
         conv["bias"] = ((bias - mean) * scale + beta).astype(kernel.dtype)
         _subtree(params, fold.path).pop(fold.bn, None)
         _subtree(stats, fold.path).pop(fold.bn, None)

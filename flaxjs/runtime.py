@@ -16,12 +16,36 @@ import warnings
 from typing import Any
 
 import jax
+import numpy as np
 
 #: XLA flags flaxjs adds on CPU, with the reason (see the module docstring).
 CPU_XLA_FLAGS = ("--xla_cpu_experimental_ynn_fusion_type=",)
 
 #: images per compiled call when ``Model.__call__`` splits a batch on CPU.
 CPU_MICRO_BATCH = 2
+
+
+#: byte alignment at which JAX's CPU client adopts a numpy array instead of copying it.
+HOST_ALIGNMENT = 64
+
+
+def aligned_empty(shape: Any, dtype: Any) -> np.ndarray:
+    """An uninitialized array whose data starts at a :data:`HOST_ALIGNMENT` boundary.
+
+    ``jax.device_put`` on CPU then uses the memory in place (measured: 0.3 vs 38 ms
+    for 96 MB), which halves the memory touched while loading a model.
+    """
+    dtype = np.dtype(dtype)
+    count = int(np.prod(shape, dtype=np.int64))
+    raw = np.empty(count * dtype.itemsize + HOST_ALIGNMENT, np.uint8)
+    start = -raw.ctypes.data % HOST_ALIGNMENT
+    return raw[start:start + count * dtype.itemsize].view(dtype).reshape(shape)
+
+
+def frozen(array: np.ndarray) -> np.ndarray:
+    """``array`` made read-only: JAX may then share its memory (see :func:`aligned_empty`)."""
+    array.setflags(write=False)
+    return array
 
 
 def _backends_initialized() -> bool:

@@ -75,6 +75,31 @@ def test_weights_spanning_files_decode_as_one_stream(cuts):
         np.testing.assert_array_equal(whole[name], split[name])
 
 
+def _string_stream():
+    """String weights (4-byte little-endian length, then UTF-8) between numeric ones."""
+    words = ["", "a", "héllo", "x" * 300, "漢字"]
+    encoded = b"".join(len(w.encode()).to_bytes(4, "little") + w.encode() for w in words)
+    specs = [{"name": "before", "shape": [3], "dtype": "float32"},
+             {"name": "words", "shape": [5], "dtype": "string"},
+             {"name": "after", "shape": [2], "dtype": "float32"}]
+    data = (np.arange(3, dtype="<f4").tobytes() + encoded
+            + np.array([1.5, -2.5], "<f4").tobytes())
+    return specs, data
+
+
+@needs_tfjs
+def test_string_weights_match_tfjs_across_any_file_split(tmp_path):
+    specs, data = _string_stream()
+    (_, shape, strings) = tfjs_node.tfjs_decode(specs, data, tmp_path)["words"]
+    for cut in range(0, len(data), 5):
+        files = [data[:cut], data[cut:]]
+        paths = ["g1-shard1of2", "g1-shard2of2"]
+        ours = decode_weights(parse_manifest([{"paths": paths, "weights": specs}]), files)
+        assert list(ours["words"].shape) == shape
+        assert [w.encode() for w in ours["words"]] == strings
+        np.testing.assert_array_equal(ours["after"], np.array([1.5, -2.5], np.float32))
+
+
 def test_groups_are_one_stream_across_group_boundaries():
     specs, data = _edge_case_specs_and_bytes()
     first, second = specs[:4], specs[4:]

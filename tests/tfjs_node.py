@@ -63,20 +63,25 @@ const tensors = tf.io.decodeWeights(ab, specs);
 for (const name of Object.keys(tensors)) {
   const t = tensors[name];
   const data = t.dataSync();
-  out[name] = {dtype: t.dtype, shape: t.shape,
-               b64: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64')};
+  out[name] = t.dtype === 'string'
+      ? {dtype: t.dtype, shape: t.shape, strings: data.map(b => Buffer.from(b).toString('base64'))}
+      : {dtype: t.dtype, shape: t.shape,
+         b64: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64')};
 }
 process.stdout.write(JSON.stringify(out));
 """
 
 
 def tfjs_decode(specs: list[dict], data: bytes, workdir: Path) -> dict:
-    """What ``tf.io.decodeWeights`` gives for ``specs`` over ``data``: name → (dtype, shape, bytes)."""
+    """What ``tf.io.decodeWeights`` gives for ``specs`` over ``data``: name → (dtype, shape,
+    bytes), or a list of byte strings in place of the bytes for a string weight."""
+    import base64
     (workdir / "specs.json").write_text(json.dumps(specs))
     (workdir / "data.bin").write_bytes(data)
     raw = json.loads(run_node(DECODE_JS, str(workdir / "specs.json"), str(workdir / "data.bin")))
-    import base64
-    return {k: (v["dtype"], v["shape"], base64.b64decode(v["b64"])) for k, v in raw.items()}
+    return {k: (v["dtype"], v["shape"],
+                [base64.b64decode(s) for s in v["strings"]] if "strings" in v
+                else base64.b64decode(v["b64"])) for k, v in raw.items()}
 
 
 PREDICT_JS = Path(__file__).parent / "js" / "predict_from_memory.js"

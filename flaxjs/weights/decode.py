@@ -3,16 +3,21 @@
 Dequantization is computed in float64 and rounded once to float32 (int32 targets
 are rounded like JavaScript's ``Math.round``, half towards +inf), so the decoded
 values are bit-identical to TF.js's (``tfjs-core/src/io/io_utils.ts``:
-``decodeWeight``).
+``decodeWeight``); it is computed once per possible code (256 or 65,536) and looked
+up. Arrays that need no conversion are read-only views of the shard bytes, and
+converted ones are allocated so that JAX's CPU client adopts them without a copy.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
 
 from ..errors import ShardSizeError, WeightsError
+from ..runtime import aligned_empty, frozen
 from .manifest import Manifest, WeightEntry
 
 _NUMPY_STORAGE = {
@@ -27,17 +32,21 @@ def _decode_one(entry: WeightEntry, buf: memoryview, offset: int) -> tuple[np.nd
     count = entry.size
     raw = np.frombuffer(buf, _NUMPY_STORAGE[entry.storage_dtype], count, offset)
     q = entry.quantization
-    if q is None:
-        value = raw.astype(bool) if entry.dtype == "bool" else raw.astype(raw.dtype.newbyteorder("="))
+    if q is None:  # a read-only view of the shard bytes when no conversion is needed
+        value = raw.astype(bool) if entry.dtype == "bool" else \
+            raw.astype(raw.dtype.newbyteorder("="), copy=False)
     elif q.dtype == "float16":
-        value = raw.astype(np.float32)
-    else:
-        real = raw.astype(np.float64) * q.scale + q.min
-        if entry.dtype == "int32":
-            # Math.round: half rounds up (towards +inf).
-            value = np.floor(real + 0.5).astype(np.int32)
-        else:
-            value = real.astype(np.float32)
+        value = aligned_empty(raw.shape, np.float32)
+        np.copyto(value, raw)
+        frozen(value)
+    else:  # every stored code's value, computed once, then looked up
+        codes = np.arange(np.iinfo(raw.dtype).max + 1, dtype=np.float64)
+        real = codes * q.scale + q.min
+        # Math.round: half rounds up (towards +inf).
+        table = np.floor(real + 0.5).astype(np.int32) if entry.dtype == "int32" \
+            else real.astype(np.float32)
+        value = frozen(np.take(table, raw, out=aligned_empty(raw.shape, table.dtype),
+                               mode="clip"))
     return value.reshape(entry.shape), offset + raw.nbytes
 
 
@@ -101,22 +110,60 @@ def decode_weights(manifest: Manifest, shards: Sequence[bytes]) -> dict[str, np.
     if len(shards) != len(manifest.paths):
         raise WeightsError(f"expected {len(manifest.paths)} weight files, got {len(shards)}")
     sizes = [len(s) for s in shards]
-    buf = memoryview(shards[0] if len(shards) == 1 else b"".join(shards))
+    stream = _Stream(shards)
     offset = 0
     out: dict[str, np.ndarray] = {}
     for entry in manifest.entries:
         needed = entry.nbytes
-        if needed is not None and offset + needed > len(buf):
+        if needed is not None and offset + needed > stream.size:
             raise _short_shard_error(manifest, sizes, entry, offset, needed)
-        value, offset = _decode_one(entry, buf, offset)
+        if needed is None:  # strings: their length is only known while reading them
+            value, end = _decode_one(entry, stream.rest(offset), 0)
+            end += offset
+        else:
+            buf, start = stream.window(offset, needed)
+            value, end = _decode_one(entry, buf, start)
+            end += offset - start
+        offset = end
         if entry.group == "optimizer":
             continue
         out.pop(entry.name, None)
         out[entry.name] = value
-    if offset != len(buf):
+    if offset != stream.size:
         raise ShardSizeError(
-            f"weight files hold {len(buf)} bytes but the manifest describes only {offset}; "
-            f"{len(buf) - offset} trailing bytes after the last weight "
+            f"weight files hold {stream.size} bytes but the manifest describes only {offset}; "
+            f"{stream.size - offset} trailing bytes after the last weight "
             f"(files: {dict(zip(manifest.paths, sizes))}). The manifest and shards do not belong "
             "together.")
     return out
+
+
+class _Stream:
+    """The shards as one byte stream without joining them: a weight inside one shard is
+    read in place, and only one that straddles shard boundaries is copied together."""
+
+    def __init__(self, shards: Sequence[bytes]):
+        self.shards = [memoryview(s) for s in shards]
+        self.starts = list(itertools.accumulate((len(s) for s in shards), initial=0))
+        self.size = self.starts[-1]
+
+    def window(self, offset: int, length: int) -> tuple[memoryview, int]:
+        """A buffer holding bytes ``[offset, offset + length)`` and where they start in it."""
+        if not length:
+            return memoryview(b""), 0
+        i = self._shard_at(offset)
+        start = offset - self.starts[i]
+        if start + length <= len(self.shards[i]):
+            return self.shards[i], start
+        return memoryview(bytes(self.rest(offset)[:length])), 0
+
+    def rest(self, offset: int) -> memoryview:
+        """Every byte from ``offset`` on (joined: only for string weights)."""
+        if not self.shards:
+            return memoryview(b"")
+        i = self._shard_at(offset)
+        return memoryview(b"".join([self.shards[i][offset - self.starts[i]:],
+                                    *self.shards[i + 1:]]))
+
+    def _shard_at(self, offset: int) -> int:
+        return min(bisect.bisect_right(self.starts, offset) - 1, len(self.shards) - 1)
