@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from corpus import CORPUS, cases
 
 import flaxjs
-from corpus import CORPUS, cases
 from flaxjs import loader, slot_cache
 from flaxjs.graph_module import GraphModule
 from flaxjs.io.source import open_source
