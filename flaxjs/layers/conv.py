@@ -19,17 +19,8 @@ from jax import lax
 
 from ..topology.spec import LayerSpec
 from . import activations, initializers
-from .base import (
-    KerasLayer,
-    Shape,
-    Variable,
-    activation,
-    channels_first,
-    fail,
-    ints,
-    padding,
-    single,
-)
+from .base import (KerasLayer, Shape, Variable, activation, channels_first, fail, ints, padding,
+                   single)
 from .registry import register_layer
 
 Pads = tuple[tuple[int, int], ...]
