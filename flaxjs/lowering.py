@@ -110,10 +110,15 @@ def _subtree(tree: Mapping[str, Any], path: tuple[str, ...]) -> Mapping[str, Any
     return tree
 
 
+#: kernel elements from which folding spreads over threads (see runtime.parallel_map).
+PARALLEL_FOLD_MIN = 1 << 20
+
+
 def fold_variables(variables: Mapping[str, Any], folds: list[Fold]) -> dict[str, Any]:
     """The lowered model's variables: folded convs, BatchNormalization entries removed."""
     params = _copy(variables.get("params", {}))
     stats = _copy(variables.get("batch_stats", {}))
+    products: list[tuple[dict[str, Any], str, np.ndarray, np.ndarray]] = []
     for fold in folds:
         conv = _subtree(params, fold.path)[fold.conv]
         bn = _subtree(params, fold.path).get(fold.bn, {})
@@ -128,11 +133,18 @@ def fold_variables(variables: Mapping[str, Any], folds: list[Fold]) -> dict[str,
         factor = scale.astype(kernel.dtype)  # the big multiply stays in the kernel's dtype
         if fold.kernel == "depthwise_kernel" or kernel.shape[-1] != scale.shape[0]:
             factor = factor.reshape(kernel.shape[-2], kernel.shape[-1])
-        conv[fold.kernel] = runtime.frozen(np.multiply(
-            kernel, factor, out=runtime.aligned_empty(kernel.shape, kernel.dtype)))
+        products.append((conv, fold.kernel, kernel, factor))
         conv["bias"] = ((bias - mean) * scale + beta).astype(kernel.dtype)
         _subtree(params, fold.path).pop(fold.bn, None)
         _subtree(stats, fold.path).pop(fold.bn, None)
+
+    def scaled(item: tuple[dict[str, Any], str, np.ndarray, np.ndarray]) -> None:
+        conv, name, kernel, factor = item
+        conv[name] = runtime.frozen(np.multiply(
+            kernel, factor, out=runtime.aligned_empty(kernel.shape, kernel.dtype)))
+
+    runtime.parallel_map(scaled, products,
+                         threads=sum(k.size for _, _, k, _ in products) >= PARALLEL_FOLD_MIN)
     out = {k: v for k, v in variables.items() if k not in ("params", "batch_stats")}
     out["params"] = params
     if _has_leaves(stats):

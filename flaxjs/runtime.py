@@ -11,12 +11,17 @@ batches as a sequence of 2-image calls (one compiled program for every batch siz
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import warnings
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import jax
 import numpy as np
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 #: XLA flags flaxjs adds on CPU, with the reason (see the module docstring).
 CPU_XLA_FLAGS = ("--xla_cpu_experimental_ynn_fusion_type=",)
@@ -46,6 +51,17 @@ def frozen(array: np.ndarray) -> np.ndarray:
     """``array`` made read-only: JAX may then share its memory (see :func:`aligned_empty`)."""
     array.setflags(write=False)
     return array
+
+
+def parallel_map(fn: Callable[[T], R], items: Sequence[T], *, threads: bool = True) -> list[R]:
+    """``[fn(x) for x in items]``, on a few threads when ``threads`` (for numpy work, which
+    releases the GIL: decoding and folding weights spend most of their time on first
+    touches of fresh memory, which the cores can take in parallel)."""
+    workers = min(4, os.cpu_count() or 1, len(items))
+    if not threads or workers < 2:
+        return [fn(x) for x in items]
+    with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="flaxjs") as pool:
+        return list(pool.map(fn, items))
 
 
 def _backends_initialized() -> bool:

@@ -99,3 +99,10 @@ def tfjs_predict(model_dir: Path, inputs: list, workdir: Path) -> list:
     subprocess.run(["node", str(PREDICT_JS), str(model_dir), str(out), *files], check=True,
                    capture_output=True, env=env)
     return [np.load(out / f"out_{i}.npy") for i in range(len(list(out.glob("out_*.npy"))))]
+
+
+def run_script(name: str, *args: str) -> None:
+    """Run ``tests/js/<name>`` with the tool's node_modules on the module path."""
+    env = dict(os.environ, NODE_PATH=str(tool_dir() / "node_modules"))
+    subprocess.run(["node", str(Path(__file__).parent / "js" / name), *args], check=True,
+                   capture_output=True, env=env)

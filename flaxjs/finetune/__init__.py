@@ -18,7 +18,8 @@ Example:
 
 Modules: :mod:`.masks` (what trains, optax labels), :mod:`.losses`,
 :mod:`.state` (``TrainState``), :mod:`.steps` (jitted steps), :mod:`.fit`,
-:mod:`.parallel` (``jax.sharding`` data parallelism), :mod:`.checkpoint`.
+:mod:`.parallel` (``jax.sharding`` data parallelism), :mod:`.checkpoint`,
+:mod:`.regularizers` (Keras weight penalties in the training loss).
 """
 
 from .checkpoint import restore_checkpoint, save_checkpoint
@@ -29,15 +30,17 @@ from .losses import (BinaryCrossEntropy, CrossEntropy, MeanAbsoluteError, MeanSq
 from .masks import (discriminative, flags_mask, freeze_optimizer, lr_labels, mask_labels,
                     merge_view, pattern_mask, trainable_mask, trainable_view)
 from .parallel import data_mesh, replicate, shard_batch
+from .regularizers import Penalty, penalties, regularization_loss
 from .state import TrainState, updated_model
 from .steps import eval_step, make_train_step, predict_step, train_step
 
 __all__ = [
     "BinaryCrossEntropy", "CrossEntropy", "History", "MeanAbsoluteError", "MeanSquaredError",
-    "TrainState", "accuracy", "array_batches", "binary_accuracy", "binary_cross_entropy",
+    "Penalty", "TrainState", "accuracy", "array_batches", "binary_accuracy", "binary_cross_entropy",
     "data_mesh", "discriminative", "eval_step", "evaluate", "fit", "flags_mask",
     "freeze_optimizer", "get_loss", "lr_labels", "make_train_step", "mask_labels",
-    "mean_absolute_error", "mean_squared_error", "merge_view", "pattern_mask", "predict_step",
-    "replicate", "restore_checkpoint", "save_checkpoint", "shard_batch", "softmax_cross_entropy",
-    "train_step", "trainable_mask", "trainable_view", "updated_model",
+    "mean_absolute_error", "mean_squared_error", "merge_view", "pattern_mask", "penalties",
+    "predict_step", "regularization_loss", "replicate", "restore_checkpoint", "save_checkpoint",
+    "shard_batch", "softmax_cross_entropy", "train_step", "trainable_mask", "trainable_view",
+    "updated_model",
 ]

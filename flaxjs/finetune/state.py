@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from . import masks
+from . import masks, regularizers
 
 if TYPE_CHECKING:
     from ..model import Model
@@ -42,6 +42,8 @@ class TrainState(struct.PyTreeNode):
       tx: the optax transformation — static.
       trainable: one bool per leaf of ``params`` in ``jax.tree_util`` order — static;
         :attr:`mask` gives it as a pytree.
+      penalties: the layers' weight regularizers, added to the training loss as TF.js
+        does (:mod:`flaxjs.finetune.regularizers`) — static.
     """
 
     step: jax.Array
@@ -52,6 +54,7 @@ class TrainState(struct.PyTreeNode):
     apply_fn: Callable[..., Any] = struct.field(pytree_node=False)
     tx: optax.GradientTransformation = struct.field(pytree_node=False)
     trainable: tuple[bool, ...] = struct.field(pytree_node=False)
+    penalties: tuple[regularizers.Penalty, ...] = struct.field(pytree_node=False, default=())
 
     # ---------------------------------------------------------------- creation
     @classmethod
@@ -85,15 +88,17 @@ class TrainState(struct.PyTreeNode):
         if variables is not model.variables:
             mask = _align(mask, variables.get("params", {}))
         return cls.new(model.apply, variables.get("params", {}), tx,
-                       batch_stats=variables.get("batch_stats", {}), mask=mask, seed=seed)
+                       batch_stats=variables.get("batch_stats", {}), mask=mask, seed=seed,
+                       penalties=regularizers.penalties(model))
 
     @classmethod
     def new(cls, apply_fn: Callable[..., Any], params: Any, tx: optax.GradientTransformation,
             *, batch_stats: Any = None, mask: Any = None,
-            seed: int | jax.Array = 0) -> TrainState:
+            seed: int | jax.Array = 0,
+            penalties: tuple[regularizers.Penalty, ...] = ()) -> TrainState:
         """A state for any ``apply_fn`` with the :meth:`flaxjs.Model.apply` convention.
 
-        ``mask=None`` trains every float leaf.
+        ``mask=None`` trains every float leaf; ``penalties`` are added to the training loss.
         """
         if mask is None:
             mask = jax.tree_util.tree_map(masks.is_float, params)
@@ -108,7 +113,7 @@ class TrainState(struct.PyTreeNode):
             rng = jnp.asarray(seed, jnp.uint32)
         state = cls(step=jnp.zeros((), jnp.int32), params=params,
                     batch_stats=dict(batch_stats or {}), opt_state=None, rng=rng,
-                    apply_fn=apply_fn, tx=tx, trainable=flags)
+                    apply_fn=apply_fn, tx=tx, trainable=flags, penalties=tuple(penalties))
         return state.replace(opt_state=tx.init(state.trainable_params))
 
     # ---------------------------------------------------------------- views

@@ -3,7 +3,9 @@
 A batch is ``(inputs, targets)`` or ``(inputs, targets, sample_weights)``;
 ``inputs`` is one array or a tuple/list with one array per model input. The loss
 is the mean over the batch of the per-sample loss (weighted by
-``sample_weights`` as TF.js's ``computeWeightedLoss``: ``mean(loss * w)``).
+``sample_weights`` as TF.js's ``computeWeightedLoss``: ``mean(loss * w)``); the
+training loss adds the layers' weight regularizers, as TF.js's does
+(:mod:`flaxjs.finetune.regularizers`), the evaluation loss does not.
 
 Only the trainable leaves are differentiated; the frozen ones enter the loss
 as constants, so JAX builds no backward pass through a frozen backbone. The
@@ -26,6 +28,7 @@ import jax
 import jax.numpy as jnp
 
 from .losses import LossFn, get_loss, get_metric
+from .regularizers import regularization_loss
 from .state import TrainState
 
 Array = jax.Array
@@ -81,8 +84,12 @@ def _train_step(state: TrainState, batch: Any, loss: str | LossFn, metrics: tupl
     trainable, _ = state.split()
 
     def objective(leaves: list[Array]) -> tuple[Array, tuple[Any, Any]]:
-        outputs, batch_stats = _forward(state, state.merge(leaves), inputs, train=True, rng=rng)
-        return reduce_loss(loss_fn(outputs, targets), weights), (outputs, batch_stats)
+        params = state.merge(leaves)
+        outputs, batch_stats = _forward(state, params, inputs, train=True, rng=rng)
+        value = reduce_loss(loss_fn(outputs, targets), weights)
+        if state.penalties:
+            value = value + regularization_loss(params, state.penalties)
+        return value, (outputs, batch_stats)
 
     (value, (outputs, batch_stats)), grads = jax.value_and_grad(objective, has_aux=True)(
         trainable)

@@ -17,8 +17,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import ShardSizeError, WeightsError
-from ..runtime import aligned_empty, frozen
+from ..runtime import aligned_empty, frozen, parallel_map
 from .manifest import Manifest, WeightEntry
+
+#: dequantized values from which decoding spreads over threads (numpy releases the GIL;
+#: the first touch of fresh memory, not arithmetic, is most of the time).
+PARALLEL_DECODE_MIN = 1 << 20
 
 _NUMPY_STORAGE = {
     "float32": "<f4", "int32": "<i4", "bool": "u1", "uint8": "u1",
@@ -26,12 +30,19 @@ _NUMPY_STORAGE = {
 }
 
 
-def _decode_one(entry: WeightEntry, buf: memoryview, offset: int) -> tuple[np.ndarray, int]:
+def _read(entry: WeightEntry, buf: memoryview, offset: int) -> tuple[np.ndarray, int]:
+    """The stored values of ``entry`` (a view of ``buf``) and the offset after them."""
     if entry.storage_dtype == "string":
         return _decode_strings(entry, buf, offset)
-    count = entry.size
-    raw = np.frombuffer(buf, _NUMPY_STORAGE[entry.storage_dtype], count, offset)
+    raw = np.frombuffer(buf, _NUMPY_STORAGE[entry.storage_dtype], entry.size, offset)
+    return raw, offset + raw.nbytes
+
+
+def _convert(entry: WeightEntry, raw: np.ndarray) -> np.ndarray:
+    """The stored values as the weight's dtype and shape."""
     q = entry.quantization
+    if entry.storage_dtype == "string":
+        return raw
     if q is None:  # a read-only view of the shard bytes when no conversion is needed
         value = raw.astype(bool) if entry.dtype == "bool" else \
             raw.astype(raw.dtype.newbyteorder("="), copy=False)
@@ -47,7 +58,7 @@ def _decode_one(entry: WeightEntry, buf: memoryview, offset: int) -> tuple[np.nd
             else real.astype(np.float32)
         value = frozen(np.take(table, raw, out=aligned_empty(raw.shape, table.dtype),
                                mode="clip"))
-    return value.reshape(entry.shape), offset + raw.nbytes
+    return value.reshape(entry.shape)
 
 
 def _decode_strings(entry: WeightEntry, buf: memoryview, offset: int) -> tuple[np.ndarray, int]:
@@ -112,29 +123,34 @@ def decode_weights(manifest: Manifest, shards: Sequence[bytes]) -> dict[str, np.
     sizes = [len(s) for s in shards]
     stream = _Stream(shards)
     offset = 0
-    out: dict[str, np.ndarray] = {}
+    stored: list[tuple[WeightEntry, np.ndarray]] = []
     for entry in manifest.entries:
         needed = entry.nbytes
         if needed is not None and offset + needed > stream.size:
             raise _short_shard_error(manifest, sizes, entry, offset, needed)
         if needed is None:  # strings: their length is only known while reading them
-            value, end = _decode_one(entry, stream.rest(offset), 0)
+            raw, end = _read(entry, stream.rest(offset), 0)
             end += offset
         else:
             buf, start = stream.window(offset, needed)
-            value, end = _decode_one(entry, buf, start)
+            raw, end = _read(entry, buf, start)
             end += offset - start
         offset = end
-        if entry.group == "optimizer":
-            continue
-        out.pop(entry.name, None)
-        out[entry.name] = value
+        if entry.group != "optimizer":
+            stored.append((entry, raw))
     if offset != stream.size:
         raise ShardSizeError(
             f"weight files hold {stream.size} bytes but the manifest describes only {offset}; "
             f"{stream.size - offset} trailing bytes after the last weight "
             f"(files: {dict(zip(manifest.paths, sizes))}). The manifest and shards do not belong "
             "together.")
+    converted = sum(raw.size for entry, raw in stored if entry.quantization is not None)
+    values = parallel_map(lambda item: _convert(*item), stored,
+                          threads=converted >= PARALLEL_DECODE_MIN)
+    out: dict[str, np.ndarray] = {}
+    for (entry, _), value in zip(stored, values):
+        out.pop(entry.name, None)
+        out[entry.name] = value
     return out
 
 
