@@ -51,7 +51,10 @@ def _walk(graph: ModelGraph, shapes: list[Shape], prefix: tuple[str, ...],
             outs = _walk(spec.graph, ins, (*prefix, name), tree if first else {},
                          order if first else [])
         else:
-            rule = registry.convert(spec).shape_rule(ins)
+            try:
+                rule = registry.convert(spec).shape_rule(ins)
+            except (ValueError, TypeError):  # e.g. several inputs to a one-input layer:
+                rule = None                  # the trace reports it properly
             if rule is None:
                 return None
             outs, variables = rule
