@@ -168,3 +168,17 @@ def test_corpus_shards_split_anywhere_decode_the_same():
     again = decode_weights(other, resplit)
     for name in whole:
         np.testing.assert_array_equal(whole[name], again[name])
+
+
+def test_decoded_arrays_never_share_the_shard_bytes():
+    """JAX adopts decoded arrays without copying and a donated train step may write into
+    them, so none may be a view of the (possibly caller-owned) shard bytes."""
+    specs, data = _edge_case_specs_and_bytes()
+    shards = [data[:40], data[40:]]
+    paths = ["g1-shard1of2", "g1-shard2of2"]
+    out = decode_weights(parse_manifest([{"paths": paths, "weights": specs}]), shards)
+    views = [np.frombuffer(s, np.uint8) for s in shards]
+    for name, value in out.items():
+        if value.dtype != object:
+            assert not any(np.shares_memory(value, v) for v in views), name
+            assert value.size == 0 or value.ctypes.data % 64 == 0 or value.dtype == bool, name

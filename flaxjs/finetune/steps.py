@@ -131,8 +131,10 @@ def make_train_step(loss: str | LossFn = "mean_squared_error", metrics: Metrics 
     """A jitted ``step(state, batch) -> (state, logs)`` with the loss and metrics bound.
 
     ``donate=True`` lets XLA reuse the old state's buffers for the new one (saves a
-    copy of the parameters and optimizer state on GPU/TPU; the state passed in must
-    not be used afterwards).
+    copy of the parameters and optimizer state on GPU/TPU). The state passed in must
+    not be used afterwards, nor the model it was created from, whose arrays it shares
+    (``TrainState.create(model, tx, variables=jax.tree.map(jnp.copy, model.variables))``
+    keeps the model usable).
 
     Example:
       >>> step = make_train_step("categorical_crossentropy", ["accuracy"], donate=True)

@@ -4,8 +4,8 @@ Dequantization is computed in float64 and rounded once to float32 (int32 targets
 are rounded like JavaScript's ``Math.round``, half towards +inf), so the decoded
 values are bit-identical to TF.js's (``tfjs-core/src/io/io_utils.ts``:
 ``decodeWeight``); it is computed once per possible code (256 or 65,536) and looked
-up. Arrays that need no conversion are read-only views of the shard bytes, and
-converted ones are allocated so that JAX's CPU client adopts them without a copy.
+up. Every array is allocated so that JAX's CPU client adopts it without a copy: the
+shard bytes are read once, and only weights that straddle shards are joined.
 """
 
 from __future__ import annotations
@@ -43,9 +43,12 @@ def _convert(entry: WeightEntry, raw: np.ndarray) -> np.ndarray:
     q = entry.quantization
     if entry.storage_dtype == "string":
         return raw
-    if q is None:  # a read-only view of the shard bytes when no conversion is needed
-        value = raw.astype(bool) if entry.dtype == "bool" else \
-            raw.astype(raw.dtype.newbyteorder("="), copy=False)
+    if q is None and entry.dtype == "bool":
+        value = raw.astype(bool)
+    elif q is None:  # copied out of the shard bytes, which JAX must never share or reuse
+        value = aligned_empty(raw.shape, raw.dtype.newbyteorder("="))
+        np.copyto(value, raw)
+        frozen(value)
     elif q.dtype == "float16":
         value = aligned_empty(raw.shape, np.float32)
         np.copyto(value, raw)
