@@ -92,18 +92,7 @@ LIVE = [
 ]
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory):
-    if not tfjs_apply.available():
-        pytest.skip("node/npm not available")
-    return tfjs_apply.live_outputs(LIVE, tmp_path_factory.mktemp("tfjs"), with_weights=True)
-
-
-@pytest.mark.parametrize("index", range(len(LIVE)),
-                         ids=[f"{c}-{i}" for i, (c, _, _) in enumerate(LIVE)])
-def test_edge_cases_match_tfjs(live, index):
-    ours, theirs = live
-    assert max_error(ours[index], theirs[index]) <= TOLERANCE
+live, test_edge_cases_match_tfjs = tfjs_apply.edge_case_tests(LIVE, with_weights=True)
 
 
 # --- Keras-only classes and options ----------------------------------------------------

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 import tfjs_apply
-from corpus import TOLERANCE, max_error
 from tfjs_apply import module_for, rand
 
 LIVE = [
@@ -35,18 +34,7 @@ def apply(module, x, mask=None):
     return np.asarray(module.apply({}, x, mask=mask))
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory):
-    if not tfjs_apply.available():
-        pytest.skip("node/npm not available")
-    return tfjs_apply.live_outputs(LIVE, tmp_path_factory.mktemp("tfjs"))
-
-
-@pytest.mark.parametrize("index", range(len(LIVE)),
-                         ids=[f"{c}-{i}" for i, (c, _, _) in enumerate(LIVE)])
-def test_edge_cases_match_tfjs(live, index):
-    ours, theirs = live
-    assert max_error(ours[index], theirs[index]) <= TOLERANCE
+live, test_edge_cases_match_tfjs = tfjs_apply.edge_case_tests(LIVE)
 
 
 def test_keras3_pooling1d_honours_channels_first():

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import tfjs_apply
-from corpus import TOLERANCE, max_error
+from corpus import max_error
 from tfjs_apply import module_for, rand
 
 LIVE = [
@@ -31,18 +31,7 @@ def apply(module, x):
     return np.asarray(module.apply({}, x))
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory):
-    if not tfjs_apply.available():
-        pytest.skip("node/npm not available")
-    return tfjs_apply.live_outputs(LIVE, tmp_path_factory.mktemp("tfjs"))
-
-
-@pytest.mark.parametrize("index", range(len(LIVE)),
-                         ids=[f"{c}-{i}" for i, (c, _, _) in enumerate(LIVE)])
-def test_edge_cases_match_tfjs(live, index):
-    ours, theirs = live
-    assert max_error(ours[index], theirs[index]) <= TOLERANCE
+live, test_edge_cases_match_tfjs = tfjs_apply.edge_case_tests(LIVE)
 
 
 @pytest.mark.parametrize("cls,cfg,cfg2", [

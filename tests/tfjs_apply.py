@@ -12,8 +12,10 @@ from pathlib import Path
 
 import jax
 import numpy as np
+import pytest
 
 import tfjs_node
+from corpus import TOLERANCE, max_error
 from flaxjs.layers import registry
 from flaxjs.topology.config import camel
 from flaxjs.topology.spec import LayerSpec
@@ -91,3 +93,24 @@ def live_outputs(live: list[tuple[str, dict, tuple[int, ...]]], workdir: Path, *
         ours.append(np.asarray(module.apply({"params": params} if params else {}, x)))
         cases.append((cls, cfg, x, params))
     return ours, tfjs_outputs(cases, workdir)
+
+
+def edge_case_tests(live: list[tuple[str, dict, tuple[int, ...]]], *, with_weights: bool = False):
+    """The module-scoped ``live`` fixture and the test comparing each case with TF.js.
+
+    Usage in a test module: ``live, test_edge_cases_match_tfjs = edge_case_tests(LIVE)``.
+    """
+
+    @pytest.fixture(scope="module", name="live")
+    def fixture(tmp_path_factory):
+        if not available():
+            pytest.skip("node/npm not available")
+        return live_outputs(live, tmp_path_factory.mktemp("tfjs"), with_weights=with_weights)
+
+    @pytest.mark.parametrize("index", range(len(live)),
+                             ids=[f"{c}-{i}" for i, (c, _, _) in enumerate(live)])
+    def test(live, index):
+        ours, theirs = live
+        assert max_error(ours[index], theirs[index]) <= TOLERANCE
+
+    return fixture, test
