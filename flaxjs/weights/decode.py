@@ -45,12 +45,10 @@ def _convert(entry: WeightEntry, raw: np.ndarray) -> np.ndarray:
         return raw
     if q is None and entry.dtype == "bool":
         value = raw.astype(bool)
-    elif q is None:  # copied out of the shard bytes, which JAX must never share or reuse
-        value = aligned_empty(raw.shape, raw.dtype.newbyteorder("="))
-        np.copyto(value, raw)
-        frozen(value)
-    elif q.dtype == "float16":
-        value = aligned_empty(raw.shape, np.float32)
+    elif q is None or q.dtype == "float16":
+        # copied out of the shard bytes, which JAX must never share or reuse
+        value = aligned_empty(raw.shape, raw.dtype.newbyteorder("=") if q is None
+                              else np.float32)
         np.copyto(value, raw)
         frozen(value)
     else:  # every stored code's value, computed once, then looked up
@@ -174,15 +172,20 @@ class _Stream:
         start = offset - self.starts[i]
         if start + length <= len(self.shards[i]):
             return self.shards[i], start
-        return memoryview(bytes(self.rest(offset)[:length])), 0
+        return self._join(offset, offset + length), 0
 
     def rest(self, offset: int) -> memoryview:
         """Every byte from ``offset`` on (joined: only for string weights)."""
+        return self._join(offset, self.size)
+
+    def _join(self, offset: int, end: int) -> memoryview:
+        """Bytes ``[offset, end)`` copied out of the shards that hold them."""
         if not self.shards:
             return memoryview(b"")
-        i = self._shard_at(offset)
-        return memoryview(b"".join([self.shards[i][offset - self.starts[i]:],
-                                    *self.shards[i + 1:]]))
+        first, last = self._shard_at(offset), self._shard_at(max(end - 1, offset))
+        return memoryview(b"".join(self.shards[k][max(offset - self.starts[k], 0):
+                                                  end - self.starts[k]]
+                                   for k in range(first, last + 1)))
 
     def _shard_at(self, offset: int) -> int:
         return min(bisect.bisect_right(self.starts, offset) - 1, len(self.shards) - 1)
