@@ -78,7 +78,7 @@ def from_artifacts(artifacts: Artifacts, *, strict: bool = True,
         slots = expected_slots(module, graph)
     else:
         slots = slot_cache.cached_slots(model_config, keras_version,
-                                        lambda: infer_slots(graph) or expected_slots(module, graph))
+                                        lambda: _inferred_or_traced(module, graph))
     result = matching.match(decoded, slots, graph)
     report_match(result, artifacts.location, strict, len(slots))
     tree: dict[str, Any] = {}
@@ -164,6 +164,11 @@ def infer_slots(graph: ModelGraph) -> list[matching.Slot] | None:
     """:func:`expected_slots` from the layers' shape rules, when they all have one (fast)."""
     return shape_inference.infer_slots(
         graph, [tuple(s.shape) for s in dummy_inputs(graph.input_specs)])
+
+
+def _inferred_or_traced(module: GraphModule, graph: ModelGraph) -> list[matching.Slot]:
+    inferred = infer_slots(graph)
+    return inferred if inferred is not None else expected_slots(module, graph)
 
 
 def expected_slots(module: GraphModule, graph: ModelGraph) -> list[matching.Slot]:
