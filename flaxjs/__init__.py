@@ -1,17 +1,18 @@
-"""flaxjs: TensorFlow.js Layers models in JAX/Flax."""
+"""flaxjs: TensorFlow.js Layers models in JAX/Flax.
 
-__version__ = "0.1.0"
+Importing flaxjs changes nothing in the process: no environment variable is
+written and no JAX backend is started (flaxjs's XLA options are passed per
+compilation, see :mod:`flaxjs.runtime`; its settings are read when used, see
+:mod:`flaxjs.settings`).
+"""
 
-from . import runtime as _runtime  # noqa: E402
-
-_runtime.apply_xla_defaults()
-
-from .errors import FlaxjsError as FlaxjsError  # noqa: E402
-from .layers import register_layer as register_layer  # noqa: E402
-from .loader import load as load  # noqa: E402
-from .model import Model as Model  # noqa: E402
-from .runtime import configure as configure  # noqa: E402
-from . import zoo as zoo  # noqa: E402
-from .export import load_variables as load_variables  # noqa: E402
-from .export import save as save  # noqa: E402
-from .export import save_variables as save_variables  # noqa: E402
+from ._version import __version__ as __version__
+from .checkpoint import restore_checkpoint as restore_checkpoint
+from .checkpoint import save_checkpoint as save_checkpoint
+from .errors import FlaxjsError as FlaxjsError
+from .layers import register_layer as register_layer
+from .loader import load as load
+from .model import Model as Model
+from .runtime import configure as configure
+from . import zoo as zoo
+from .export import save as save

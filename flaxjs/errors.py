@@ -81,6 +81,10 @@ class ExportError(FlaxjsError):
     """A model cannot be written as a TF.js Layers model."""
 
 
+class PreprocessingError(FlaxjsError):
+    """Raw data cannot be turned into a model's input, or an output into labels."""
+
+
 class ZooError(FlaxjsError):
     """A zoo entry is unknown, or its files could not be fetched or verified."""
 
@@ -91,3 +95,15 @@ class IntegrityError(ZooError):
 
 class OfflineError(ZooError):
     """A file is needed but ``FLAXJS_OFFLINE=1`` forbids the network."""
+
+
+class CorruptCacheError(ZooError):
+    """A bookkeeping file of the zoo cache (the pins file) cannot be read or is malformed."""
+
+
+class SettingsError(FlaxjsError):
+    """A ``FLAXJS_*`` environment variable holds a value flaxjs cannot read."""
+
+
+class CheckpointError(FlaxjsError):
+    """A checkpoint is missing, does not fit its target, or cannot be written or read."""

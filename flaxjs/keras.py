@@ -78,3 +78,10 @@ def Reshape(target_shape: tuple[int, ...], *, name: str | None = None) -> LayerS
 
 def Softmax(axis: int = -1, *, name: str | None = None) -> LayerSpec:
     return Layer("Softmax", name, axis=axis)
+
+
+def classifier_head(num_classes: int, *, dropout: float = 0.2) -> list[LayerSpec]:
+    """The usual new head on a feature map: GlobalAveragePooling2D → Dropout → Dense
+    softmax, named ``pool``, ``dropout`` and ``classifier`` (Keras layers, exportable)."""
+    return [GlobalAveragePooling2D(name="pool"), Dropout(dropout, name="dropout"),
+            Dense(num_classes, activation="softmax", name="classifier")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -10,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import matching, shape_inference, slot_cache
+from . import matching, preprocessing, shape_inference, slot_cache
 from .errors import (ShardSizeError, SourceError, UnsafePathError, UnsupportedLayerError,
                      WeightMatchError)
 from .io.paths import check_relative
@@ -18,9 +19,9 @@ from .graph_module import GraphModule
 from .io.source import Artifacts, Source, open_source
 from .layers import constraints, registry
 from .layers.base import shapes_only
-from .model import Model
+from .model import Model, ModelInfo
 from .topology.parse import model_config_of, parse_model
-from .topology.spec import InputSpec, ModelGraph
+from .topology.spec import ModelGraph
 from .weights.decode import decode_weights
 from .weights.manifest import Manifest, parse_manifest
 
@@ -90,14 +91,16 @@ def from_artifacts(artifacts: Artifacts, *, strict: bool = True,
         _set(tree, (slot.collection, *slot.path), value)
     variables = jax.device_put(tree)
     names = {(s.collection, *s.path): n for s, n in result.assigned.items()}
-    model = Model(module, variables, graph=graph, model_json=model_json,
-                  weight_names=names, metadata=artifacts.metadata, location=artifacts.location)
+    info = ModelInfo(location=artifacts.location, model_json=model_json, weight_names=names,
+                     metadata=artifacts.metadata)
     user = model_json.get("userDefinedMetadata")
     if isinstance(user, Mapping):  # what flaxjs.save (or the TF.js converter's --metadata) wrote
         if isinstance(user.get("preprocessing"), Mapping):
-            model.preprocessing = dict(user["preprocessing"])
-        if isinstance(user.get("labels"), list) and model.labels is None:
-            model.labels = user["labels"]
+            info = dataclasses.replace(info, preprocessing=dict(user["preprocessing"]))
+        if (isinstance(user.get("labels"), list)
+                and preprocessing.labels_from_metadata(artifacts.metadata) is None):
+            info = dataclasses.replace(info, labels=tuple(str(v) for v in user["labels"]))
+    model = Model(module, variables, graph=graph, info=info)
     model.inference_variables()  # fold BatchNormalization now: the first call is then cheaper
     return model
 
@@ -135,27 +138,10 @@ def _first_weight_at(manifest: Manifest, offset: int) -> str | None:
     return None
 
 
-def dummy_inputs(specs: Sequence[InputSpec]) -> list[jax.ShapeDtypeStruct]:
-    """Abstract inputs for shape inference: batch 1, unknown dims filled like make_reference."""
-    out = []
-    for spec in specs:
-        rank = len(spec.shape)
-        dims = []
-        for axis, d in enumerate(spec.shape):
-            if d is not None:
-                dims.append(d)
-            elif axis == 0:
-                dims.append(1)
-            else:
-                dims.append(64 if rank in (4, 5) and axis < rank - 1 else 20)
-        dtype = jnp.dtype(spec.dtype if spec.dtype != "string" else "int32")
-        out.append(jax.ShapeDtypeStruct(tuple(dims), dtype))
-    return out
-
-
 def init_variables(module: GraphModule, graph: ModelGraph, key: jax.Array) -> dict[str, Any]:
     """``module.init`` on dummy inputs (the initializers of every layer)."""
-    args = [jnp.zeros(s.shape, s.dtype) for s in dummy_inputs(graph.input_specs)]
+    args = [jnp.zeros(s.shape, s.dtype)
+            for s in shape_inference.dummy_inputs(graph.input_specs)]
     params_key, dropout_key = jax.random.split(key)
     return dict(module.init({"params": params_key, "dropout": dropout_key}, args))
 
@@ -163,7 +149,7 @@ def init_variables(module: GraphModule, graph: ModelGraph, key: jax.Array) -> di
 def infer_slots(graph: ModelGraph) -> list[matching.Slot] | None:
     """:func:`expected_slots` from the layers' shape rules, when they all have one (fast)."""
     return shape_inference.infer_slots(
-        graph, [tuple(s.shape) for s in dummy_inputs(graph.input_specs)])
+        graph, [tuple(s.shape) for s in shape_inference.dummy_inputs(graph.input_specs)])
 
 
 def _inferred_or_traced(module: GraphModule, graph: ModelGraph) -> list[matching.Slot]:

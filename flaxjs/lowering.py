@@ -16,12 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from . import runtime
+from . import hostmem
+from .layers import registry
 from .layers.base import channels_first
+from .layers.traits import Foldable
 from .topology.spec import Call, LayerSpec, ModelGraph, TensorRef
 
-#: conv-like classes whose output channels are the kernel's last axis (depthwise: c·dm+m).
-_FOLDABLE = {"Conv1D": 1, "Conv2D": 2, "Conv3D": 3, "DepthwiseConv2D": 2, "Dense": None}
+#: a model's per-call converters (``flaxjs.load(..., custom_layers=...)``).
+Custom = Mapping[str, registry.Converter] | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,24 +42,36 @@ def _linear(spec: LayerSpec) -> bool:
     return act in (None, "linear")
 
 
-def _last_axis(bn: LayerSpec, conv: LayerSpec) -> bool:
+def _last_axis(bn: LayerSpec, fold: Foldable) -> bool:
     axis = bn.config.get("axis", -1)
     axis = axis[0] if isinstance(axis, list) and len(axis) == 1 else axis
-    rank = _FOLDABLE[conv.class_name]
+    rank = fold.spatial_rank
     return axis == -1 or (rank is not None and axis == rank + 1)
 
 
-def _foldable(conv: LayerSpec, bn: LayerSpec) -> bool:
-    return (conv.class_name in _FOLDABLE and conv.module is None and conv.graph is None
+def _foldable(conv: LayerSpec, bn: LayerSpec, custom: Custom) -> Foldable | None:
+    """How ``bn`` folds into ``conv`` (their classes' registrations say), or None."""
+    conv_reg = registry.traits_of(conv.class_name, custom)
+    bn_reg = registry.traits_of(bn.class_name, custom)
+    fold = conv_reg.foldable if conv_reg is not None else None
+    if fold is None or bn_reg is None:
+        return None
+    ok = (conv.module is None and conv.graph is None
             and len(conv.calls) == 1 and _linear(conv)
             and not channels_first(conv)
             and bn.class_name == "BatchNormalization" and bn.module is None
             and len(bn.calls) == 1 and bn.calls[0].inputs == (TensorRef(conv.name),)
-            and _last_axis(bn, conv) and not bn.config.get("renorm"))
+            and _last_axis(bn, fold) and not bn.config.get("renorm"))
+    return fold if ok else None
 
 
-def plan(graph: ModelGraph, path: tuple[str, ...] = ()) -> tuple[ModelGraph, list[Fold]]:
-    """The inference graph (BNs folded away, nested models too) and the folds made."""
+def plan(graph: ModelGraph, path: tuple[str, ...] = (), custom: Custom = None
+         ) -> tuple[ModelGraph, list[Fold]]:
+    """The inference graph (BNs folded away, nested models too) and the folds made.
+
+    ``custom`` are the model's per-call converters: a class they replace keeps its layers
+    unfolded (its traits are unknown).
+    """
     consumers: dict[str, int] = {}
     for spec in graph.layers:
         for call in spec.calls:
@@ -74,11 +88,11 @@ def plan(graph: ModelGraph, path: tuple[str, ...] = ()) -> tuple[ModelGraph, lis
         if len(source) != 1 or source[0].layer not in by_name:
             continue
         conv = by_name[source[0].layer]
-        if (consumers.get(conv.name) == 1 and conv.name not in outputs
-                and _foldable(conv, spec)):
-            kernel = ("depthwise_kernel" if conv.class_name == "DepthwiseConv2D"
-                      and not conv.keras3 else "kernel")
-            folds.append(Fold(path, conv.name, spec.name, kernel,
+        if consumers.get(conv.name) != 1 or conv.name in outputs:
+            continue
+        fold = _foldable(conv, spec, custom)
+        if fold is not None:
+            folds.append(Fold(path, conv.name, spec.name, fold.kernel_of(conv),
                               float(spec.config.get("epsilon", 1e-3))))
             replaced[spec.name] = conv.name
 
@@ -95,7 +109,7 @@ def plan(graph: ModelGraph, path: tuple[str, ...] = ()) -> tuple[ModelGraph, lis
         config = {**spec.config, "use_bias": True} if spec.name in folded_convs else spec.config
         inner = None
         if spec.graph is not None:
-            inner, inner_folds = plan(spec.graph, (*path, spec.name))
+            inner, inner_folds = plan(spec.graph, (*path, spec.name), custom)
             folds.extend(inner_folds)
         layers.append(dataclasses.replace(spec, calls=calls, config=config,
                                           graph=inner if inner is not None else spec.graph))
@@ -110,7 +124,7 @@ def _subtree(tree: Mapping[str, Any], path: tuple[str, ...]) -> Mapping[str, Any
     return tree
 
 
-#: kernel elements from which folding spreads over threads (see runtime.parallel_map).
+#: kernel elements from which folding spreads over threads (see hostmem.parallel_map).
 PARALLEL_FOLD_MIN = 1 << 20
 
 
@@ -140,10 +154,10 @@ def fold_variables(variables: Mapping[str, Any], folds: list[Fold]) -> dict[str,
 
     def scaled(item: tuple[dict[str, Any], str, np.ndarray, np.ndarray]) -> None:
         conv, name, kernel, factor = item
-        conv[name] = runtime.frozen(np.multiply(
-            kernel, factor, out=runtime.aligned_empty(kernel.shape, kernel.dtype)))
+        conv[name] = hostmem.frozen(np.multiply(
+            kernel, factor, out=hostmem.aligned_empty(kernel.shape, kernel.dtype)))
 
-    runtime.parallel_map(scaled, products,
+    hostmem.parallel_map(scaled, products,
                          threads=sum(k.size for _, _, k, _ in products) >= PARALLEL_FOLD_MIN)
     out = {k: v for k, v in variables.items() if k not in ("params", "batch_stats")}
     out["params"] = params

@@ -1,19 +1,66 @@
-"""``Model``: a converted module, its variables, and the metadata that came with it."""
+"""``Model``: a converted module, its variables, and what is known about where it came from.
+
+A model is immutable: surgery (``truncate``, ``extend``, ``freeze``...) and
+``with_*`` methods return new models. Its metadata is one frozen
+:class:`ModelInfo` given at construction. The state derived for fast inference
+(BatchNormalization folded into the convolutions, the jitted function) is rebuilt
+whenever :attr:`Model.variables` no longer holds the arrays it was made from, so
+an in-place edit of a variable is never silently ignored.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh
 
-from . import lowering, runtime, surgery
+from . import lowering, parallel, preprocessing, runtime, shape_inference, summary, surgery
 from .graph_module import GraphModule
-from .topology.spec import InputSpec, ModelGraph
+from .layers import registry
+from .topology.spec import InputSpec, LayerSpec, ModelGraph
 
 Array = jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+    """Where a model came from and how to feed it and read it (timm's ``PretrainedCfg``).
+
+    Attributes:
+      location: where the model was loaded from (a path, URL or ``"<memory>"``).
+      model_json: the model.json it was loaded from (``None`` if built in code).
+      weight_names: variable path ``(collection, *path)`` → its manifest weight name.
+      metadata: the sibling ``metadata.json`` (labels, vocabulary...), if any.
+      card: the :mod:`flaxjs.zoo` card it came from, if any.
+      preprocessing: how ``Model.preprocess`` prepares raw data (a zoo card's
+        ``preprocessing`` dict; ``None`` infers it from :attr:`metadata`).
+      decoding: how ``Model.decode`` reads outputs (``{"output": kind, "label_offset": n}``).
+      labels: class names given explicitly (a zoo card's, ``userDefinedMetadata``'s, or
+        yours); ``None`` falls back to :attr:`metadata`'s.
+      outputs_changed: the outputs are no longer the ones :attr:`metadata` describes
+        (after ``truncate``/``extend``), so its labels no longer apply.
+    """
+
+    location: str | None = None
+    model_json: Mapping[str, Any] | None = None
+    weight_names: Mapping[tuple[str, ...], str] = dataclasses.field(default_factory=dict)
+    metadata: Mapping[str, Any] | None = None
+    card: Any = None
+    preprocessing: Mapping[str, Any] | None = None
+    decoding: Mapping[str, Any] | None = None
+    labels: tuple[str, ...] | None = None
+    outputs_changed: bool = False
+
+    def __post_init__(self) -> None:
+        if self.labels is not None and not isinstance(self.labels, tuple):
+            object.__setattr__(self, "labels", tuple(str(v) for v in self.labels))
+
 
 def _cast_floats(tree: Any, dtype: Any) -> Any:
     """Cast every floating-point leaf of ``tree`` to ``dtype`` (integers untouched)."""
@@ -22,12 +69,20 @@ def _cast_floats(tree: Any, dtype: Any) -> Any:
         tree)
 
 
-#: classes whose computation may mix samples of a batch (raw TF ops can reduce axis 0).
-_BATCH_COUPLED = frozenset({"TensorFlowOpLayer", "TFOpLambda", "SlicingOpLambda"})
+class _Derived:
+    """Inference state derived from a list of variable arrays, valid while they are the
+    model's arrays (compared by identity, so an in-place edit invalidates it)."""
+
+    def __init__(self, leaves: list[Any], value: Any):
+        self.leaves, self.value = leaves, value
+
+    def valid_for(self, leaves: list[Any]) -> bool:
+        return len(leaves) == len(self.leaves) and all(
+            a is b for a, b in zip(leaves, self.leaves))
 
 
 class Model:
-    """A TF.js Layers model in JAX: ``module`` + ``variables`` + metadata.
+    """A TF.js Layers model in JAX: ``module`` + ``variables`` + :class:`ModelInfo`.
 
     ``m(x, ...)`` runs jitted inference (several inputs as several arguments;
     several outputs come back as a list in model order, as TF.js ``predict``).
@@ -37,54 +92,92 @@ class Model:
       module: the ``flax.linen`` module (a :class:`~flaxjs.graph_module.GraphModule`).
       variables: ``{"params": ..., "batch_stats": ...}`` with Keras layer and weight names.
       graph: the parsed topology.
-      model_json: the model.json the model was loaded from (``None`` if built in code).
-      weight_names: variable path ``(collection, *path)`` → its manifest name.
-      metadata: the sibling ``metadata.json`` (labels etc.), if any.
-      location: where the model was loaded from.
-      card: the :mod:`flaxjs.zoo` card the model came from, if any.
-      preprocessing: how :meth:`preprocess` prepares raw data (the card's
-        ``preprocessing`` dict; ``None`` infers it from :attr:`metadata`).
-      decoding: how :meth:`decode` reads the output (``{"output": kind,
-        "label_offset": n}`` from the zoo card), if known.
+      info: where the model came from, its labels and preprocessing.
+      compute_dtype: the dtype ``__call__`` computes in (``None``: the variables' own).
+      dict_outputs: ``__call__`` returns ``{name: output}`` (see :meth:`features`).
     """
 
     def __init__(self, module: GraphModule, variables: Mapping[str, Any], *, graph: ModelGraph,
-                 model_json: Mapping[str, Any] | None = None,
-                 weight_names: Mapping[tuple[str, ...], str] | None = None,
-                 metadata: Mapping[str, Any] | None = None, location: str | None = None,
+                 info: ModelInfo | None = None, compute_dtype: Any = None,
                  dict_outputs: bool = False):
-        self.module = module
-        self.variables = dict(variables)
-        self.graph = graph
-        self.model_json = dict(model_json) if model_json is not None else None
-        self.weight_names = dict(weight_names or {})
-        self.metadata = dict(metadata) if metadata else None
-        self.location = location
-        self.card: Any = None
-        self.preprocessing: Mapping[str, Any] | None = None
-        self.decoding: Mapping[str, Any] | None = None
-        self._labels: list[str] | None = None
-        self._metadata_labels = True  # False once the outputs were changed (truncate, extend)
-        self.compute_dtype: Any = None  # see with_compute_dtype
-        self.dict_outputs = dict_outputs
+        set_ = object.__setattr__
+        set_(self, "module", module)
+        set_(self, "variables", dict(variables))
+        set_(self, "graph", graph)
+        set_(self, "info", info or ModelInfo())
+        set_(self, "compute_dtype", None if compute_dtype is None else jnp.dtype(compute_dtype))
+        set_(self, "dict_outputs", dict_outputs)
+        set_(self, "_folded", None)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        hint = (f"model.with_info({name}=...)" if name in _INFO_FIELDS
+                else "the surgery and with_* methods, which return a new model")
+        raise AttributeError(f"a flaxjs.Model is immutable; cannot set {name!r}: use {hint}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"a flaxjs.Model is immutable; cannot delete {name!r}")
+
+    def _replace(self, *, graph: ModelGraph | None = None,
+                 variables: Mapping[str, Any] | None = None, **changes: Any) -> Model:
+        """A model like this one with ``changes`` (constructor keywords)."""
+        graph = self.graph if graph is None else graph
+        module = self.module if graph is self.graph else GraphModule(graph,
+                                                                     self.module.custom_layers)
+        kwargs = {"info": self.info, "compute_dtype": self.compute_dtype,
+                  "dict_outputs": self.dict_outputs, **changes}
+        out = Model(module, self.variables if variables is None else variables, graph=graph,
+                    **kwargs)
+        if graph is self.graph and variables is None:  # the same arrays: reuse the folding
+            out.__dict__["_folded"] = self._folded
+            if "_lowered" in self.__dict__:
+                out.__dict__["_lowered"] = self.__dict__["_lowered"]
+        return out
 
     def derive(self, graph: ModelGraph, variables: Mapping[str, Any] | None = None, *,
                dict_outputs: bool = False) -> Model:
-        """A model on a rewritten graph, keeping this one's metadata and variable names;
-        variables of layers the graph no longer has are dropped."""
+        """A model on a rewritten graph, keeping this one's info and variable names;
+        variables of layers the graph no longer has are dropped. New outputs make the
+        labels and decoding no longer apply."""
         kept = surgery.variables_for(graph, self.variables if variables is None else variables)
-        module = GraphModule(graph, self.module.custom_layers)
-        out = Model(module, kept, graph=graph, model_json=self.model_json,
-                    weight_names=self.weight_names, metadata=self.metadata,
-                    location=self.location, dict_outputs=dict_outputs)
-        out.card, out.preprocessing = self.card, self.preprocessing  # same inputs
-        out.compute_dtype = self.compute_dtype
-        if (graph.outputs, graph.output_keys) == (self.graph.outputs, self.graph.output_keys):
-            out._labels, out.decoding = self._labels, self.decoding
-            out._metadata_labels = self._metadata_labels
-        else:  # new outputs: the labels no longer describe them
-            out._metadata_labels = False
-        return out
+        info = self.info
+        if (graph.outputs, graph.output_keys) != (self.graph.outputs, self.graph.output_keys):
+            info = dataclasses.replace(info, labels=None, decoding=None, outputs_changed=True)
+        return self._replace(graph=graph, variables=kept, info=info, dict_outputs=dict_outputs)
+
+    def with_info(self, **changes: Any) -> Model:
+        """A copy whose :class:`ModelInfo` has ``changes`` (``labels=[...]``,
+        ``preprocessing={...}``, ``card=...``); same module and variables.
+
+        Example:
+          >>> model = model.with_info(labels=["cat", "dog"])  # doctest: +SKIP
+        """
+        return self._replace(info=dataclasses.replace(self.info, **changes))
+
+    def with_variables(self, variables: Mapping[str, Any], *, merge: bool = False) -> Model:
+        """A copy holding ``variables`` (e.g. trained ones), same graph and info.
+
+        Args:
+          variables: a variables tree (``{"params": ..., "batch_stats": ...}``).
+          merge: replace only the layers ``variables`` holds (e.g. those trained on a
+            :meth:`tail`), keeping every other layer's.
+        """
+        new = jax.device_get(dict(variables))
+        if merge:
+            merged = {c: dict(tree) for c, tree in self.variables.items()}
+            for collection, tree in new.items():
+                merged.setdefault(collection, {}).update(tree)
+            new = merged
+        return self._replace(variables=surgery.variables_for(self.graph, jax.device_put(new)))
+
+    def with_compute_dtype(self, dtype: Any) -> Model:
+        """A copy whose ``__call__`` computes in ``dtype`` (e.g. ``jnp.bfloat16``).
+
+        Parameters stay float32 in :attr:`variables` and are cast inside the jitted
+        call; outputs come back as float32. Never the default: on the CPU measured
+        here bfloat16 is slower than float32 and drifts by ~1e-3 in MobileNetV2's
+        probabilities (``benchmarks/``); it pays off on TPUs and recent GPUs.
+        """
+        return self._replace(compute_dtype=dtype)
 
     # ---------------------------------------------------------------- surgery
     def truncate(self, layer: str) -> Model:
@@ -102,6 +195,32 @@ class Model:
         return self.derive(surgery.with_outputs(self.graph, layers, keys=layers),
                            dict_outputs=True)
 
+    def tail(self, layer: str) -> Model:
+        """The part of the model after ``layer``, as a model whose input is ``layer``'s output.
+
+        ``layer`` must be a top-level layer through which everything after it flows (no
+        connection skips over it). Variables keep their names, so trained ones go back
+        into the whole model with ``model.with_variables(part.variables, merge=True)``;
+        with the part before it run once, this is feature caching for a frozen base.
+        """
+        out = self.truncate(layer).output_spec()
+        return self.derive(surgery.tail(self.graph, layer, (None, *out.shape[1:]),
+                                        str(out.dtype)))
+
+    def with_input_size(self, height: int, width: int | None = None) -> Model:
+        """The model declared for ``height × width`` images (the same variables).
+
+        A fully convolutional base runs at any size; declaring it keeps ``summary()``,
+        ``preprocess`` (which resizes to the declared size) and an export for TF.js
+        (which checks input shapes) in line with the data a head is trained on.
+        """
+        graph = surgery.with_image_size(self.graph, height, height if width is None else width)
+        info = self.info
+        if info.preprocessing is not None:
+            size = [height, height if width is None else width]
+            info = dataclasses.replace(info, preprocessing={**info.preprocessing, "size": size})
+        return self._replace(graph=graph, info=info)
+
     def extend(self, head: Any, *, key: jax.Array | None = None, name: str | None = None
                ) -> Model:
         """Append a head after the model's single output; the new layers are initialised.
@@ -115,42 +234,57 @@ class Model:
         Returns:
           a model whose variables are this model's plus the head's, under their layer names.
         """
-        from .heads import attach
-        return attach(self, head, key=key, name=name)
+        specs = surgery.head_specs(head, surgery.all_names(self.graph))
+        graph = surgery.extend(self.graph, specs, name=name)
+        feature = self.output_spec()
+        head_graph = surgery.input_graph(
+            "__flaxjs_head__", InputSpec("__flaxjs_head_input__", (None, *feature.shape[1:]),
+                                         str(feature.dtype)), specs)
+        params_key, dropout_key = jax.random.split(jax.random.key(0) if key is None else key)
+        head_vars = GraphModule(head_graph, self.module.custom_layers).init(
+            {"params": params_key, "dropout": dropout_key},
+            [jnp.zeros((1, *feature.shape[1:]), feature.dtype)])
+        variables = {c: dict(t) for c, t in self.variables.items()}
+        for collection, tree in head_vars.items():
+            variables.setdefault(collection, {}).update(tree)
+        return self.derive(graph, variables)
 
     def freeze(self, patterns: str | Sequence[str] = "*") -> Model:
         """A copy whose layers matching ``patterns`` have ``trainable=False`` (Keras's flag:
         optimizers skip them and a frozen BatchNormalization runs in inference mode)."""
         match = surgery.matcher(patterns)
         return self.derive(surgery.set_trainable(
-            self.graph, lambda path, spec: False if match(path) else None))
+            self.graph, lambda path, spec: False if match(path) else None),
+            dict_outputs=self.dict_outputs)
 
     def unfreeze(self, patterns: str | Sequence[str] = "*") -> Model:
         """The inverse of :meth:`freeze` for layers matching ``patterns``."""
         match = surgery.matcher(patterns)
         return self.derive(surgery.set_trainable(
-            self.graph, lambda path, spec: True if match(path) else None))
+            self.graph, lambda path, spec: True if match(path) else None),
+            dict_outputs=self.dict_outputs)
 
     # ---------------------------------------------------------------- running
     @functools.cached_property
     def _lowered(self) -> tuple[GraphModule, list[lowering.Fold]]:
-        graph, folds = lowering.plan(self.graph)
+        graph, folds = lowering.plan(self.graph, custom=self.module.custom_layers)
         return GraphModule(graph, self.module.custom_layers), folds
 
     def inference_variables(self) -> dict[str, Any]:
         """The variables of the lowered inference module (BatchNormalization folded into the
-        convolutions), derived from :attr:`variables` and cached until those change."""
-        cached = getattr(self, "_folded", None)
-        if cached is not None and cached[0] is self.variables:
-            return cached[1]
+        convolutions), derived from :attr:`variables` and rebuilt whenever those change."""
+        leaves = jax.tree_util.tree_leaves(self.variables)
+        cached = self._folded
+        if cached is not None and cached.valid_for(leaves):
+            return cached.value
         _, folds = self._lowered
         folded = jax.device_put(lowering.fold_variables(self.variables, folds)) if folds \
             else self.variables
-        self._folded = (self.variables, folded)
+        object.__setattr__(self, "_folded", _Derived(leaves, folded))
         return folded
 
     @functools.cached_property
-    def _predict(self):
+    def _predict(self) -> runtime.Jitted:
         module, _ = self._lowered
         dtype = self.compute_dtype
 
@@ -162,19 +296,7 @@ class Model:
                 out = _cast_floats(out, jnp.float32)
             return self._format(out)
 
-        return jax.jit(predict, compiler_options=runtime.compiler_options(self.graph) or None)
-
-    def with_compute_dtype(self, dtype: Any) -> Model:
-        """A copy whose ``__call__`` computes in ``dtype`` (e.g. ``jnp.bfloat16``).
-
-        Parameters stay float32 in :attr:`variables` and are cast inside the jitted
-        call; outputs come back as float32. Never the default: on the CPU measured
-        here bfloat16 is slower than float32 and drifts by ~1e-3 in MobileNetV2's
-        probabilities (``benchmarks/``); it pays off on TPUs and recent GPUs.
-        """
-        copy = self.derive(self.graph, dict_outputs=self.dict_outputs)
-        copy.compute_dtype = None if dtype is None else jnp.dtype(dtype)
-        return copy
+        return runtime.jit(predict, graph=self.graph, custom=self.module.custom_layers)
 
     def __call__(self, *inputs: Any) -> Array | list[Array]:
         """Jitted inference with the model's own variables.
@@ -193,12 +315,49 @@ class Model:
                   for i in range(0, batch, chunk)]
         return jax.tree_util.tree_map(lambda *ys: jnp.concatenate(ys), *pieces)
 
+    def predict(self, x: Any, *, batch_size: int = 32, mesh: Mesh | None = None,
+                prepare: Callable[[Any], Any] | None = None) -> Any:
+        """The outputs for a whole data set, computed in batches, as numpy arrays (Keras's
+        ``predict``).
+
+        Args:
+          x: an array (a tuple of arrays for several inputs), first axis the examples.
+          batch_size: examples per call.
+          mesh: with several devices, each batch is sharded over them (variables
+            replicated); by default the model's own jitted call runs.
+          prepare: applied to each batch of ``x`` first (e.g. :meth:`preprocess`), so
+            raw uint8 images never exist all at once as float32.
+        """
+        xs = tuple(x) if isinstance(x, (tuple, list)) else (x,)
+        prepare = prepare or (lambda batch: batch)
+        run: Callable[..., Any] = self
+        if mesh is not None and mesh.size > 1:
+            variables = parallel.replicate(self.variables, mesh)
+            apply = jax.jit(lambda v, *batch: self.apply(v, *batch))
+            batch_size = max(mesh.size, batch_size - batch_size % mesh.size)
+
+            def run(*batch: Any) -> Any:
+                return apply(variables, *parallel.shard_batch(batch, mesh))
+
+        pieces = []
+        for i in range(0, len(xs[0]), batch_size):
+            batch = [prepare(a[i:i + batch_size]) for a in xs]
+            pieces.append(jax.tree_util.tree_map(np.asarray, run(*batch)))
+        return jax.tree_util.tree_map(lambda *ys: np.concatenate(ys), *pieces)
+
     @functools.cached_property
     def _batch_independent(self) -> bool:
         """Whether each sample's output depends on that sample only (safe to split)."""
         if any(s.shape and s.shape[0] is not None for s in self.input_specs):
             return False  # fixed batch size, e.g. stateful RNNs
-        return not any(spec.class_name in _BATCH_COUPLED for _, spec in self.graph.walk())
+        custom = self.module.custom_layers
+        for _, spec in self.graph.walk():
+            if spec.module is not None or spec.graph is not None or spec.class_name == "InputLayer":
+                continue
+            reg = registry.traits_of(spec.class_name, custom)
+            if reg is None or reg.batch_coupled:  # a custom converter may do anything
+                return False
+        return True
 
     def _micro_batch(self, inputs: Sequence[Any]) -> int | None:
         chunk = runtime.micro_batch()
@@ -214,7 +373,7 @@ class Model:
 
     def apply(self, variables: Mapping[str, Any], *inputs: Any, train: bool = False,
               rngs: Mapping[str, jax.Array] | jax.Array | None = None,
-              mutable: bool | str | Sequence[str] = False, capture: Sequence[str] = ()):
+              mutable: bool | str | Sequence[str] = False, capture: Sequence[str] = ()) -> Any:
         """The pure function: ``module.apply`` with the model's calling convention.
 
         Args:
@@ -240,6 +399,13 @@ class Model:
             out, updates = result
             return self._format_captured(out, capture), updates
         return self._format_captured(result, capture)
+
+    def output_spec(self) -> Any:
+        """Shape and dtype of the output(s) for one input of the declared shape (batch 1),
+        computed without running anything."""
+        specs = [jax.ShapeDtypeStruct((1, *s.shape[1:]), s.dtype)
+                 for s in shape_inference.dummy_inputs(self.input_specs)]
+        return jax.eval_shape(lambda *xs: self.apply(self.variables, *xs), *specs)
 
     def _format(self, outputs: Any) -> Any:
         if self.dict_outputs:
@@ -280,23 +446,54 @@ class Model:
         """Top-level layer names in config order (input layers included)."""
         return [spec.name for spec in self.graph.layers]
 
+    def layer(self, name: str) -> LayerSpec:
+        """The spec of layer ``name`` (``"outer/inner"`` or a unique nested name)."""
+        return surgery.find_layer(self.graph, name)[1]
+
     @property
     def params(self) -> Any:
         return self.variables.get("params", {})
 
+    # the ModelInfo fields, read-only
+    @property
+    def location(self) -> str | None:
+        return self.info.location
+
+    @property
+    def model_json(self) -> Mapping[str, Any] | None:
+        return self.info.model_json
+
+    @property
+    def weight_names(self) -> Mapping[tuple[str, ...], str]:
+        return self.info.weight_names
+
+    @property
+    def metadata(self) -> Mapping[str, Any] | None:
+        return self.info.metadata
+
+    @property
+    def card(self) -> Any:
+        return self.info.card
+
+    @property
+    def preprocessing(self) -> Mapping[str, Any] | None:
+        return self.info.preprocessing
+
+    @property
+    def decoding(self) -> Mapping[str, Any] | None:
+        return self.info.decoding
+
     # ---------------------------------------------------------------- labels & data
     @property
     def labels(self) -> list[str] | None:
-        """Class names: the zoo card's, else metadata.json's ``labels`` (Teachable
-        Machine) or ``wordLabels``/``words`` (speech-commands); ``None`` if unknown."""
-        if self._labels is not None or not self._metadata_labels:
-            return self._labels
-        from .zoo.preprocessing import labels_from_metadata
-        return labels_from_metadata(self.metadata)
-
-    @labels.setter
-    def labels(self, value: Sequence[str] | None) -> None:
-        self._labels = [str(v) for v in value] if value is not None else None
+        """Class names: the zoo card's or your own, else metadata.json's ``labels``
+        (Teachable Machine) or ``wordLabels``/``words`` (speech-commands); ``None`` if
+        unknown or if the outputs changed since."""
+        if self.info.labels is not None:
+            return list(self.info.labels)
+        if self.info.outputs_changed:
+            return None
+        return preprocessing.labels_from_metadata(self.metadata)
 
     @property
     def vocabulary(self) -> dict[str, int] | None:
@@ -307,26 +504,24 @@ class Model:
     def preprocess(self, data: Any) -> Any:
         """Raw data (uint8 HWC / PIL images, texts...) → this model's input array.
 
-        Follows :attr:`preprocessing` (see :func:`flaxjs.zoo.preprocessing.preprocess`).
+        Follows :attr:`preprocessing` (see :func:`flaxjs.preprocessing.preprocess`).
         """
-        from .zoo.preprocessing import preprocess
         spec = self.input_specs[0] if self.input_specs else None
-        return preprocess(data, self.preprocessing, metadata=self.metadata,
-                          input_shape=spec.shape if spec else None,
-                          dtype=spec.dtype if spec else "float32")
+        return preprocessing.preprocess(data, self.preprocessing, metadata=self.metadata,
+                                        input_shape=spec.shape if spec else None,
+                                        dtype=spec.dtype if spec else "float32")
 
     def decode(self, outputs: Any, *, top: int = 5) -> list:
         """The ``top`` ``(label, score)`` pairs of an output, best first (one list per
-        example for a batch of several); see :func:`flaxjs.zoo.preprocessing.decode`."""
-        from .zoo.preprocessing import decode
+        example for a batch of several); see :func:`flaxjs.preprocessing.decode`."""
         decoding = self.decoding or {}
-        return decode(outputs, self.labels, top=top, output=decoding.get("output"),
-                      label_offset=decoding.get("label_offset", 0))
+        return preprocessing.decode(outputs, self.labels, top=top, output=decoding.get("output"),
+                                    label_offset=decoding.get("label_offset", 0))
 
-    def summary(self, *, print_fn=print) -> str:
+    def summary(self, *, print_fn: Any = print) -> str:
         """A Keras-style table: layer, class, output shape, parameters, trainable."""
-        from .summary import summary_table
-        text = summary_table(self)
+        shapes = shape_inference.layer_output_shapes(self.module, self.graph, self.variables)
+        text = summary.table(self.graph, self.variables, shapes)
         if print_fn is not None:
             print_fn(text)
         return text
@@ -335,3 +530,6 @@ class Model:
         inputs = ", ".join(f"{s.name}{list(s.shape)}" for s in self.input_specs)
         return (f"<flaxjs.Model {self.name!r}: {len(self.graph.layers)} layers, "
                 f"inputs {inputs}, outputs {self.output_names}>")
+
+
+_INFO_FIELDS = frozenset(f.name for f in dataclasses.fields(ModelInfo))

@@ -1,4 +1,8 @@
-"""A model's expected variables from per-layer shape rules, without tracing anything.
+"""Shapes of a model without computing it: expected variables, dummy inputs, layer outputs.
+
+:func:`dummy_inputs` stands in for data wherever only shapes matter (tracing
+``init``, ``summary()``, a new head's input). The rest of this module finds a
+model's expected variables from per-layer shape rules, without tracing anything.
 
 Strict loading needs every variable's name, shape and creation order before it
 matches the manifest. Tracing ``module.init`` finds them for any layer, but costs
@@ -14,15 +18,49 @@ result on every corpus model.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 
 from . import matching
-from .graph_module import execution_order
+from .graph_module import GraphModule, execution_order
 from .layers import registry
 from .layers.base import Shape
-from .topology.spec import ModelGraph, TensorRef
+from .topology.spec import InputSpec, ModelGraph, TensorRef
+
+
+def dummy_inputs(specs: Sequence[InputSpec]) -> list[jax.ShapeDtypeStruct]:
+    """Abstract inputs for shape inference: batch 1, unknown dims filled like make_reference."""
+    out = []
+    for spec in specs:
+        rank = len(spec.shape)
+        dims = []
+        for axis, d in enumerate(spec.shape):
+            if d is not None:
+                dims.append(d)
+            elif axis == 0:
+                dims.append(1)
+            else:
+                dims.append(64 if rank in (4, 5) and axis < rank - 1 else 20)
+        dtype = jnp.dtype(spec.dtype if spec.dtype != "string" else "int32")
+        out.append(jax.ShapeDtypeStruct(tuple(dims), dtype))
+    return out
+
+
+def layer_output_shapes(module: GraphModule, graph: ModelGraph, variables: Mapping[str, Any]
+                        ) -> dict[str, tuple]:
+    """Shape of each top-level layer's first output (batch axis ``None`` unless fixed)."""
+    names = tuple(s.name for s in graph.layers if s.calls or s.class_name == "InputLayer")
+
+    def run(*xs):
+        return module.apply(dict(variables), list(xs), capture=names)[1]
+
+    shapes = jax.eval_shape(run, *dummy_inputs(graph.input_specs))
+    batch_known = {s.shape[0] for s in graph.input_specs} - {None}
+    return {name: (None if not batch_known else s.shape[0], *s.shape[1:])
+            for name, s in shapes.items()}
 
 
 def infer_slots(graph: ModelGraph, input_shapes: list[Shape]) -> list[matching.Slot] | None:

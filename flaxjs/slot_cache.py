@@ -5,7 +5,8 @@ Learning them takes the layers' shape rules a few milliseconds
 trace of ``module.init`` (150-400 ms for a 300-layer model), longer than TF.js takes
 to load the whole model. The result depends only on the topology and on flaxjs's
 own code, so it is kept on disk, keyed by both, like JAX's compilation cache: the
-next load of the same model skips the work. ``FLAXJS_CACHE=0`` turns it off.
+next load of the same model skips the work, in ``$FLAXJS_HOME/slots``
+(:mod:`flaxjs.settings`); ``FLAXJS_CACHE=0`` turns it off.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from . import settings
 from .matching import Slot
 
 _FORMAT = 1
@@ -38,10 +40,8 @@ def _code_fingerprint() -> str:
 
 
 def _folder() -> Path | None:
-    if os.environ.get("FLAXJS_CACHE", "1") == "0":
-        return None
-    from .runtime import default_cache_dir
-    return Path(default_cache_dir()).parent / "slots"
+    """``$FLAXJS_HOME/slots``, or ``None`` when ``FLAXJS_CACHE`` is off."""
+    return settings.slots_dir() if settings.slot_cache() else None
 
 
 def _key(model_config: Mapping[str, Any], keras_version: str) -> str:

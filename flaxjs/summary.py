@@ -3,44 +3,26 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
 import jax
 
 from .topology.spec import ModelGraph
-
-if TYPE_CHECKING:
-    from .model import Model
 
 
 def _count(tree: Any) -> int:
     return sum(math.prod(leaf.shape) for leaf in jax.tree_util.tree_leaves(tree))
 
 
-def output_shapes(model: Model) -> dict[str, tuple]:
-    """Shape of each top-level layer's first output (batch axis shown as ``None``)."""
-    from .loader import dummy_inputs
-    names = tuple(s.name for s in model.graph.layers if s.calls or s.class_name == "InputLayer")
-    dummies = dummy_inputs(model.input_specs)
-
-    def run(*xs):
-        return model.apply(model.variables, *xs, capture=names)[1]
-
-    shapes = jax.eval_shape(run, *dummies)
-    batch_known = {s.shape[0] for s in model.input_specs} - {None}
-    return {name: (None if not batch_known else s.shape[0], *s.shape[1:])
-            for name, s in shapes.items()}
-
-
-def summary_table(model: Model) -> str:
-    """The summary text (see :meth:`flaxjs.Model.summary`)."""
-    graph: ModelGraph = model.graph
-    shapes = output_shapes(model)
+def table(graph: ModelGraph, variables: Mapping[str, Any], shapes: Mapping[str, tuple]) -> str:
+    """The summary text (see :meth:`flaxjs.Model.summary`): ``shapes`` are each layer's
+    output shape (:func:`flaxjs.shape_inference.layer_output_shapes`)."""
     rows = [("Layer (type)", "Output shape", "Param #", "Trainable")]
     trainable_total = frozen_total = 0
     for spec in graph.layers:
-        params = model.variables.get("params", {}).get(spec.name, {})
-        stats = model.variables.get("batch_stats", {}).get(spec.name, {})
+        params = variables.get("params", {}).get(spec.name, {})
+        stats = variables.get("batch_stats", {}).get(spec.name, {})
         n_params, n_stats = _count(params), _count(stats)
         if spec.trainable:
             trainable_total += n_params

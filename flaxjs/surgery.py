@@ -12,7 +12,10 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+import flax.linen as nn
+
 from .graph_module import execution_order
+from .keras import keras_name
 from .topology.spec import Call, InputSpec, LayerSpec, ModelGraph, TensorRef
 
 _TENSOR_SUFFIX = re.compile(r"^(.*):(\d+)$")
@@ -193,3 +196,66 @@ def variables_for(graph: ModelGraph, variables: Mapping[str, Any]) -> dict[str, 
 
     return {collection: kept for collection, tree in variables.items()
             if (kept := keep(tree, graph))}
+
+
+def head_specs(head: Any, taken: set[str]) -> list[LayerSpec]:
+    """Layer specs for a new head: :mod:`flaxjs.keras` builders (Keras layers) and
+    ``flax.linen`` modules, with Keras-style unique names for unnamed ones."""
+    items = list(head) if isinstance(head, Sequence) and not isinstance(head, str) else [head]
+    taken = set(taken)
+    specs = []
+    for item in items:
+        if isinstance(item, nn.Module):
+            cls = type(item).__name__
+            name = item.name or unique_name(keras_name(cls), taken)
+            spec = LayerSpec(cls, name, {"name": name, "trainable": True}, module=item)
+        elif isinstance(item, LayerSpec):
+            name = item.name or unique_name(keras_name(item.class_name), taken)
+            spec = dataclasses.replace(item, name=name, config={**item.config, "name": name})
+        else:
+            raise TypeError(f"a head is built from flaxjs.keras builders or flax.linen modules, "
+                            f"got {type(item).__name__}")
+        taken.add(spec.name)
+        specs.append(spec)
+    return specs
+
+
+def tail(graph: ModelGraph, layer: str, shape: tuple[int | None, ...], dtype: str) -> ModelGraph:
+    """The graph after ``layer``, fed by a new input named ``layer`` of ``shape``/``dtype``
+    (``layer``'s output). Everything after ``layer`` must flow through it."""
+    if layer not in graph.layer_map:
+        raise ValueError(f"{layer!r} is not a top-level layer of model {graph.name!r}")
+    source = LayerSpec("InputLayer", layer, {"name": layer, "batch_input_shape": list(shape),
+                                              "dtype": dtype})
+    # later layers read the ref of the layer's first output (node 1 for a nested model)
+    ref = first_output(graph.layer_map[layer])
+    rewired = dataclasses.replace(
+        graph, layers=tuple(source if s.name == layer else s for s in graph.layers),
+        inputs=(ref,), input_specs=(InputSpec(layer, shape, dtype),))
+    pruned = prune(rewired)
+    stray = [s.name for s in pruned.layers if s.class_name == "InputLayer" and s.name != layer]
+    if stray or list(pruned.inputs) != [ref]:
+        raise ValueError(f"cannot split model {graph.name!r} at {layer!r}: later layers also "
+                         "read earlier ones")
+    return pruned
+
+
+def with_image_size(graph: ModelGraph, height: int, width: int) -> ModelGraph:
+    """The graph with its single image input (``[B, H, W, C]``) declared ``height × width``."""
+    if len(graph.inputs) != 1:
+        raise ValueError(f"model {graph.name!r} has {len(graph.inputs)} inputs; expected one")
+    ref, spec = graph.inputs[0], graph.input_specs[0]
+    if len(spec.shape) != 4:
+        raise ValueError(f"model {graph.name!r} does not take images (input {spec.shape})")
+    shape = (spec.shape[0], height, width, spec.shape[3])
+    layers = []
+    for layer in graph.layers:
+        if layer.name == ref.layer and layer.class_name == "InputLayer":
+            config = dict(layer.config)
+            for key in ("batch_input_shape", "batch_shape"):
+                if key in config:
+                    config[key] = list(shape)
+            layer = dataclasses.replace(layer, config=config)
+        layers.append(layer)
+    return dataclasses.replace(graph, layers=tuple(layers),
+                               input_specs=(dataclasses.replace(spec, shape=shape),))

@@ -12,6 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("FLAXJS_SHARED", ROOT.parent / "shared"))
 CORPUS = SHARED / "corpus"
 TOOLS = SHARED / "tools"
+KERAS_REFERENCES = ROOT / "tests" / "references" / "keras"
+"""In-repo fixtures made by ``tools/keras_references/make_references.py`` (Keras or TF.js)."""
 
 
 def cases(kind: str) -> list[str]:
@@ -55,3 +57,19 @@ def max_error(actual: np.ndarray, expected: np.ndarray) -> float:
 
 
 TOLERANCE = 1e-4
+
+
+def check_case(case_dir: Path) -> None:
+    """Load a reference case with flaxjs and compare every output with the reference."""
+    import flaxjs
+
+    ref = reference(case_dir)
+    model = flaxjs.load(case_dir)
+    outputs = model(*inputs(case_dir, ref))
+    outputs = outputs if isinstance(outputs, list) else [outputs]
+    expected = expected_outputs(case_dir, ref)
+    assert len(outputs) == len(expected)
+    errors = {f"{i}:{spec['name']}": max_error(np.asarray(y), want)
+              for i, (y, want, spec) in enumerate(zip(outputs, expected, ref["outputs"]))}
+    bad = {k: f"{v:.3g}" for k, v in errors.items() if not v <= TOLERANCE}
+    assert not bad, f"outputs over tolerance (relative error): {bad}"

@@ -1,4 +1,6 @@
-"""``flaxjs demo --quick`` end to end, as a user runs it (a subprocess), on the real nsfwjs base.
+"""``flaxjs demo --quick`` end to end, as a user runs it (a subprocess), on the real nsfwjs base;
+then the reusable pieces it is built from (``Model.tail``, ``with_variables``, ``predict``,
+``finetune.transfer_plan``) and the example's own data set and plot.
 
 Quick settings: 360 images of 64x64 pixels, six shape classes. Chance is 1/6; the
 quick run reaches about 0.7 held-out accuracy (the full demo about 0.96), so 0.4
@@ -66,75 +68,80 @@ def test_quick_demo_writes_the_training_curves(quick_run):
 
 def test_quick_demo_exports_a_model_that_reloads_with_the_same_outputs(quick_run):
     import flaxjs
-    from flaxjs import demo
+    from flaxjs.examples import shapes
 
     out, _ = quick_run
     web = out / "web"
     assert (web / "model.json").is_file()
     model = flaxjs.load(web)
     assert model.input_specs[0].shape == (None, 64, 64, 3)
-    assert model.labels == list(demo.CLASSES)
+    assert model.labels == list(shapes.CLASSES)
     assert model.layer_names[-3:] == ["pool", "dropout", "classifier"]
-    images, labels = demo.draw_shapes(12, 64, seed=123)
+    images, labels = shapes.draw_shapes(12, 64, seed=123)
     probs = np.asarray(model(images.astype(np.float32) / 255))  # nsfwjs: x / 255
-    assert probs.shape == (12, len(demo.CLASSES))
+    assert probs.shape == (12, len(shapes.CLASSES))
     np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)
 
 
 # ---------------------------------------------------------------- the pieces, offline
 def test_draw_shapes_is_deterministic_and_balanced():
-    from flaxjs import demo
+    from flaxjs.examples import shapes
 
-    x, y = demo.draw_shapes(60, 48, seed=7)
-    x2, y2 = demo.draw_shapes(60, 48, seed=7)
+    x, y = shapes.draw_shapes(60, 48, seed=7)
+    x2, y2 = shapes.draw_shapes(60, 48, seed=7)
     assert x.shape == (60, 48, 48, 3) and x.dtype == np.uint8 and y.dtype == np.int32
     assert np.array_equal(x, x2) and np.array_equal(y, y2)
-    assert np.bincount(y).tolist() == [10] * len(demo.CLASSES)
-    assert not np.array_equal(x, demo.draw_shapes(60, 48, seed=8)[0])
-    (xt, yt), (xv, yv) = demo.split(x, y, 0.25)
+    assert np.bincount(y).tolist() == [10] * len(shapes.CLASSES)
+    assert not np.array_equal(x, shapes.draw_shapes(60, 48, seed=8)[0])
+    (xt, yt), (xv, yv) = shapes.split(x, y, 0.25)
     assert len(xt) == len(yt) == 45 and len(xv) == len(yv) == 15
 
 
 def test_tail_and_merge_reproduce_the_full_model():
     """Features of the frozen part + the tail = the full model; trained tail variables
-    dropped back with merge_variables change exactly the full model's outputs."""
+    merged back with ``with_variables(merge=True)`` change exactly the full model's outputs."""
     import jax
 
     import flaxjs
     from corpus import CORPUS
-    from flaxjs import demo
+    from flaxjs import finetune, keras, zoo
 
     case = CORPUS / "wild" / "mobilenet-v1-0.25-224"
     if not (case / "model.json").is_file():
         pytest.skip("../shared/corpus/wild/mobilenet-v1-0.25-224 is not present")
-    pretrained = demo.with_input_size(flaxjs.load(case), 64)
+    card = zoo.card("mobilenet_v1_0.25_224")  # the cut point and top block come from it
+    pretrained = flaxjs.load(case).with_info(card=card).with_input_size(64)
     assert pretrained.input_specs[0].shape == (None, 64, 64, 3)
-    plan = demo.plan_for(pretrained, "conv_pw_13_relu")
-    assert plan == demo.Plan("conv_pw_13_relu", "conv_pw_12_relu", ("conv_dw_13", "conv_pw_13"))
-    model = pretrained.truncate(plan.cut).freeze().extend(demo.head(6))
+    plan = finetune.transfer_plan(pretrained)
+    assert plan == finetune.TransferPlan("conv_pw_13_relu", "conv_pw_12_relu",
+                                         ("conv_dw_13", "conv_pw_13"))
+    model = pretrained.truncate(plan.cut).freeze().extend(keras.classifier_head(6))
     x = np.random.default_rng(0).uniform(-1, 1, (4, 64, 64, 3)).astype(np.float32)
     frozen = model.truncate(plan.split)
-    tail = demo.tail(model, plan.split)
+    tail = model.tail(plan.split)
     assert tail.input_specs[0].shape == (None, 2, 2, 256)
     assert set(tail.params) == {"conv_dw_13", "conv_dw_13_bn", "conv_pw_13", "conv_pw_13_bn",
                                 "classifier"}
-    np.testing.assert_allclose(np.asarray(tail(demo.features(frozen, x))), np.asarray(model(x)),
-                               atol=1e-5)
+    features = frozen.predict(x, batch_size=3)  # two batches
+    np.testing.assert_allclose(features, np.asarray(frozen(x)), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(tail(features)), np.asarray(model(x)), atol=1e-5)
     changed = jax.tree_util.tree_map(lambda v: v + 0.5, tail.variables)
-    merged = demo.merge_variables(model, changed)
-    expected = np.asarray(tail.apply(changed, demo.features(frozen, x)))
+    merged = model.with_variables(changed, merge=True)
+    expected = np.asarray(tail.apply(changed, features))
     np.testing.assert_allclose(np.asarray(merged(x)), expected, atol=1e-5)
     assert set(merged.params) == set(model.params)
+    with pytest.raises(KeyError, match="no_such_layer"):
+        pretrained.tail("no_such_layer")
 
 
 def test_plot_history_draws_a_png(tmp_path):
     from PIL import Image
 
-    from flaxjs import demo
+    from flaxjs.examples.plot import plot_history
 
     history = {"loss": [1.2, 0.7, 0.5, 0.3], "accuracy": [0.4, 0.7, 0.8, 0.9],
                "val_loss": [1.1, 0.8, 0.6, 0.5], "val_accuracy": [0.5, 0.6, 0.8, 0.85]}
-    path = demo.plot_history(tmp_path / "curves.png", history, fine_tune_start=2, title="t")
+    path = plot_history(tmp_path / "curves.png", history, fine_tune_start=2, title="t")
     with Image.open(path) as image:
         pixels = np.asarray(image.convert("RGB"))
     blue = np.all(pixels == (31, 119, 180), axis=-1).sum()

@@ -1,5 +1,6 @@
 """flaxjs.save without TF.js: config rewriting, refusals, quantization arithmetic, names,
-metadata, checkpoints, the CLI and the size benchmark (TF.js checks: test_export_tfjs.py)."""
+metadata, the ``convert`` command and the size benchmark (TF.js checks: test_export_tfjs.py;
+checkpoints: test_checkpoint.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import warnings
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 from corpus import CORPUS, ROOT, inputs, reference
@@ -21,7 +21,7 @@ from flaxjs import keras as K
 from flaxjs.errors import ExportError, FlaxjsError
 from flaxjs.export import compat
 from flaxjs.export import quantize as quant
-from flaxjs.export.cli import main as cli_main
+from flaxjs.cli import main as cli_main
 from flaxjs.topology.spec import LayerSpec
 
 SYN = CORPUS / "synthetic"
@@ -332,75 +332,45 @@ def test_keras3_source_gets_a_tfjs_keras_version(tmp_path):
     assert "batch_input_shape" in first["config"]
 
 
-# ----------------------------------------------------------------------------- checkpoints
-@needs_corpus
-@pytest.mark.parametrize("fmt", ["msgpack", "orbax"])
-def test_checkpoint_round_trip(tmp_path, fmt):
-    if fmt == "orbax":
-        pytest.importorskip("orbax.checkpoint")
-    model = _load(SYN / "batchnorm_train_step")
-    changed = jax.tree_util.tree_map(lambda x: x + 1, model.variables)
-    path = tmp_path / ("ckpt.msgpack" if fmt == "msgpack" else "ckpt")
-    flaxjs.save_variables(changed, path, format=fmt)
-    restored = flaxjs.load_variables(path, model)
-    assert isinstance(restored, flaxjs.Model)
-    jax.tree_util.tree_map(np.testing.assert_array_equal, restored.variables, changed)
-    raw = flaxjs.load_variables(path)
-    assert set(raw) == set(model.variables)
-
-
-@needs_corpus
-def test_checkpoint_of_a_train_state_and_mismatch(tmp_path):
-    model = _load(SYN / "model_sequential_mlp")
-    state = {"step": jnp.int32(7), "variables": model.variables,
-             "opt": (jnp.zeros(3), {"mu": jnp.ones(2)})}
-    flaxjs.save_variables(state, tmp_path / "s.msgpack")
-    back = flaxjs.load_variables(tmp_path / "s.msgpack", state)
-    assert int(back["step"]) == 7
-    flaxjs.save_variables({"params": {}}, tmp_path / "empty.msgpack")
-    with pytest.raises(FlaxjsError, match="does not fit"):
-        flaxjs.load_variables(tmp_path / "empty.msgpack", model)
-
-
-@needs_corpus
-@pytest.mark.parametrize("fmt", ["msgpack", "orbax"])
-def test_checkpoint_of_a_finetune_train_state(tmp_path, fmt):
-    ft = pytest.importorskip("flaxjs.finetune")
-    optax = pytest.importorskip("optax")
-    if fmt == "orbax":
-        pytest.importorskip("orbax.checkpoint")
-    model = _load(SYN / "model_sequential_mlp").freeze().extend([K.Dense(2, name="hd")])
-    state = ft.TrainState.create(model, optax.adam(1e-3))
-    flaxjs.save_variables(state, tmp_path / "ckpt", format=fmt)
-    back = flaxjs.load_variables(tmp_path / "ckpt", state)
-    assert jax.tree_util.tree_structure(back) == jax.tree_util.tree_structure(state)
-    flaxjs.save(model, tmp_path / "web", variables=back)  # straight to TF.js
-    assert (tmp_path / "web" / "model.json").is_file()
-
-
 # ----------------------------------------------------------------------------- CLI, benchmark
 @needs_corpus
 def test_cli_convert_quantizes(tmp_path, capsys):
     src = SYN / "model_mobilenet_v1_like"
-    assert cli_main([str(src), str(tmp_path / "q"), "--quantize", "uint8"]) == 0
+    assert cli_main(["convert", str(src), str(tmp_path / "q"), "--quantize", "uint8"]) == 0
     assert "uint8" in capsys.readouterr().out
     entries = _model_json(tmp_path / "q")["weightsManifest"][0]["weights"]
     assert all(w.get("quantization", {}).get("dtype") == "uint8" for w in entries)
     ref = reference(src)
     reloaded = _load(tmp_path / "q")
     assert np.isfinite(np.asarray(reloaded(*inputs(src, ref)))).all()
-    assert cli_main([str(CORPUS / "wild-tfjs-fails" / "functional-gru-keras215"),
+    assert cli_main(["convert", str(CORPUS / "wild-tfjs-fails" / "functional-gru-keras215"),
                      str(tmp_path / "x")]) == 1
-    assert "reset_after" in capsys.readouterr().err
-    from flaxjs.cli import main as flaxjs_main  # the `flaxjs convert` subcommand
-    assert flaxjs_main(["convert", str(src), str(tmp_path / "f16"), "--quantize", "float16",
-                        "--quantize-only", "*kernel"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("flaxjs convert: error:") and "reset_after" in err
+    assert cli_main(["convert", str(src), str(tmp_path / "f16"), "--quantize", "float16",
+                     "--quantize-only", "*kernel"]) == 0
     entries = _model_json(tmp_path / "f16")["weightsManifest"][0]["weights"]
     assert {w["name"] for w in entries if "quantization" in w} == {
         w["name"] for w in entries if w["name"].endswith("kernel")}
 
 
-@needs_corpus
+def test_cli_convert_passes_strict_to_zoo_names_too(tmp_path, monkeypatch):
+    from flaxjs import zoo
+    from flaxjs.cli import common
+
+    calls = []
+
+    def fake_zoo_load(name, **kwargs):
+        calls.append((name, kwargs))
+        raise FlaxjsError("stop here")
+
+    monkeypatch.setattr(zoo, "load", fake_zoo_load)
+    assert cli_main(["convert", "some_zoo_name", str(tmp_path / "o"), "--no-strict"]) == 1
+    assert cli_main(["convert", "some_zoo_name", str(tmp_path / "o")]) == 1
+    assert [kw["strict"] for _, kw in calls] == [False, True]
+    assert not common.is_location("some_zoo_name")
+
+
 def test_export_sizes_benchmark_runs_on_a_tiny_model():
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "export_sizes.py"),
                            str(SYN / "model_sequential_mlp"), "--dtypes", "uint8,float16"],

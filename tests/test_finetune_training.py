@@ -1,9 +1,9 @@
-"""Losses, Dropout RNG, ``fit`` (data sources, history, callbacks, progress) and checkpoints."""
+"""Losses, Dropout RNG, ``fit`` (data sources, history, callbacks, progress); checkpoints of
+a ``TrainState`` are in test_checkpoint.py."""
 
 from __future__ import annotations
 
 import functools
-import importlib.util
 
 import jax
 import jax.numpy as jnp
@@ -180,35 +180,3 @@ def test_fit_is_quiet_when_not_a_terminal(capsys):
     ft.fit(ft.TrainState.create(model, optax.sgd(0.1)), x, y, batch_size=16,
            loss="categorical_crossentropy")
     assert capsys.readouterr().err == ""
-
-
-# ---------------------------------------------------------------- checkpoints
-def _trained_state():
-    model = _classifier(0.3)
-    x, y = _blobs(32)
-    state = ft.TrainState.create(model.freeze("dense_1"), optax.adam(1e-2), seed=3)
-    for _ in range(3):
-        state, _ = ft.train_step(state, (x, y), loss="categorical_crossentropy")
-    return model.freeze("dense_1"), state, (x, y)
-
-
-def _same_bits(a, b):
-    la, lb = jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)
-    return len(la) == len(lb) and all(
-        np.asarray(u).tobytes() == np.asarray(v).tobytes() for u, v in zip(la, lb))
-
-
-@pytest.mark.parametrize("backend", ["msgpack", "orbax"])
-def test_checkpoint_round_trip_resumes_identically(tmp_path, backend):
-    if backend == "orbax" and importlib.util.find_spec("orbax.checkpoint") is None:
-        pytest.skip("orbax-checkpoint is not installed (optional backend)")
-    model, state, batch = _trained_state()
-    target = tmp_path / ("state.msgpack" if backend == "msgpack" else "ckpt")
-    ft.save_checkpoint(target, state, backend=backend)
-    fresh = ft.TrainState.create(model, optax.adam(1e-2))
-    restored = ft.restore_checkpoint(target, fresh)
-    assert int(restored.step) == 3
-    assert _same_bits(restored, state)
-    a, _ = ft.train_step(state, batch, loss="categorical_crossentropy")
-    b, _ = ft.train_step(restored, batch, loss="categorical_crossentropy")
-    assert _same_bits(a, b)

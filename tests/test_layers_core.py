@@ -137,7 +137,7 @@ def test_identity_layers(class_name):
     np.testing.assert_array_equal(run(module, x), x)
     mask = np.array([[True, False, True]] * 2)
     assert module.compute_mask([x], [mask]) is mask
-    assert registry._REGISTRY[class_name].tfjs is False
+    assert registry.registration(class_name).tfjs is False
 
 
 def test_subtract_equals_add_of_negation_with_rank_expansion():

@@ -124,11 +124,16 @@ def test_custom_layers_per_call_and_global_registration():
     model, shards = _with_extra_layers(["Lambda", "MyLayer"])
     m = flaxjs.load(model, weights=shards, custom_layers={"Lambda": identity, "MyLayer": identity})
     _assert_tfjs_outputs(m)
-    flaxjs.register_layer("MyGlobalLayer")(identity)
     model, shards = _with_extra_layers(["MyGlobalLayer"])
-    _assert_tfjs_outputs(flaxjs.load(model, weights=shards))
-    with pytest.raises(flaxjs.FlaxjsError, match="already registered"):
+    with flaxjs.layers.registered():  # registrations made inside are undone at the end
         flaxjs.register_layer("MyGlobalLayer")(identity)
+        _assert_tfjs_outputs(flaxjs.load(model, weights=shards))
+        with pytest.raises(flaxjs.FlaxjsError, match="already registered"):
+            flaxjs.register_layer("MyGlobalLayer")(identity)
+    with pytest.raises(UnsupportedLayerError):
+        flaxjs.load(model, weights=shards)
+    with flaxjs.layers.registered({"MyGlobalLayer": identity}):
+        _assert_tfjs_outputs(flaxjs.load(model, weights=shards))
 
 
 def test_bad_layer_config_names_the_layer():

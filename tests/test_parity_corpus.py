@@ -6,11 +6,9 @@ cases marked ``quirk`` with ``alt_outputs`` must match the Keras result instead.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-import flaxjs
-from corpus import CORPUS, TOLERANCE, cases, expected_outputs, inputs, max_error, reference
+from corpus import CORPUS, cases, check_case
 
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not present")
 
@@ -25,18 +23,6 @@ TFJS_BUG_REFERENCES = {
 def _params(kind):
     return [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=TFJS_BUG_REFERENCES[c]))
             if c in TFJS_BUG_REFERENCES else c for c in cases(kind)]
-
-
-def check_case(case_dir):
-    ref = reference(case_dir)
-    model = flaxjs.load(case_dir)
-    outputs = model(*inputs(case_dir, ref))
-    outputs = outputs if isinstance(outputs, list) else [outputs]
-    expected = expected_outputs(case_dir, ref)
-    assert len(outputs) == len(expected)
-    for i, (y, want) in enumerate(zip(outputs, expected)):
-        err = max_error(np.asarray(y), want)
-        assert err <= TOLERANCE, f"output {i}: relative error {err:.3g}"
 
 
 @pytest.mark.parametrize("case", cases("synthetic"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from oracle import oracle_cases
-from test_parity_corpus import check_case
+from corpus import check_case
 
 _CASES = oracle_cases()
 

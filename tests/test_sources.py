@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,47 @@ def test_http_url_with_query_string(tmp_path):
         shard_requests = [q for q in server.queries if "shard" in q]
         assert shard_requests and all(q.endswith("?v=3") for q in shard_requests)
     _assert_matches(model, CASE)
+
+
+@pytest.mark.parametrize("content, why", [
+    (b"{not json", "not valid JSON"),
+    (b"\xff\xfe\x00", "not valid JSON"),
+    (b"[1, 2]", "holds a JSON list, not an object"),
+    (None, "cannot be read"),  # a folder where the file should be
+])
+def test_bad_metadata_json_warns_and_the_model_loads_without_it(tmp_path, content, why):
+    folder = _copy(CASE, tmp_path / "m")
+    if content is None:
+        (folder / "metadata.json").mkdir()
+    else:
+        (folder / "metadata.json").write_bytes(content)
+    with pytest.warns(UserWarning, match="metadata.json") as caught:
+        model = flaxjs.load(folder)
+    message = " ".join(str(w.message) for w in caught)
+    assert str(folder / "metadata.json") in message and why in message
+    assert model.metadata is None
+    _assert_matches(model, CASE)
+
+
+def test_bad_metadata_json_over_http_warns_and_absent_one_is_silent(tmp_path):
+    folder = _copy(CASE, tmp_path / "srv" / "m")
+    with serve(tmp_path / "srv") as server, warnings.catch_warnings():
+        warnings.simplefilter("error")  # no metadata.json (HTTP 404): nothing to say
+        assert flaxjs.load(f"{server.url}/m/model.json").metadata is None
+    (folder / "metadata.json").write_text('{"labels": ["a"]', encoding="utf-8")
+    with serve(tmp_path / "srv") as server:
+        with pytest.warns(UserWarning, match=r"/m/metadata\.json: ignored, it is not valid JSON"):
+            model = flaxjs.load(f"{server.url}/m/model.json")
+    assert model.metadata is None
+
+
+def test_good_metadata_json_is_read_silently(tmp_path):
+    folder = _copy(CASE, tmp_path / "m")
+    (folder / "metadata.json").write_text('{"labels": ["a", "b"]}', encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = flaxjs.load(folder)
+    assert model.metadata == {"labels": ["a", "b"]}
 
 
 def test_http_missing_shard_names_file_and_weight(tmp_path):

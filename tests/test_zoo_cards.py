@@ -13,7 +13,7 @@ from flaxjs.errors import ZooError
 from flaxjs.zoo import cards, registry
 
 ROOT = Path(__file__).resolve().parents[1]
-BUILTIN = sorted(registry._builtin())
+BUILTIN = sorted(zoo.builtin_cards())
 REQUIRED = [
     "mobilenet_v1_0.25_224", "mobilenet_v1_0.50_224", "mobilenet_v1_0.75_224",
     "mobilenet_v1_1.0_224", "iris_v1", "mnist_transfer_cnn_v1", "sentiment_cnn_v1",
@@ -48,7 +48,7 @@ def test_builtin_card_is_complete(name):
 
 def test_names_and_aliases_are_unique():
     seen: dict[str, str] = {}
-    for card in registry._builtin().values():
+    for card in zoo.builtin_cards().values():
         for name in (card.name, *card.aliases):
             assert name not in seen, f"{name} used by {seen.get(name)} and {card.name}"
             seen[name] = card.name
@@ -56,7 +56,7 @@ def test_names_and_aliases_are_unique():
 
 def test_variants_within_a_family_are_distinct():
     families: dict[str, set] = {}
-    for card in registry._builtin().values():
+    for card in zoo.builtin_cards().values():
         key = json.dumps(card.variant, sort_keys=True)
         assert key not in families.setdefault(card.family, set()), card.name
         families[card.family].add(key)
@@ -122,6 +122,44 @@ def test_register_and_replace(zoo_env, tmp_path):
     assert zoo.card("fam", k=2).name == "fam_b"
     zoo.unregister("fam_a")
     assert "fam_a" not in zoo.list()
+
+
+def test_registered_cards_last_for_the_block_only():
+    entry = {"name": "scoped", "sources": ["https://example.org/m/"], "files": ["model.json"]}
+    before = zoo.list()
+    with zoo.registered(entry, {**entry, "name": "scoped_too"}) as cards:
+        assert [c.name for c in cards] == ["scoped", "scoped_too"]
+        assert zoo.card("scoped") is cards[0]
+    assert zoo.list() == before
+    with pytest.raises(ZooError, match="no zoo model named 'scoped'"):
+        zoo.card("scoped")
+
+
+def test_registration_scope_undoes_registers_replacements_and_unregisters():
+    entry = {"name": "outer", "sources": ["https://example.org/m/"], "files": ["model.json"],
+             "labels": {"list": ["a"]}}
+    with zoo.registration_scope():
+        (outer,) = zoo.register(entry)
+        with zoo.registration_scope():
+            zoo.register({**entry, "labels": {"list": ["b"]}}, replace=True)
+            zoo.register({**entry, "name": "inner"})
+            assert registry.labels_of(zoo.card("outer")) == ["b"]
+            zoo.unregister("outer")
+            assert "outer" not in zoo.list()
+        assert zoo.card("outer") is outer and "inner" not in zoo.list()
+        with pytest.raises(ValueError), zoo.registered({**entry, "name": "failing"}):
+            raise ValueError("the block fails")
+        assert "failing" not in zoo.list()
+    assert "outer" not in zoo.list()
+
+
+def test_builtin_cards_are_a_copy_without_user_cards():
+    cards_now = zoo.builtin_cards()
+    cards_now.clear()
+    assert zoo.builtin_cards(), "clearing the copy leaves the registry alone"
+    with zoo.registered({"name": "user_only", "sources": ["https://example.org/m/"],
+                         "files": ["model.json"]}):
+        assert "user_only" not in zoo.builtin_cards() and "user_only" in zoo.list()
 
 
 @pytest.mark.parametrize("bad, message", [

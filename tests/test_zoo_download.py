@@ -24,7 +24,7 @@ import pytest
 import httpserver
 from corpus import CORPUS, TOLERANCE, expected_outputs, inputs, max_error, reference
 from flaxjs import zoo
-from flaxjs.errors import IntegrityError, OfflineError, ZooError
+from flaxjs.errors import CorruptCacheError, IntegrityError, OfflineError, ZooError
 from flaxjs.zoo import cache
 from zoo_fixtures import MOBILENET, SHARDED, card_for, model_files, serve_copy
 
@@ -164,6 +164,30 @@ def test_corrupted_cache_file_is_fetched_again(zoo_env, served):
     assert _sha(folder / SHARDS[0]) == _sha(SHARDED / SHARDS[0])
     assert served.requests[f"/models/m/{SHARDS[0]}"] == 2
     assert not _partials(zoo_env)
+
+
+@pytest.mark.parametrize("pins", [b'{"files": {"model.json": {"sha', b'{"files": ["model.json"]}',
+                                  b"\xff\xfe", b"[]"])
+def test_corrupt_pins_file_is_an_error_not_a_fresh_start(zoo_env, served, tmp_path, pins):
+    zoo.register(card_for(f"{served.url}/models/m/"))
+    folder = zoo.fetch("test_sharded", progress=False)
+    (folder / cache.PINS_FILE).write_bytes(pins)
+    (folder / SHARDS[0]).unlink()
+    served_shard = tmp_path / "srv" / "models" / "m" / SHARDS[0]
+    served_shard.write_bytes(b"\0" * served_shard.stat().st_size)  # the origin changed
+    requests = dict(served.requests)
+    with pytest.raises(CorruptCacheError) as err:
+        zoo.fetch("test_sharded", progress=False)
+    message = str(err.value)
+    assert str(folder / cache.PINS_FILE) in message and "Delete" in message
+    assert "force" in message
+    assert dict(served.requests) == requests, "nothing downloaded, nothing pinned"
+    assert not (folder / SHARDS[0]).exists()
+    with pytest.raises(CorruptCacheError):
+        zoo.info("test_sharded")
+    zoo.fetch("test_sharded", progress=False, force=True)  # the advertised way out
+    assert json.loads((folder / cache.PINS_FILE).read_text())["files"][SHARDS[0]]["sha256"] \
+        == _sha(served_shard)
 
 
 def test_offline_refuses_without_touching_the_network(zoo_env, served, monkeypatch):

@@ -10,8 +10,8 @@ import pytest
 import flaxjs
 import tfjs_node
 from corpus import CORPUS
-from flaxjs.errors import ZooError
-from flaxjs.zoo import preprocessing as prep
+from flaxjs.errors import PreprocessingError
+from flaxjs import preprocessing as prep
 from zoo_fixtures import TM_DIGITS
 
 RESIZE_JS = r"""
@@ -128,9 +128,9 @@ def test_decode():
     assert [label for label, _ in background] == ["x", "y"]
     assert prep.decode(np.array([[0.8]]), ["neg", "pos"], output="sigmoid")[0][0] == "pos"
     assert prep.decode(np.array([0.2, 0.7]), None)[0] == ("1", 0.7)
-    with pytest.raises(ZooError, match="3 classes .* 2 labels"):
+    with pytest.raises(PreprocessingError, match="3 classes .* 2 labels"):
         prep.decode(probs, ["a", "b"])
-    with pytest.raises(ZooError, match="features"):
+    with pytest.raises(PreprocessingError, match="features"):
         prep.decode(probs, labels, output="features")
 
 
@@ -142,7 +142,7 @@ def test_spec_from_metadata():
     assert prep.spec_from_metadata({"wordLabels": ["a"]})["kind"] == "znorm"
     assert prep.spec_from_metadata({"word_index": {}, "max_len": 3})["kind"] == "text"
     assert prep.spec_from_metadata({"something": 1}) is None
-    with pytest.raises(ZooError, match="no preprocessing is known"):
+    with pytest.raises(PreprocessingError, match="no preprocessing is known"):
         prep.preprocess(np.zeros((2, 2)), None, metadata={"x": 1})
 
 
@@ -161,5 +161,5 @@ def test_flaxjs_load_attaches_teachable_machine_labels_and_preprocessing():
     cut = model.truncate("sequential_13")  # new outputs: the labels no longer apply
     assert cut.labels is None
     np.testing.assert_array_equal(cut.preprocess(image), x)
-    model.labels = ["custom"] * 10
+    model = model.with_info(labels=["custom"] * 10)
     assert model.decode(model(x), top=1)[0][0] == "custom"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from corpus import CORPUS
-from flaxjs.zoo import registry
+from flaxjs import zoo
 
 SHARDED = CORPUS / "synthetic" / "weights_sharded_1000_bytes"
 MOBILENET = CORPUS / "wild" / "mobilenet-v1-0.25-224"
@@ -27,10 +27,8 @@ def zoo_env(tmp_path, monkeypatch):
     monkeypatch.setenv("FLAXJS_NPM", "0")
     monkeypatch.delenv("FLAXJS_ZOO_MIRROR", raising=False)
     monkeypatch.delenv("FLAXJS_OFFLINE", raising=False)
-    saved = dict(registry._USER)
-    yield home
-    registry._USER.clear()
-    registry._USER.update(saved)
+    with zoo.registration_scope():
+        yield home
 
 
 def model_files(case: Path) -> list[Path]:

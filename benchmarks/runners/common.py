@@ -53,8 +53,9 @@ def runner_args(description: str) -> argparse.ArgumentParser:
 def flaxjs_pure_modules() -> types.SimpleNamespace:
     """flaxjs's numpy-only modules (topology parser, weight decoder) without ``import flaxjs``.
 
-    ``flaxjs/__init__`` imports JAX and edits ``XLA_FLAGS``; a baseline process must
-    keep its environment as given, and may not have flaxjs's dependencies. The
+    ``flaxjs/__init__`` imports JAX, flax and optax (older flaxjs versions also edited
+    ``XLA_FLAGS``); a baseline process must keep its environment and modules as given,
+    and may not have flaxjs's dependencies. The
     package is therefore registered as a bare namespace pointing at the source tree
     and only pure submodules are imported. Never call this in a process that imports
     flaxjs itself.

@@ -7,7 +7,6 @@ after the run are counted, so the table can tell a cold first call from a warm o
 
 from __future__ import annotations
 
-import inspect
 import os
 import sys
 import time
@@ -45,16 +44,14 @@ def main() -> int:
         if configure is None:
             info["note"] = "flaxjs has no configure(): compilation cache not used"
         elif args.compile_cache:
-            kwargs = {"compilation_cache": args.compile_cache}
-            if "xla_cpu_defaults" in inspect.signature(configure).parameters:
-                # import already applied flaxjs's flag defaults (or was told not to by
-                # FLAXJS_XLA_DEFAULTS=0): configure must not override that choice
-                kwargs["xla_cpu_defaults"] = False
-            configure(**kwargs)
+            configure(compilation_cache=args.compile_cache)
             info["compile_cache"] = args.compile_cache
         runtime = getattr(flaxjs, "runtime", None)
         if runtime is not None and hasattr(runtime, "micro_batch"):
             info["micro_batch"] = runtime.micro_batch()
+        if runtime is not None and hasattr(runtime, "default_compiler_options"):
+            # flaxjs's XLA options, passed per compilation (XLA_FLAGS is left as given)
+            info["compiler_options"] = runtime.default_compiler_options()
 
         x1, xb, _ = common.read_inputs(args.inputs)
         start = time.perf_counter()

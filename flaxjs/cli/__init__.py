@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 from collections.abc import Sequence
 
 #: subcommand → module implementing it (``HELP``, ``configure``, ``run``).
 COMMANDS: dict[str, str] = {
-    "convert": "flaxjs.export.cli",
+    "convert": "flaxjs.cli.convert",
     "demo": "flaxjs.cli.demo",
     "info": "flaxjs.cli.info",
     "predict": "flaxjs.cli.predict",
@@ -25,7 +24,7 @@ COMMANDS: dict[str, str] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .. import __version__
+    from .._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="flaxjs", description="TensorFlow.js Layers models in JAX/Flax.")
@@ -45,13 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``flaxjs`` console script; returns the exit status."""
+    from .. import settings
     from ..errors import FlaxjsError
 
     args = build_parser().parse_args(argv)
-    if not args.no_compile_cache and os.environ.get("FLAXJS_COMPILE_CACHE", "1") != "0":
-        from ..runtime import configure
-        configure(compilation_cache=True, xla_cpu_defaults=False)
     try:
+        if not args.no_compile_cache and settings.compile_cache():
+            from ..runtime import configure
+            configure(compilation_cache=True)
         return int(args._run(args) or 0)
     except FlaxjsError as err:
         print(f"flaxjs {args.command}: error: {err}", file=sys.stderr)

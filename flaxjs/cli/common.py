@@ -14,13 +14,16 @@ def is_location(source: str) -> bool:
     return scheme in ("http", "https", "file") or os.path.exists(source)
 
 
-def load_source(source: str, *, progress: bool | None = None):
-    """A :class:`~flaxjs.Model` from a folder / model.json / URL, or a zoo name."""
+def load_source(source: str, *, strict: bool = True, progress: bool | None = None):
+    """A :class:`~flaxjs.Model` from a folder / model.json / URL, or a zoo name.
+
+    ``strict`` is :func:`flaxjs.load`'s, for zoo names too.
+    """
     if is_location(source):
         from ..loader import load
-        return load(source, progress=progress)
+        return load(source, strict=strict, progress=progress)
     from .. import zoo
-    return zoo.load(source, progress=progress)
+    return zoo.load(source, strict=strict, progress=progress)
 
 
 def read_images(paths: list[str]) -> list:

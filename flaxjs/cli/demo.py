@@ -1,4 +1,5 @@
-"""``flaxjs demo``: transfer learning end to end on a zoo base (see :mod:`flaxjs.demo`)."""
+"""``flaxjs demo``: transfer learning end to end on a zoo base: runs the example
+:mod:`flaxjs.examples.transfer_learning` (``examples/`` in the repository)."""
 
 from __future__ import annotations
 
@@ -49,10 +50,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import demo
+    from flaxjs.examples import transfer_learning as example
 
-    settings = demo.Settings.quick() if args.quick else demo.Settings()
+    settings = example.Settings.quick() if args.quick else example.Settings()
     changes = {field: getattr(args, option) for option, field in _FIELDS.items()
                if getattr(args, option, None) is not None}
-    demo.run(settings, **changes)
+    example.run(settings, **changes)
     return 0

@@ -1,8 +1,5 @@
-"""Export back to TF.js (``flaxjs.save``) and research checkpoints
-(``flaxjs.save_variables`` / ``flaxjs.load_variables``)."""
+"""Export back to TF.js (``flaxjs.save``); research checkpoints are :mod:`flaxjs.checkpoint`."""
 
-from .checkpoint import load_variables as load_variables
-from .checkpoint import save_variables as save_variables
 from .save import save as save
 
-__all__ = ["load_variables", "save", "save_variables"]
+__all__ = ["save"]

@@ -11,11 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..coverage import TFJS_CLASSES
-from ..errors import ExportError
-from ..layers import registry
+from ..layers.traits import refuse
 from ..topology import config as cfg
-from ..topology.spec import MODEL_CLASSES, LayerSpec
+from ..topology.spec import LayerSpec
 
 #: activation names TF.js 4.22 resolves after camel-casing (``gelu_new`` does not).
 TFJS_ACTIVATIONS = frozenset({"linear", "relu", "relu6", "elu", "selu", "sigmoid",
@@ -34,29 +32,6 @@ _CONSTRAINTS = {"max_norm": "MaxNorm", "unit_norm": "UnitNorm", "non_neg": "NonN
                 "min_max_norm": "MinMaxNorm"}
 _KERAS3_EXTRAS = ("module", "registered_name", "build_config", "compile_config",
                   "shared_object_id")
-
-
-def refuse(spec: LayerSpec, why: str) -> ExportError:
-    """The error for a layer TF.js cannot load or would compute differently."""
-    return ExportError(f"layer {spec.name!r} ({spec.class_name}) cannot be exported to TF.js "
-                       f"4.22: {why}")
-
-
-def check_class(spec: LayerSpec, custom_classes: frozenset[str] = frozenset()) -> None:
-    """Refuse Flax heads and classes TF.js 4.22 cannot deserialize."""
-    if spec.module is not None:
-        raise ExportError(
-            f"layer {spec.name!r} is the Flax module {type(spec.module).__name__} added in code; "
-            "a TF.js Layers model can only describe Keras classes. Build the head from "
-            "flaxjs.keras builders to export it.")
-    name = spec.class_name
-    if name in MODEL_CLASSES or name in custom_classes:
-        return
-    reg = next((r for r in registry.registrations() if r.class_name == name), None)
-    if name not in TFJS_CLASSES or (reg is not None and not reg.tfjs):
-        raise refuse(spec, f"TF.js 4.22 has no class {name!r} (Keras-only or custom). Pass "
-                     f"custom_classes=[{name!r}] if your page registers it with "
-                     "tf.serialization.registerClass.")
 
 
 def clean(value: Any, spec: LayerSpec, key: str = "") -> Any:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .. import __version__
+from .._version import __version__
 
 FORMAT = "layers-model"
 PRODUCER = f"flaxjs v{__version__}"

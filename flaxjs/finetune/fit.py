@@ -1,7 +1,7 @@
 """``fit``: the common training loop (epochs, batches, validation, progress, history).
 
 It only strings together :func:`train_step`, :func:`eval_step` and
-:mod:`flaxjs.finetune.parallel`; a research loop can do the same by hand.
+:mod:`flaxjs.parallel`; a research loop can do the same by hand.
 
 Example:
   >>> state, history = fit(state, x_train, y_train, epochs=5, batch_size=32,
@@ -22,7 +22,7 @@ import numpy as np
 from jax.sharding import Mesh
 from tqdm.auto import tqdm
 
-from . import parallel
+from .. import parallel
 from .losses import LossFn
 from .state import TrainState
 from .steps import eval_step, train_step
@@ -165,7 +165,7 @@ def fit(state: TrainState, x: Any, y: Any = None, *, epochs: int = 1, batch_size
       progress: tqdm bar with the running loss/metrics; default: when stderr is a terminal.
       drop_remainder: skip the last, short batch of array data (avoids one recompilation).
       seed: shuffling seed.
-      mesh: the device mesh (default :func:`~flaxjs.finetune.parallel.data_mesh` over all
+      mesh: the device mesh (default :func:`~flaxjs.parallel.data_mesh` over all
         devices; one device works the same).
 
     Returns:

@@ -201,5 +201,4 @@ def updated_model(model: Model, state: TrainState) -> Model:
     Example:
       >>> trained = updated_model(model, state); trained(x)  # doctest: +SKIP
     """
-    variables = jax.device_get(state.variables)
-    return model.derive(model.graph, jax.device_put(variables))
+    return model.with_variables(state.variables)

@@ -11,7 +11,7 @@ Only the trainable leaves are differentiated; the frozen ones enter the loss
 as constants, so JAX builds no backward pass through a frozen backbone. The
 same functions run on one device or data-parallel over a mesh: give them a
 replicated state and a batch sharded along ``"data"``
-(:mod:`flaxjs.finetune.parallel`); XLA inserts the gradient all-reduce.
+(:mod:`flaxjs.parallel`); XLA inserts the gradient all-reduce.
 
 Example:
   >>> for x, y in batches:                                          # doctest: +SKIP
@@ -21,12 +21,14 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
+from .. import runtime
 from .losses import LossFn, get_loss, get_metric
 from .regularizers import regularization_loss
 from .state import TrainState
@@ -112,9 +114,21 @@ def _predict_step(state: TrainState, inputs: Any) -> Any:
     return _forward(state, state.params, inputs, train=False, rng=None)[0]
 
 
-_train_jit = jax.jit(_train_step, static_argnames=("loss", "metrics"))
-_eval_jit = jax.jit(_eval_step, static_argnames=("loss", "metrics"))
-_predict_jit = jax.jit(_predict_step)
+# Built on first use: deciding flaxjs's XLA options asks JAX for its backend, which
+# importing flaxjs.finetune must not start.
+@functools.cache
+def _train_jit() -> runtime.Jitted:
+    return runtime.jit(_train_step, static_argnames=("loss", "metrics"))
+
+
+@functools.cache
+def _eval_jit() -> runtime.Jitted:
+    return runtime.jit(_eval_step, static_argnames=("loss", "metrics"))
+
+
+@functools.cache
+def _predict_jit() -> runtime.Jitted:
+    return runtime.jit(_predict_step)
 
 
 def predict_step(state: TrainState, inputs: Any) -> Any:
@@ -123,7 +137,7 @@ def predict_step(state: TrainState, inputs: Any) -> Any:
     Example:
       >>> probabilities = predict_step(state, x)  # doctest: +SKIP
     """
-    return _predict_jit(state, inputs)
+    return _predict_jit()(state, inputs)
 
 
 def make_train_step(loss: str | LossFn = "mean_squared_error", metrics: Metrics = (), *,
@@ -145,7 +159,7 @@ def make_train_step(loss: str | LossFn = "mean_squared_error", metrics: Metrics 
     def step(state: TrainState, batch: Any) -> tuple[TrainState, dict[str, Array]]:
         return _train_step(state, batch, loss, metrics)
 
-    return jax.jit(step, donate_argnums=(0,) if donate else ())
+    return runtime.jit(step, donate_argnums=(0,) if donate else ())
 
 
 def train_step(state: TrainState, batch: Any, *, loss: str | LossFn = "mean_squared_error",
@@ -172,7 +186,7 @@ def train_step(state: TrainState, batch: Any, *, loss: str | LossFn = "mean_squa
       >>> state, logs = train_step(state, (x, y), loss="mse")  # doctest: +SKIP
       >>> float(logs["loss"])  # doctest: +SKIP
     """
-    return _train_jit(state, batch, loss=loss, metrics=tuple(metrics))
+    return _train_jit()(state, batch, loss=loss, metrics=tuple(metrics))
 
 
 def eval_step(state: TrainState, batch: Any, *, loss: str | LossFn = "mean_squared_error",
@@ -182,4 +196,4 @@ def eval_step(state: TrainState, batch: Any, *, loss: str | LossFn = "mean_squar
     Example:
       >>> logs = eval_step(state, (xv, yv), loss="mse", metrics=["accuracy"])  # doctest: +SKIP
     """
-    return _eval_jit(state, batch, loss=loss, metrics=tuple(metrics))
+    return _eval_jit()(state, batch, loss=loss, metrics=tuple(metrics))

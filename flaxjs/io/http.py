@@ -17,7 +17,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import BinaryIO, ContextManager
 
-from .. import __version__
+from .._version import __version__
 from ..errors import SourceError
 
 USER_AGENT = f"flaxjs/{__version__}"

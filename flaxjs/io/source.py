@@ -13,6 +13,7 @@ import os
 import posixpath
 import urllib.parse
 import urllib.request
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, Union
 
@@ -70,16 +71,52 @@ def _read_file(path: str, what: str) -> bytes:
         raise SourceError(f"cannot read {what} {path}: {err}") from err
 
 
-def _optional_json(read: Callable[[], bytes]) -> dict[str, Any] | None:
+def _optional_json(read: Callable[[], bytes], where: str) -> dict[str, Any] | None:
+    """The parsed optional file, ``None`` when it does not exist.
+
+    One that exists but cannot be read or parsed is left out with a warning naming
+    it and the reason (the model still loads; only its labels/vocabulary are lost).
+    """
     try:
         data = read()
-    except (SourceError, OSError):
+    except _Absent:
+        return None
+    except (SourceError, OSError) as err:
+        _skip(where, f"it cannot be read ({err})")
         return None
     try:
         parsed = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        _skip(where, f"it is not valid JSON ({err})")
         return None
-    return parsed if isinstance(parsed, dict) else None
+    if not isinstance(parsed, dict):
+        _skip(where, f"it holds a JSON {type(parsed).__name__}, not an object")
+        return None
+    return parsed
+
+
+class _Absent(Exception):
+    """The optional file does not exist (no warning)."""
+
+
+def _skip(where: str, why: str) -> None:
+    warnings.warn(f"{where}: ignored, {why}; the model loads without it (fix or remove "
+                  "the file to silence this)", stacklevel=4)
+
+
+def _read_local_optional(path: str) -> bytes:
+    if not os.path.exists(path):
+        raise _Absent(path)
+    return _read_file(path, "metadata")
+
+
+def _fetch_optional(url: str) -> bytes:
+    try:
+        return http.fetch_bytes(url, retries=0, progress=False)
+    except http.HTTPStatusError as err:
+        if err.status in (403, 404, 410):  # not published (S3-style hosts answer 403)
+            raise _Absent(url) from None
+        raise
 
 
 def _find_model_file(folder: str) -> str:
@@ -111,7 +148,8 @@ def from_path(path: str) -> Artifacts:
                         _read_file(path + suffix, "weight module"), location=path + suffix)
         return _read_file(path, f"weight file {shard!r} of {model_file}")
 
-    metadata = _optional_json(lambda: _read_file(os.path.join(folder, METADATA_FILE), "metadata"))
+    metadata_path = os.path.join(folder, METADATA_FILE)
+    metadata = _optional_json(lambda: _read_local_optional(metadata_path), metadata_path)
     return Artifacts(model_json, model_file, read_shard, metadata)
 
 
@@ -123,8 +161,8 @@ def from_url(url: str, *, progress: bool | None = None) -> Artifacts:
         return http.fetch_bytes(paths.shard_url(url, shard), progress=progress)
 
     prefix, suffix = paths.url_prefix_and_suffix(url)
-    metadata = _optional_json(
-        lambda: http.fetch_bytes(prefix + METADATA_FILE + suffix, retries=0, progress=False))
+    metadata_url = prefix + METADATA_FILE + suffix
+    metadata = _optional_json(lambda: _fetch_optional(metadata_url), metadata_url)
     return Artifacts(model_json, url, read_shard, metadata)
 
 

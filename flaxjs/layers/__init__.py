@@ -16,3 +16,4 @@ from . import (  # noqa: F401
     wrappers,
 )
 from .registry import register_layer as register_layer
+from .registry import registered as registered

@@ -19,6 +19,7 @@ from ..topology.spec import LayerSpec
 from . import initializers
 from .base import KerasLayer, fail, single
 from .registry import register_layer
+from .traits import Export, ExportContext, Sample, is_default, refuse
 
 
 def _float(spec: LayerSpec, key: str, default: float | None) -> float | None:
@@ -52,8 +53,18 @@ class ReLU(KerasLayer):
         return y
 
 
-@register_layer("ReLU", notes="TF.js ignores negative_slope and threshold (only max_value); "
-                "Keras 3 files get the full Keras formula")
+def _relu_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> None:
+    if spec.keras3 and not (is_default(config.get("negative_slope"), 0.0)
+                            and is_default(config.get("threshold"), 0.0)):
+        raise refuse(spec, "TF.js's ReLU ignores negative_slope and threshold")
+
+
+@register_layer("ReLU", tfjs=True, export=Export(_relu_export), notes=(
+    "TF.js ignores negative_slope and threshold (only max_value); Keras 3 files get the full "
+    "Keras formula"), samples=[
+        Sample({"max_value": 0.5}, ((2, 5),)),
+        Sample({"negative_slope": 0.1, "threshold": 0.2, "max_value": 0.8}, ((2, 5),),
+               keras3=True, exportable=False)])
 def relu(spec: LayerSpec) -> nn.Module:
     slope = _float(spec, "negative_slope", 0.0) if spec.keras3 else 0.0
     theta = _float(spec, "threshold", 0.0) if spec.keras3 else 0.0
@@ -74,8 +85,16 @@ class LeakyReLU(KerasLayer):
         return jnp.where(x < 0, self.alpha * x, x)
 
 
-@register_layer("LeakyReLU", notes="alpha (default 0.3); TF.js ignores Keras 3's "
-                "negative_slope (then 0.3): Keras 3 files use negative_slope")
+def _leaky_relu_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> None:
+    slope = config.pop("negative_slope", None)
+    if spec.keras3 and slope is not None:
+        config["alpha"] = float(slope)
+
+
+@register_layer("LeakyReLU", tfjs=True, export=Export(_leaky_relu_export), notes=(
+    "alpha (default 0.3); TF.js ignores Keras 3's negative_slope (then 0.3): Keras 3 files "
+    "use negative_slope"), samples=[Sample({"alpha": 0.2}, ((2, 5),)),
+                                    Sample({"negative_slope": 0.1}, ((2, 5),), keras3=True)])
 def leaky_relu(spec: LayerSpec) -> nn.Module:
     alpha = _float(spec, "alpha", None)
     if spec.keras3 and spec.config.get("negative_slope") is not None:
@@ -102,7 +121,11 @@ class PReLU(KerasLayer):
         return jnp.where(x < 0, alpha * x, x)
 
 
-@register_layer("PReLU", notes="alpha shaped like input.shape[1:] with shared_axes set to 1")
+@register_layer("PReLU", tfjs=True, notes=(
+    "alpha shaped like input.shape[1:] with shared_axes set to 1"), samples=[
+        Sample({"shared_axes": [1, 2], "alpha_initializer": {
+            "class_name": "RandomUniform", "config": {"minval": 0.1, "maxval": 0.3}}},
+            ((2, 3, 3, 2),))])
 def prelu(spec: LayerSpec) -> nn.Module:
     shared = spec.config.get("shared_axes")
     if shared is None:
@@ -129,7 +152,15 @@ class ELU(KerasLayer):
         return jnp.where(x >= 0, x, self.alpha * jnp.expm1(jnp.minimum(x, 0.0)))
 
 
-@register_layer("ELU", notes="alpha != 1 (TF.js throws) uses Keras's alpha*(exp(x)-1)")
+def _elu_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> None:
+    alpha = config.get("alpha")
+    if alpha is not None and float(alpha) != 1.0:
+        raise refuse(spec, f"TF.js's ELU throws for alpha={config['alpha']} (only 1.0)")
+
+
+@register_layer("ELU", tfjs=True, export=Export(_elu_export), notes=(
+    "alpha != 1 (TF.js throws) uses Keras's alpha*(exp(x)-1)"), samples=[
+        Sample({"alpha": 1.0}, ((2, 5),)), Sample({"alpha": 0.5}, ((2, 5),), exportable=False)])
 def elu(spec: LayerSpec) -> nn.Module:
     return ELU(alpha=_float(spec, "alpha", 1.0), name=spec.name)
 
@@ -145,7 +176,8 @@ class ThresholdedReLU(KerasLayer):
         return x * (x > self.theta).astype(x.dtype)
 
 
-@register_layer("ThresholdedReLU", notes="x * (x > theta), theta default 1")
+@register_layer("ThresholdedReLU", tfjs=True, notes="x * (x > theta), theta default 1",
+                samples=[Sample({"theta": 0.3}, ((2, 5),))])
 def thresholded_relu(spec: LayerSpec) -> nn.Module:
     return ThresholdedReLU(theta=_float(spec, "theta", 1.0), name=spec.name)
 
@@ -173,9 +205,11 @@ class Softmax(KerasLayer):
         return jax.nn.softmax(x, axis=self.axis)
 
 
-@register_layer("Softmax", notes="axis defaults to 1 when the key is missing (TF.js; Keras "
-                "-1); a list of axes normalizes jointly; a received mask adds -1e9*(1-mask) "
-                "(TF.js's stale mask included); non-last axes run (TF.js throws)")
+@register_layer("Softmax", tfjs=True, notes=(
+    "axis defaults to 1 when the key is missing (TF.js; Keras -1); a list of axes normalizes "
+    "jointly; a received mask adds -1e9*(1-mask) (TF.js's stale mask included); non-last axes "
+    "run (TF.js throws)"), samples=[Sample({"axis": -1}, ((2, 3, 4),)),
+                                    Sample({"axis": [1, 2]}, ((2, 3, 4),))])
 def softmax(spec: LayerSpec) -> nn.Module:
     axis = spec.config.get("axis")
     if axis is None:

@@ -25,6 +25,7 @@ from ..topology.spec import LayerSpec, TensorRef
 from . import activations, initializers
 from .base import KerasLayer, activation, as_list, fail, single
 from .registry import register_layer
+from .traits import Sample
 
 _NEG = 1e9  # Keras's additive mask value for float32 scores
 
@@ -125,7 +126,9 @@ def _attention_common(spec: LayerSpec) -> dict[str, Any]:
             "dropout": float(spec.config.get("dropout") or 0.0)}
 
 
-@register_layer("Attention", tfjs=False, notes=(
+@register_layer("Attention", samples=[
+    Sample({"use_scale": True}, ((2, 3, 4), (2, 5, 4))),
+    Sample({"score_mode": "concat"}, ((2, 3, 4), (2, 5, 4), (2, 5, 4)))], notes=(
     "Keras-only. [query, value(, key)]; `dot` scores `q k^T` (x `scale` if use_scale) or "
     "`concat` scores; causal mask from `use_causal_mask`/`causal`; softmax; dropout on the "
     "weights only with train=True. Input masks are not applied."))
@@ -137,7 +140,7 @@ def attention(spec: LayerSpec) -> nn.Module:
                      name=spec.name, **_attention_common(spec))
 
 
-@register_layer("AdditiveAttention", tfjs=False, notes=(
+@register_layer("AdditiveAttention", samples=[Sample({}, ((2, 3, 4), (2, 5, 4)))], notes=(
     "Keras-only. Bahdanau scores `sum(scale * tanh(q_i + k_j))` (`scale [dim]` if use_scale); "
     "otherwise as Attention."))
 def additive_attention(spec: LayerSpec) -> nn.Module:
@@ -221,7 +224,10 @@ def _output_shape(value: Any) -> tuple[Any, ...]:
     return tuple(None if v is None else int(v) for v in values)
 
 
-@register_layer("EinsumDense", tfjs=False, notes=(
+@register_layer("EinsumDense", samples=[
+    Sample({"equation": "abc,cd->abd", "output_shape": [3, 5], "bias_axes": "d"}, ((2, 3, 4),)),
+    Sample({"equation": "...b,bc->...c", "output_shape": 6, "activation": "relu"},
+           ((2, 3, 4),))], notes=(
     "Keras-only. `act(einsum(equation, x, kernel) + bias)`; kernel and bias shapes from the "
     "equation, `output_shape` and `bias_axes` as Keras derives them (`...` on the left or "
     "right). Keras 3 LoRA / quantized variants refused."))
@@ -341,7 +347,10 @@ def _kwarg_is_query(spec: LayerSpec, key: str) -> bool:
     return True
 
 
-@register_layer("MultiHeadAttention", tfjs=False, notes=(
+@register_layer("MultiHeadAttention", samples=[
+    Sample({"num_heads": 2, "key_dim": 3}, ((2, 4, 6), (2, 4, 6))),
+    Sample({"num_heads": 2, "key_dim": 3, "value_dim": 2, "output_shape": [5]},
+           ((2, 4, 6), (2, 4, 6)))], notes=(
     "Keras-only. Projections `query`/`key`/`value` (kernel [d, heads, dim], bias [heads, dim]), "
     "q scaled by 1/sqrt(key_dim), softmax jointly over the attention axes' key positions "
     "(default: all but batch/features), output projection `attention_output`; "

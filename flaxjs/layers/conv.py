@@ -21,7 +21,9 @@ from ..topology.spec import LayerSpec
 from . import activations, initializers
 from .base import (KerasLayer, Shape, Variable, activation, channels_first, fail, ints, padding,
                    single)
+from .core import DENSE_DEFAULTS
 from .registry import register_layer
+from .traits import Export, ExportContext, Foldable, Sample, is_default, refuse
 
 Pads = tuple[tuple[int, int], ...]
 
@@ -336,10 +338,34 @@ def _groups(spec: LayerSpec) -> int:
     return groups
 
 
-@register_layer("Conv1D", notes=(
+def _conv_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> None:
+    if int(config.get("groups") or 1) != 1:
+        raise refuse(spec, f"groups={config['groups']} (grouped convolution) is not "
+                     "supported by TF.js")
+    if spec.class_name == "Conv1D":
+        if str(config.get("padding", "valid")).lower() == "causal":
+            raise refuse(spec, "padding='causal' cannot run in TF.js")
+        if spec.keras3 and channels_first(spec):
+            raise refuse(spec, "TF.js returns channels_last outputs for a channels_first "
+                         "Conv1D (Keras 3 returns channels_first)")
+
+
+_CONV1D_DEFAULTS = {**DENSE_DEFAULTS, "strides": 1, "padding": "valid",
+                    "data_format": "channels_last", "dilation_rate": 1}
+_CONV2D_DEFAULTS = {**DENSE_DEFAULTS, "strides": [1, 1], "padding": "valid",
+                    "data_format": "channels_last", "dilation_rate": [1, 1]}
+_BIAS = {"bias_initializer": {"class_name": "RandomUniform", "config": {"seed": 1}}}
+
+
+@register_layer("Conv1D", tfjs=True, export=Export(_conv_export, _CONV1D_DEFAULTS),
+                foldable=Foldable(1), notes=(
     "channels_first: TF.js transposes the input to NWC and returns [B,T,f] (reproduced; "
     "Keras 3 files get [B,f,T]). Keras-only: padding='causal' (left pad (k-1)·d) and "
-    "groups>1 (grouped conv), which TF.js cannot run."))
+    "groups>1 (grouped conv), which TF.js cannot run."), samples=[
+        Sample({"filters": 4, "kernel_size": 3, "strides": 2, "padding": "same", **_BIAS},
+               ((2, 7, 3),)),
+        Sample({"filters": 4, "kernel_size": 2, "padding": "causal", "dilation_rate": 2,
+                "groups": 2}, ((2, 7, 2),), exportable=False)])
 def conv1d(spec: LayerSpec) -> nn.Module:
     kw = _common(spec, 1)
     return Conv(filters=int(spec.config["filters"]), groups=_groups(spec),
@@ -347,29 +373,52 @@ def conv1d(spec: LayerSpec) -> nn.Module:
                 kernel_init=_kernel_init(spec), **kw)
 
 
-@register_layer("Conv2D", notes=(
+@register_layer("Conv2D", tfjs=True, export=Export(_conv_export, _CONV2D_DEFAULTS),
+                foldable=Foldable(2), notes=(
     "TF.js `same` padding (extra cell bottom/right); channels_first via NHWC transposes, "
     "a softmax activation then runs over the last (W) axis as in TF.js. Keras-only: "
-    "groups>1 (grouped conv; TF.js ignores `groups` and fails on the kernel shape)."))
-@register_layer("Conv3D", notes=(
+    "groups>1 (grouped conv; TF.js ignores `groups` and fails on the kernel shape)."), samples=[
+        Sample({"filters": 4, "kernel_size": 3, "strides": 2, "padding": "same",
+                "activation": "relu", **_BIAS}, ((2, 7, 6, 3),)),
+        Sample({"filters": 2, "kernel_size": [2, 3], "data_format": "channels_first",
+                "dilation_rate": 2}, ((2, 3, 7, 8),)),
+        Sample({"filters": 4, "kernel_size": 3, "groups": 2}, ((2, 6, 6, 4),),
+               exportable=False)])
+@register_layer("Conv3D", tfjs=True, export=Export(_conv_export), foldable=Foldable(3), notes=(
     "as Conv2D in 3-D (kernel [kd,kh,kw,in,f]); TF.js's 3-D `same` padding is not clamped "
-    "at 0 (kernel < stride shifts the windows by one cell; reproduced); groups>1 Keras-only."))
+    "at 0 (kernel < stride shifts the windows by one cell; reproduced); groups>1 Keras-only."),
+    samples=[Sample({"filters": 3, "kernel_size": 2, "strides": 2, "padding": "same", **_BIAS},
+                    ((2, 5, 4, 5, 2),))])
 def conv2d(spec: LayerSpec) -> nn.Module:
     rank = 3 if spec.class_name == "Conv3D" else 2
     return Conv(filters=int(spec.config["filters"]), groups=_groups(spec),
                 kernel_init=_kernel_init(spec), **_common(spec, rank))
 
 
-@register_layer("Conv2DTranspose", notes=(
+def _conv_transpose_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> None:
+    if spec.keras3 and (config.get("output_padding") is not None
+                        or not is_default(config.get("dilation_rate"), 1)):
+        raise refuse(spec, "TF.js ignores output_padding and dilation_rate, which this "
+                     "Keras 3 layer uses")
+
+
+@register_layer("Conv2DTranspose", tfjs=True, export=Export(_conv_transpose_export), notes=(
     "kernel [kh,kw,f,in]; gradient of conv2d, output in·s (same) or in·s+max(k-s,0) "
     "(valid). TF.js ignores output_padding and dilation_rate (reproduced); Keras 3 files "
-    "honour both."))
-@register_layer("Conv3DTranspose", notes=(
+    "honour both."), samples=[
+        Sample({"filters": 3, "kernel_size": 3, "strides": 2, "padding": "same", **_BIAS},
+               ((2, 4, 5, 2),)),
+        Sample({"filters": 2, "kernel_size": 3, "strides": 2, "output_padding": 1},
+               ((2, 4, 4, 2),), keras3=True, exportable=False)])
+@register_layer("Conv3DTranspose", tfjs=True, export=Export(_conv_transpose_export), notes=(
     "as Conv2DTranspose in 3-D (kernel [kd,kh,kw,f,in]), with TF.js's unclamped 3-D "
-    "`same` padding (see Conv3D)."))
-@register_layer("Conv1DTranspose", tfjs=False, notes=(
+    "`same` padding (see Conv3D)."), samples=[
+        Sample({"filters": 2, "kernel_size": 2, "strides": 2, **_BIAS}, ((2, 3, 2, 3, 2),))])
+@register_layer("Conv1DTranspose", notes=(
     "Keras-only (TF.js has no Conv1DTranspose): kernel [k,f,in]; output_padding and "
-    "dilation_rate honoured."))
+    "dilation_rate honoured."), samples=[
+        Sample({"filters": 3, "kernel_size": 3, "strides": 2, "output_padding": 1, **_BIAS},
+               ((2, 5, 2),))])
 def conv_transpose(spec: LayerSpec) -> nn.Module:
     rank = {"Conv1DTranspose": 1, "Conv2DTranspose": 2, "Conv3DTranspose": 3}[spec.class_name]
     keras_semantics = spec.keras3 or rank == 1
@@ -383,13 +432,27 @@ def conv_transpose(spec: LayerSpec) -> nn.Module:
                          kernel_init=_kernel_init(spec), **kw)
 
 
-@register_layer("DepthwiseConv2D", notes=(
+def _depthwise_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> None:
+    if spec.keras3 and not is_default(config.get("dilation_rate"), 1):
+        raise refuse(spec, "TF.js ignores DepthwiseConv2D's dilation_rate, which this "
+                     "Keras 3 layer uses")
+
+
+@register_layer("DepthwiseConv2D", tfjs=True, depthwise=True,
+                export=Export(_depthwise_export, {"depth_multiplier": 1}),
+                foldable=Foldable(2, kernel="depthwise_kernel"), notes=(
     "output channel c·dm+m; TF.js ignores dilation_rate (reproduced for TF.js-loadable "
     "files; Keras 3 files honour it, weight named `kernel`). CPU: lowered to shifted "
-    "multiply-adds (faster than XLA's grouped conv); grouped conv on GPU/TPU."))
-@register_layer("DepthwiseConv1D", tfjs=False, notes=(
+    "multiply-adds (faster than XLA's grouped conv); grouped conv on GPU/TPU."), samples=[
+        Sample({"kernel_size": 3, "depth_multiplier": 2, "strides": 2, "padding": "same",
+                **_BIAS}, ((2, 7, 6, 3),)),
+        Sample({"kernel_size": 3, "dilation_rate": 2}, ((2, 7, 7, 2),), keras3=True,
+               exportable=False)])
+@register_layer("DepthwiseConv1D", depthwise=True, notes=(
     "Keras-only (TF.js has no DepthwiseConv1D): kernel [k,in,dm] (`depthwise_kernel`, "
-    "Keras 3 `kernel`), dilation honoured."))
+    "Keras 3 `kernel`), dilation honoured."), samples=[
+        Sample({"kernel_size": 3, "depth_multiplier": 2, "dilation_rate": 2, **_BIAS},
+               ((2, 8, 3),))])
 def depthwise_conv(spec: LayerSpec) -> nn.Module:
     rank = 1 if spec.class_name == "DepthwiseConv1D" else 2
     kw = _common(spec, rank)
@@ -400,14 +463,26 @@ def depthwise_conv(spec: LayerSpec) -> nn.Module:
                          kernel_init=_kernel_init(spec, "depthwise_initializer"), **kw)
 
 
-@register_layer("SeparableConv2D", notes=(
+def _separable_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> None:
+    if spec.keras3 and channels_first(spec):
+        raise refuse(spec, "TF.js adds the bias of a channels_first SeparableConv2D along "
+                     "the wrong axis (Keras 3 semantics were used)")
+
+
+@register_layer("SeparableConv2D", tfjs=True, depthwise=True,
+                export=Export(_separable_export, {"depth_multiplier": 1}), notes=(
     "depthwise (strides, padding, dilation) then 1x1 conv. depth_multiplier is read from "
     "the config (TF.js's own save omits it: such files only load with dm=1). "
     "channels_first: TF.js adds the bias along H and applies the activation in NHWC "
-    "(reproduced; Keras 3 files get Keras semantics)."))
-@register_layer("SeparableConv1D", tfjs=False, notes=(
+    "(reproduced; Keras 3 files get Keras semantics)."), samples=[
+        Sample({"filters": 4, "kernel_size": 3, "padding": "same", "activation": "relu",
+                **_BIAS}, ((2, 6, 5, 3),)),
+        Sample({"filters": 4, "kernel_size": 2, "depth_multiplier": 2,  # TF.js's bias axis
+                "data_format": "channels_first"}, ((2, 2, 5, 5),))])      # needs H' == filters
+@register_layer("SeparableConv1D", depthwise=True, notes=(
     "Keras-only (TF.js throws for rank 1): depthwise_kernel [k,in,dm], pointwise_kernel "
-    "[1,in·dm,f]; Keras semantics."))
+    "[1,in·dm,f]; Keras semantics."), samples=[
+        Sample({"filters": 4, "kernel_size": 3, "depth_multiplier": 2, **_BIAS}, ((2, 7, 3),))])
 def separable_conv(spec: LayerSpec) -> nn.Module:
     rank = 1 if spec.class_name == "SeparableConv1D" else 2
     return SeparableConv(filters=int(spec.config["filters"]),

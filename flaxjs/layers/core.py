@@ -16,6 +16,16 @@ from ..topology.spec import LayerSpec
 from . import activations, initializers
 from .base import KerasLayer, activation, channels_first, fail, single
 from .registry import register_layer
+from .traits import Export, ExportContext, Foldable, Sample, refuse
+
+_GLOROT = {"class_name": "GlorotUniform", "config": {"seed": None}}
+_ZEROS = {"class_name": "Zeros", "config": {}}
+#: keys of a layer with a kernel and a bias that TF.js reads as these values when absent.
+DENSE_DEFAULTS = {"activation": "linear", "use_bias": True, "kernel_initializer": _GLOROT,
+                  "bias_initializer": _ZEROS, "kernel_regularizer": None,
+                  "bias_regularizer": None, "activity_regularizer": None,
+                  "kernel_constraint": None, "bias_constraint": None}
+_BIAS = {"bias_initializer": {"class_name": "RandomUniform", "config": {"seed": 1}}}
 
 
 class Dense(KerasLayer):
@@ -47,7 +57,16 @@ class Dense(KerasLayer):
         return [(*shape[:-1], self.units)], variables
 
 
-@register_layer("Dense", notes="contracts the last axis for any rank (no flattening)")
+def _dense_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> None:
+    if config.pop("lora_rank", None):
+        raise refuse(spec, "LoRA-enabled Dense layers are Keras 3 only")
+
+
+@register_layer("Dense", tfjs=True, export=Export(_dense_export, DENSE_DEFAULTS),
+                foldable=Foldable(None), notes="contracts the last axis for any rank (no "
+                "flattening)", samples=[
+                    Sample({"units": 3, "activation": "tanh", **_BIAS}, ((2, 5),)),
+                    Sample({"units": 2, "use_bias": False}, ((2, 3, 4),))])
 def dense(spec: LayerSpec) -> nn.Module:
     c = spec.config
     return Dense(units=int(c["units"]), activation=activation(spec),
@@ -71,7 +90,8 @@ class Activation(KerasLayer):
         return activations.get(self.activation, keras3=self.keras3)(single(inputs))
 
 
-@register_layer("Activation")
+@register_layer("Activation", tfjs=True, samples=[
+    Sample({"activation": "selu"}, ((2, 5),)), Sample({"activation": "softmax"}, ((2, 3, 4),))])
 def activation_layer(spec: LayerSpec) -> nn.Module:
     return Activation(activation=activation(spec), keras3=spec.keras3, name=spec.name)
 
@@ -119,20 +139,28 @@ def _rate(spec: LayerSpec, key: str = "rate") -> float:
     return min(max(float(spec.config.get(key, 0.0) or 0.0), 0.0), 1.0)
 
 
-@register_layer("Dropout", notes="identity at inference; training: inverted dropout only for "
-                "0 < rate < 1 (rate clamped to [0, 1]), noise_shape None entries = input dims")
+@register_layer("Dropout", tfjs=True, export=Export(defaults={"noise_shape": None, "seed": None}),
+                notes="identity at inference; training: inverted dropout only for 0 < rate < 1 "
+                "(rate clamped to [0, 1]), noise_shape None entries = input dims", samples=[
+                    Sample({"rate": 0.5}, ((2, 6),)),
+                    Sample({"rate": 0.3, "noise_shape": [None, 1, 4]}, ((2, 3, 4),))])
 def dropout(spec: LayerSpec) -> nn.Module:
     shape = spec.config.get("noise_shape")
     return Dropout(rate=_rate(spec), noise_shape=tuple(shape) if shape is not None else None,
                    name=spec.name)
 
 
-@register_layer("SpatialDropout1D", notes="identity at inference; training noise shape [B,1,C]")
+@register_layer("SpatialDropout1D", tfjs=True, notes="identity at inference; training noise "
+                "shape [B,1,C]", samples=[Sample({"rate": 0.5}, ((2, 3, 4),))])
 def spatial_dropout1d(spec: LayerSpec) -> nn.Module:
     return Dropout(rate=_rate(spec), spatial=True, name=spec.name)
 
 
-@register_layer("SpatialDropout2D", "SpatialDropout3D", tfjs=False,
+@register_layer("SpatialDropout2D", samples=[Sample({"rate": 0.5}, ((2, 3, 3, 4),))],
+                notes="Keras only (TF.js cannot load it); identity at inference; training drops "
+                "whole channels (data_format honoured)")
+@register_layer("SpatialDropout3D", samples=[
+    Sample({"rate": 0.5, "data_format": "channels_first"}, ((2, 4, 2, 3, 3),))],
                 notes="Keras only (TF.js cannot load it); identity at inference; training drops "
                 "whole channels (data_format honoured)")
 def spatial_dropout_nd(spec: LayerSpec) -> nn.Module:
@@ -150,9 +178,9 @@ class Identity(KerasLayer):
         return single(inputs)
 
 
-@register_layer("Identity", "ActivityRegularization", tfjs=False,
-                notes="Keras only (TF.js cannot load it); returns its input "
-                "(ActivityRegularization's training loss is not modelled)")
+@register_layer("Identity", "ActivityRegularization", samples=[
+    Sample({"l1": 0.01}, ((2, 3, 4),))], notes="Keras only (TF.js cannot load it); returns its "
+                "input (ActivityRegularization's training loss is not modelled)")
 def identity(spec: LayerSpec) -> nn.Module:
     return Identity(name=spec.name)
 
@@ -177,8 +205,11 @@ class Flatten(KerasLayer):
         return [(shape[0], math.prod(shape[1:]))], []
 
 
-@register_layer("Flatten", notes="channels_first transposes to channels-last before "
-                "flattening; rank-2 input is allowed (TF.js requires rank >= 3)")
+@register_layer("Flatten", tfjs=True, export=Export(defaults={"data_format": "channels_last"}),
+                notes="channels_first transposes to channels-last before flattening; rank-2 "
+                "input is allowed (TF.js requires rank >= 3)", samples=[
+                    Sample({}, ((2, 3, 4),)),
+                    Sample({"data_format": "channels_first"}, ((2, 2, 3, 4),))])
 def flatten(spec: LayerSpec) -> nn.Module:
     return Flatten(channels_first=channels_first(spec), name=spec.name)
 
@@ -201,7 +232,8 @@ class Reshape(KerasLayer):
         return ([(shape[0], *target)], []) if math.prod(target) == size else None
 
 
-@register_layer("Reshape", notes="C-order reshape; one -1 or null entry is inferred")
+@register_layer("Reshape", tfjs=True, notes="C-order reshape; one -1 or null entry is "
+                "inferred", samples=[Sample({"target_shape": [3, -1]}, ((2, 6, 2),))])
 def reshape(spec: LayerSpec) -> nn.Module:
     target = spec.config.get("target_shape")
     if target is None:
@@ -222,7 +254,7 @@ class Permute(KerasLayer):
         return jnp.transpose(single(inputs), (0, *self.dims))
 
 
-@register_layer("Permute")
+@register_layer("Permute", tfjs=True, samples=[Sample({"dims": [2, 1]}, ((2, 3, 4),))])
 def permute(spec: LayerSpec) -> nn.Module:
     dims = spec.config.get("dims")
     if not isinstance(dims, (list, tuple)) or sorted(int(d) for d in dims) != list(
@@ -244,7 +276,7 @@ class RepeatVector(KerasLayer):
         return jnp.broadcast_to(x[:, None, :], (x.shape[0], self.n, x.shape[1]))
 
 
-@register_layer("RepeatVector")
+@register_layer("RepeatVector", tfjs=True, samples=[Sample({"n": 3}, ((2, 4),))])
 def repeat_vector(spec: LayerSpec) -> nn.Module:
     return RepeatVector(n=int(spec.config["n"]), name=spec.name)
 
@@ -269,7 +301,8 @@ class Masking(KerasLayer):
         return jnp.any(single(inputs) != self.mask_value, axis=-1)
 
 
-@register_layer("Masking", notes="output mask any(x != mask_value, -1); masked steps zeroed")
+@register_layer("Masking", tfjs=True, notes="output mask any(x != mask_value, -1); masked "
+                "steps zeroed", samples=[Sample({"mask_value": 0.0}, ((2, 3, 4),))])
 def masking(spec: LayerSpec) -> nn.Module:
     value = spec.config.get("mask_value")
     return Masking(mask_value=0.0 if value is None else float(value), name=spec.name)
@@ -320,9 +353,11 @@ class Embedding(KerasLayer):
         return x != 0
 
 
-@register_layer("Embedding", notes="input cast to int32 by truncation; out-of-range ids give "
-                "NaN rows (TF.js throws); weight dtype from the layer dtype (int32 "
-                "embeddings stay int32); mask_zero mask is x != 0 on the raw input")
+@register_layer("Embedding", tfjs=True, notes="input cast to int32 by truncation; "
+                "out-of-range ids give NaN rows (TF.js throws); weight dtype from the layer "
+                "dtype (int32 embeddings stay int32); mask_zero mask is x != 0 on the raw input",
+                samples=[Sample({"input_dim": 7, "output_dim": 3, "mask_zero": True}, ((2, 5),),
+                                dtype="int32", low=0, high=7)])
 def embedding(spec: LayerSpec) -> nn.Module:
     c = spec.config
     return Embedding(input_dim=int(c["input_dim"]), output_dim=int(c["output_dim"]),

@@ -21,6 +21,7 @@ from jax import lax
 from ..topology.spec import LayerSpec
 from .base import KerasLayer, as_list, fail
 from .registry import register_layer
+from .traits import Export, ExportContext, Sample, refuse
 
 Array = jax.Array
 
@@ -101,32 +102,33 @@ _MASK_NOTE = ("output mask as TF.js computes it (extra leading axis, last input'
               "ignored)")
 
 
-@register_layer("Add", notes="lower-rank inputs expanded at axis 1; " + _MASK_NOTE)
+@register_layer("Add", tfjs=True, samples=[Sample({}, ((2, 3, 4), (2, 3, 4))), Sample({}, ((2, 3, 4), (2, 4)))],
+                notes="lower-rank inputs expanded at axis 1; " + _MASK_NOTE)
 def add(spec: LayerSpec) -> nn.Module:
     return Elementwise(op="add", name=spec.name)
 
 
-@register_layer("Multiply", notes="lower-rank inputs expanded at axis 1; " + _MASK_NOTE)
+@register_layer("Multiply", tfjs=True, samples=[Sample({}, ((2, 3, 4), (2, 3, 4)))], notes="lower-rank inputs expanded at axis 1; " + _MASK_NOTE)
 def multiply(spec: LayerSpec) -> nn.Module:
     return Elementwise(op="multiply", name=spec.name)
 
 
-@register_layer("Average", notes="sum * (1/n); " + _MASK_NOTE)
+@register_layer("Average", tfjs=True, samples=[Sample({}, ((2, 4),) * 3)], notes="sum * (1/n); " + _MASK_NOTE)
 def average(spec: LayerSpec) -> nn.Module:
     return Elementwise(op="average", name=spec.name)
 
 
-@register_layer("Maximum", notes=_MASK_NOTE)
+@register_layer("Maximum", tfjs=True, samples=[Sample({}, ((2, 3, 4), (2, 3, 4)))], notes=_MASK_NOTE)
 def maximum(spec: LayerSpec) -> nn.Module:
     return Elementwise(op="maximum", name=spec.name)
 
 
-@register_layer("Minimum", notes=_MASK_NOTE)
+@register_layer("Minimum", tfjs=True, samples=[Sample({}, ((2, 3, 4), (2, 3, 4)))], notes=_MASK_NOTE)
 def minimum(spec: LayerSpec) -> nn.Module:
     return Elementwise(op="minimum", name=spec.name)
 
 
-@register_layer("Subtract", tfjs=False, notes="Keras only (TF.js cannot load it): x0 - x1 "
+@register_layer("Subtract", samples=[Sample({}, ((2, 3, 4), (2, 3, 4)))], notes="Keras only (TF.js cannot load it): x0 - x1 "
                 "with merge broadcasting; output mask = AND of the input masks (Keras)")
 def subtract(spec: LayerSpec) -> nn.Module:
     return Elementwise(op="subtract", tfjs_mask=False, name=spec.name)
@@ -178,9 +180,18 @@ class Concatenate(KerasLayer):
         return jnp.all(jnp.concatenate(parts, axis=self.axis), axis=-1)
 
 
-@register_layer("Concatenate", notes="TF.js quirk reproduced: a negative axis other than -1 "
-                "concatenates on the LAST axis (Keras 3 files: the configured axis); masks "
-                "concatenated (missing = all true) and ANDed over the last axis")
+def _concatenate_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> None:
+    axis = int(config.get("axis", -1))
+    if spec.keras3 and axis < -1:
+        raise refuse(spec, f"TF.js concatenates on the last axis for axis={axis}")
+
+
+@register_layer("Concatenate", tfjs=True, export=Export(_concatenate_export), notes=(
+    "TF.js quirk reproduced: a negative axis other than -1 concatenates on the LAST axis "
+    "(Keras 3 files: the configured axis); masks concatenated (missing = all true) and ANDed "
+    "over the last axis"), samples=[Sample({"axis": 1}, ((2, 3, 4), (2, 2, 4))),
+                                   Sample({"axis": -2}, ((2, 3, 4), (2, 2, 4)), keras3=True,
+                                          exportable=False)])
 def concatenate(spec: LayerSpec) -> nn.Module:
     axis = spec.config.get("axis")
     axis = -1 if axis is None else int(axis)
@@ -255,7 +266,10 @@ class Dot(KerasLayer):
         return None
 
 
-@register_layer("Dot", notes="inputs of rank <= 3 (as TF.js); normalize divides by "
+@register_layer("Dot", tfjs=True, samples=[
+    Sample({"axes": -1, "normalize": True}, ((2, 4), (2, 4))),
+    Sample({"axes": [2, 2]}, ((2, 3, 4), (2, 5, 4)))],
+                notes="inputs of rank <= 3 (as TF.js); normalize divides by "
                 "sqrt(max(sum(x^2), 1e-7)) (Keras eps 1e-12); no output mask")
 def dot(spec: LayerSpec) -> nn.Module:
     axes = spec.config.get("axes")

@@ -13,6 +13,7 @@ import jax
 from ..topology.spec import LayerSpec
 from .base import KerasLayer, single
 from .registry import register_layer
+from .traits import Sample
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -34,7 +35,8 @@ class GaussianNoise(KerasLayer):
         return x + self.stddev * noise
 
 
-@register_layer("GaussianNoise", notes="identity at inference; training adds N(0, stddev)")
+@register_layer("GaussianNoise", tfjs=True, samples=[Sample({"stddev": 0.5}, ((2, 6),))],
+                notes="identity at inference; training adds N(0, stddev)")
 def gaussian_noise(spec: LayerSpec) -> nn.Module:
     return GaussianNoise(stddev=float(spec.config.get("stddev", 0.0) or 0.0), name=spec.name)
 
@@ -56,7 +58,8 @@ class GaussianDropout(KerasLayer):
         return x * (1.0 + stddev * noise)
 
 
-@register_layer("GaussianDropout", notes="identity at inference; training multiplies by "
+@register_layer("GaussianDropout", tfjs=True, samples=[Sample({"rate": 0.3}, ((2, 6),))],
+                notes="identity at inference; training multiplies by "
                 "N(1, sqrt(rate/(1-rate))) when 0 < rate < 1")
 def gaussian_dropout(spec: LayerSpec) -> nn.Module:
     return GaussianDropout(rate=float(spec.config.get("rate", 0.0) or 0.0), name=spec.name)
@@ -89,7 +92,8 @@ class AlphaDropout(KerasLayer):
         return (x * kept + (kept - 1.0) * alpha_p) * a + b
 
 
-@register_layer("AlphaDropout", notes="identity at inference; training when 0 < rate < 1: "
+@register_layer("AlphaDropout", tfjs=True, samples=[Sample({"rate": 0.3}, ((2, 6),))],
+                notes="identity at inference; training when 0 < rate < 1: "
                 "TF.js's formula (dropped units set to +alpha*scale before the affine "
                 "correction; Keras uses -alpha*scale)")
 def alpha_dropout(spec: LayerSpec) -> nn.Module:

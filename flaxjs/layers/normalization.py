@@ -21,6 +21,11 @@ from ..topology.spec import LayerSpec
 from . import initializers
 from .base import KerasLayer, fail, single
 from .registry import register_layer
+from .traits import Export, Sample
+
+_RANDOM = {"class_name": "RandomUniform", "config": {"minval": 0.5, "maxval": 1.5, "seed": 1}}
+_ONES = {"class_name": "Ones", "config": {}}
+_ZEROS = {"class_name": "Zeros", "config": {}}
 
 
 def _axes(spec: LayerSpec, value: Any, *, allow_none: bool = False) -> tuple[int, ...]:
@@ -130,7 +135,13 @@ class BatchNormalization(KerasLayer):
         return [tuple(shape)], params + stats
 
 
-@register_layer("BatchNormalization", notes=(
+@register_layer("BatchNormalization", tfjs=True, export=Export(defaults={
+    "axis": -1, "momentum": 0.99, "epsilon": 1e-3, "center": True, "scale": True,
+    "beta_initializer": _ZEROS, "gamma_initializer": _ONES, "moving_mean_initializer": _ZEROS,
+    "moving_variance_initializer": _ONES}), samples=[
+        Sample({"gamma_initializer": _RANDOM, "moving_variance_initializer": _RANDOM},
+               ((2, 3, 3, 4),)),
+        Sample({"axis": 1, "center": False, "epsilon": 0.01}, ((2, 3, 5),))], notes=(
     "epsilon from the config (default 1e-3) inside the sqrt; `axis` an int or a one-element "
     "list (negative allowed, Keras); parameters broadcast along `axis` (TF.js's CPU kernel cycles "
     "them over the flattened input for a non-last axis: the Keras/WebGL result is produced); any "
@@ -193,7 +204,10 @@ class LayerNormalization(KerasLayer):
         return y
 
 
-@register_layer("LayerNormalization", notes=(
+@register_layer("LayerNormalization", tfjs=True, export=Export(defaults={
+    "axis": -1, "epsilon": 1e-3, "center": True, "scale": True}), samples=[
+        Sample({"gamma_initializer": _RANDOM}, ((2, 3, 4),)),
+        Sample({"axis": [1, 2], "epsilon": 0.01}, ((2, 3, 4),))], notes=(
     "mean and biased two-pass variance over `axis` (int or list), epsilon default 1e-3; "
     "gamma/beta shaped like the normalized dims (reshaped onto them). Any input rank (TF.js: "
     "<= 4). Refused: Keras 3 rms_scaling=True."))
@@ -246,7 +260,9 @@ class GroupNormalization(KerasLayer):
         return y.reshape(x.shape)
 
 
-@register_layer("GroupNormalization", tfjs=False, notes=(
+@register_layer("GroupNormalization", samples=[
+    Sample({"groups": 2, "gamma_initializer": _RANDOM}, ((2, 3, 3, 4),)),
+    Sample({"groups": -1, "axis": 1}, ((2, 4, 5),))], notes=(
     "Keras-only (TF.js cannot load it). Keras semantics: `groups` (-1 = one per channel) along "
     "`axis`, mean/variance over all but batch and group axes, eps default 1e-3, per-channel "
     "gamma/beta."))
@@ -276,7 +292,8 @@ class UnitNormalization(KerasLayer):
         return x * jnp.reciprocal(jnp.sqrt(jnp.maximum(sq, 1e-12)))
 
 
-@register_layer("UnitNormalization", tfjs=False, notes=(
+@register_layer("UnitNormalization", samples=[Sample({"axis": -1}, ((2, 3, 4),)),
+                                             Sample({"axis": [1, 2]}, ((2, 3, 4),))], notes=(
     "Keras-only (TF.js cannot load it): `x / sqrt(max(sum(x^2), 1e-12))` over `axis`."))
 def unit_normalization(spec: LayerSpec) -> nn.Module:
     return UnitNormalization(axis=_axes(spec, spec.config.get("axis", -1)), name=spec.name)
@@ -332,7 +349,10 @@ def _frozen(value: Any) -> Any:
     return value
 
 
-@register_layer("Normalization", tfjs=False, notes=(
+@register_layer("Normalization", samples=[
+    Sample({"axis": -1, "mean": [0.1, 0.2, 0.3], "variance": [1.0, 2.0, 0.5]}, ((2, 4, 3),)),
+    Sample({"axis": -1, "mean": [0.1, 0.2, 0.3], "variance": [1.0, 2.0, 0.5], "invert": True},
+           ((2, 3),))], notes=(
     "Keras-only (TF.js cannot load it): `(x - mean) / max(sqrt(variance), 1e-7)` (`invert`: "
     "`mean + x * max(sqrt(variance), 1e-7)`); adapted `mean`/`variance`/`count` weights live "
     "in `batch_stats`, or fixed `mean`/`variance` from the config."))

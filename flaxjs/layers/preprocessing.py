@@ -26,6 +26,7 @@ from ..topology.config import snake
 from ..topology.spec import LayerSpec
 from .base import KerasLayer, channels_first, fail, single
 from .registry import register_layer
+from .traits import Sample
 
 
 # ----------------------------------------------------------------- resampling helpers
@@ -155,7 +156,9 @@ def _number_or_tuple(spec: LayerSpec, key: str, default: float):
     raise fail(spec, f"{key} must be a number or a list of numbers, got {value!r}")
 
 
-@register_layer("Rescaling", notes="cast to float32, then `x * scale + offset`.")
+@register_layer("Rescaling", tfjs=True, samples=[
+    Sample({"scale": 0.5, "offset": -1.0}, ((2, 4, 3),), low=0, high=255)],
+                notes="cast to float32, then `x * scale + offset`.")
 def rescaling(spec: LayerSpec) -> nn.Module:
     return Rescaling(scale=_number_or_tuple(spec, "scale", 1.0),
                      offset=_number_or_tuple(spec, "offset", 0.0), name=spec.name)
@@ -176,7 +179,10 @@ class Resizing(KerasLayer):
                       align_corners=self.align_corners)
 
 
-@register_layer("Resizing", notes=(
+@register_layer("Resizing", tfjs=True, samples=[
+    Sample({"height": 4, "width": 7}, ((2, 6, 5, 3),)),
+    Sample({"height": 3, "width": 3, "interpolation": "nearest", "crop_to_aspect_ratio": True},
+           ((2, 6, 5, 3),))], notes=(
     "TF.js semantics: `align_corners = not crop_to_aspect_ratio` (so align-corners by default) "
     "and never crops; bilinear or nearest (nearest with align-corners rounds). Keras uses "
     "half-pixel centres and crops: results differ. Keras 3 `pad_to_aspect_ratio` refused."))
@@ -214,7 +220,8 @@ class CenterCrop(KerasLayer):
         return _gather_or_zero(_gather_or_zero(x, rows, x.ndim - 3), cols, x.ndim - 2)
 
 
-@register_layer("CenterCrop", notes=(
+@register_layer("CenterCrop", tfjs=True, samples=[Sample({"height": 3, "width": 4}, ((2, 6, 5, 3),))],
+                notes=(
     "TF.js semantics: `cropAndResize(nearest)` on the box [top/H, left/W, (top+h)/H, "
     "(left+w)/W] with top/left = floor(diff/2), left forced to 1 when W - w == 1 (Keras: 0); "
     "a target larger than the input in either dim resizes the whole image with legacy bilinear "
@@ -260,7 +267,12 @@ class CategoryEncoding(KerasLayer):
 _ENCODINGS = ("multi_hot", "one_hot", "count", "int")
 
 
-@register_layer("CategoryEncoding", notes=(
+@register_layer("CategoryEncoding", tfjs=True, samples=[
+    Sample({"num_tokens": 5, "output_mode": "count"}, ((2, 4),), dtype="int32", low=0, high=5,
+           grad=False),
+    Sample({"num_tokens": 5, "output_mode": "one_hot"}, ((2, 1),), dtype="int32", low=0, high=5,
+           grad=False)],
+                notes=(
     "ids cast to int32 (truncation); `multi_hot` (default), `one_hot` (appends an axis unless the "
     "last dim is 1), `count`, `int` (returns the ids); rank <= 2 after that; a rank-1 input is "
     "encoded as one row, as TF.js does. Out-of-range ids (TF.js throws) count nowhere. Output "
@@ -317,7 +329,8 @@ def _factor_range(spec: LayerSpec) -> tuple[float, float]:
     return lo, hi
 
 
-@register_layer("RandomWidth", notes=(
+@register_layer("RandomWidth", tfjs=True, samples=[
+    Sample({"factor": [0.5, 0.5]}, ((2, 6, 5, 3),)), Sample({"factor": 0.2}, ((2, 6, 5, 3),))], notes=(
     "TF.js resizes at inference too (Keras: identity). Factor range with lo == hi (e.g. [0, 0]): "
     "legacy bilinear/nearest resize to width round(float32(1 + lo) * W), as TF.js. Any real "
     "range: TF.js picks a random output shape per call, which jit cannot express, so the layer "
@@ -328,7 +341,7 @@ def random_width(spec: LayerSpec) -> nn.Module:
     return RandomResize(axis=-2, lower=lo, upper=hi, interpolation=interp, name=spec.name)
 
 
-@register_layer("RandomHeight", tfjs=False, notes=(
+@register_layer("RandomHeight", samples=[Sample({"factor": 0.2}, ((2, 6, 5, 3),))], notes=(
     "Keras-only (not reachable from the TF.js npm package): identity at inference; training "
     "augmentation not reproduced (identity)."))
 def random_height(spec: LayerSpec) -> nn.Module:
@@ -349,7 +362,7 @@ _AUGMENTATIONS = ("RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslati
                   "RandomContrast", "RandomBrightness")
 
 
-@register_layer(*_AUGMENTATIONS, tfjs=False, notes=(
+@register_layer(*_AUGMENTATIONS, samples=[Sample({"factor": 0.2}, ((2, 6, 5, 3),))], notes=(
     "Keras-only (TF.js cannot load it): identity at inference, as in Keras. Training-time "
     "augmentation is not reproduced (identity): augment in the input pipeline."))
 def random_augmentation(spec: LayerSpec) -> nn.Module:
@@ -376,7 +389,7 @@ class RandomCrop(KerasLayer):
         return resize(y, (self.height, self.width), "bilinear", half_pixel=True)
 
 
-@register_layer("RandomCrop", tfjs=False, notes=(
+@register_layer("RandomCrop", samples=[Sample({"height": 4, "width": 3}, ((2, 6, 5, 3),))], notes=(
     "Keras-only (TF.js cannot load it). Inference (and here training): the largest centred "
     "window with the target aspect ratio, bilinearly resized (half-pixel centres) to the target "
     "size, as Keras's `smart_resize`; random crops in training are not reproduced. "
@@ -404,7 +417,10 @@ class Discretization(KerasLayer):
         return encode_categories(idx, self.output_mode, len(self.bin_boundaries) + 1)
 
 
-@register_layer("Discretization", tfjs=False, notes=(
+@register_layer("Discretization", samples=[
+    Sample({"bin_boundaries": [-0.5, 0.0, 0.5]}, ((2, 4),), grad=False),
+    Sample({"bin_boundaries": [0.0, 0.5], "output_mode": "one_hot"}, ((2, 1),), grad=False)],
+                notes=(
     "Keras-only (TF.js cannot load it): bucket index of `bin_boundaries` (int32; Keras int64), "
     "or its one_hot/multi_hot/count encoding. Needs `bin_boundaries` in the config (adapted "
     "layers store them there)."))

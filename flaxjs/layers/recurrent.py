@@ -35,6 +35,7 @@ from .base import activation, channels_first, fail, ints, padding
 from .registry import register_layer
 from .rnn_cells import ConvLSTMCellDef, DenseCellDef, StackedCellDef
 from .rnn_layer import CellLayer, RNNLayer
+from .traits import Export, ExportContext, Sample, refuse
 
 
 # --------------------------------------------------------------------------- converters
@@ -127,6 +128,59 @@ def _rnn_layer(spec: LayerSpec, cell: Any, **extra: Any) -> RNNLayer:
                     name=spec.name, **extra)
 
 
+# --------------------------------------------------------------------------- export rules
+_CELL_OF = {"GRU": "GRUCell", "LSTM": "LSTMCell", "SimpleRNN": "SimpleRNNCell"}
+
+
+def _cell_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> None:
+    """A recurrent layer's or cell's own options (GRU reset_after, default gates)."""
+    kind = _CELL_OF.get(spec.class_name, spec.class_name)
+    if kind == "GRUCell":
+        reset_after = config.get("reset_after")
+        if (spec.keras3 if reset_after is None else bool(reset_after)):
+            raise refuse(spec, "GRU reset_after=true (the tf.keras 2 / Keras 3 default) is "
+                         "refused by TF.js; retrain with reset_after=False")
+        config["reset_after"] = False
+    # written out as flaxjs reads an absent or null key (TF.js's GRU/LSTM would read null
+    # as linear)
+    if kind in ("GRUCell", "LSTMCell") and config.get("recurrent_activation") is None:
+        config["recurrent_activation"] = "sigmoid" if spec.keras3 else "hard_sigmoid"
+    if config.get("activation") is None:
+        config["activation"] = "tanh"
+
+
+def _rnn_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> None:
+    cell = config.get("cell")
+    stacked = isinstance(cell, list) or (isinstance(cell, Mapping)
+                                         and cell.get("class_name") == "StackedRNNCells")
+    if spec.keras3 and stacked and (config.get("return_state")
+                                    or any(len(c.inputs) > 1 for c in spec.calls)):
+        raise refuse(spec, "TF.js orders the states of stacked cells last cell first "
+                     "(Keras 3: first cell first)")
+    if isinstance(cell, list):
+        config["cell"] = [ctx.nested(spec, c) for c in cell]
+    elif cell is not None:
+        config["cell"] = ctx.nested(spec, cell)
+
+
+def _stacked_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> None:
+    config["cells"] = [ctx.nested(spec, c) for c in config.get("cells") or []]
+
+
+def _conv_lstm_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> None:
+    if config.get("recurrent_activation") is None:
+        config["recurrent_activation"] = "sigmoid" if spec.keras3 else "hard_sigmoid"
+
+
+_SEQUENCE = ((2, 4, 3),)
+_RANDOM_BIAS = {"bias_initializer": {"class_name": "RandomUniform", "config": {"seed": 1}}}
+
+
+def _in_rnn(cell: str, config: dict, **rnn: object) -> Sample:
+    return Sample({"cell": {"class_name": cell, "config": config}, **rnn}, _SEQUENCE,
+                  class_name="RNN")
+
+
 _COMMON_NOTES = (
     "Masked steps keep the previous output and states (TF.js rnn()); go_backwards returns "
     "steps in processing order; return_state gives [output, *states]; initial states as "
@@ -136,12 +190,18 @@ _COMMON_NOTES = (
     "zero_output_for_mask are ignored as in TF.js.")
 
 
-@register_layer("SimpleRNN", notes=_COMMON_NOTES)
+@register_layer("SimpleRNN", tfjs=True, export=Export(_cell_export), notes=_COMMON_NOTES,
+                samples=[Sample({"units": 3, "return_sequences": True, **_RANDOM_BIAS}, _SEQUENCE),
+                         Sample({"units": 2, "go_backwards": True, "return_state": True},
+                                _SEQUENCE)])
 def simple_rnn(spec: LayerSpec) -> nn.Module:
     return _rnn_layer(spec, dense_cell(spec, "simple", spec.config))
 
 
-@register_layer("GRU", notes=(
+@register_layer("GRU", tfjs=True, export=Export(_cell_export), samples=[
+    Sample({"units": 3, "reset_after": False, **_RANDOM_BIAS}, _SEQUENCE),
+    Sample({"units": 3, "reset_after": True, "return_sequences": True, **_RANDOM_BIAS},
+           _SEQUENCE, exportable=False)], notes=(
     "Reset-before form h~ = act(x_h + (r*h)U_h), gates z,r,h; recurrent_activation from the "
     "config (TF.js default hard_sigmoid). reset_after=true (tf.keras 2 / Keras 3 default, "
     "bias [2,3u]) is refused by TF.js; flaxjs computes the Keras reset-after form. "
@@ -150,14 +210,21 @@ def gru(spec: LayerSpec) -> nn.Module:
     return _rnn_layer(spec, dense_cell(spec, "gru", spec.config))
 
 
-@register_layer("LSTM", notes=(
+@register_layer("LSTM", tfjs=True, export=Export(_cell_export), samples=[
+    Sample({"units": 3, "return_sequences": True, "recurrent_activation": "sigmoid",
+            **_RANDOM_BIAS}, _SEQUENCE),
+    Sample({"units": 2, "return_state": True}, _SEQUENCE)], notes=(
     "Gates i,f,c,o in one kernel; recurrent_activation from the config (TF.js default "
     "hard_sigmoid); unit_forget_bias only affects initialization. " + _COMMON_NOTES))
 def lstm(spec: LayerSpec) -> nn.Module:
     return _rnn_layer(spec, dense_cell(spec, "lstm", spec.config))
 
 
-@register_layer("RNN", notes=(
+@register_layer("RNN", tfjs=True, export=Export(_rnn_export), samples=[
+    _in_rnn("LSTMCell", {"units": 3}, return_sequences=True),
+    Sample({"cell": [{"class_name": "GRUCell", "config": {"units": 3, "reset_after": False}},
+                     {"class_name": "SimpleRNNCell", "config": {"units": 2}}]}, _SEQUENCE)],
+    notes=(
     "Generic RNN over a `cell` config: SimpleRNNCell, GRUCell, LSTMCell, StackedRNNCells or a "
     "list of cells (= StackedRNNCells, variables under RNNCell_<i>). Stacked state list in "
     "reverse cell order ([h2,c2,h1,c1], TF.js; Keras 3 files: forward order). "
@@ -184,22 +251,31 @@ def _cell_layer(spec: LayerSpec) -> nn.Module:
     return CellLayer(cell=cell, name=spec.name)
 
 
-@register_layer("SimpleRNNCell", notes=_CELL_NOTES)
+@register_layer("SimpleRNNCell", tfjs=True, export=Export(_cell_export), notes=_CELL_NOTES,
+                samples=[_in_rnn("SimpleRNNCell", {"units": 3}),
+                         Sample({"units": 3}, ((2, 4),))])
 def simple_rnn_cell(spec: LayerSpec) -> nn.Module:
     return _cell_layer(spec)
 
 
-@register_layer("GRUCell", notes=_CELL_NOTES)
+@register_layer("GRUCell", tfjs=True, export=Export(_cell_export), notes=_CELL_NOTES,
+                samples=[_in_rnn("GRUCell", {"units": 3, "reset_after": False}),
+                         Sample({"units": 3, "reset_after": False}, ((2, 4),))])
 def gru_cell(spec: LayerSpec) -> nn.Module:
     return _cell_layer(spec)
 
 
-@register_layer("LSTMCell", notes=_CELL_NOTES)
+@register_layer("LSTMCell", tfjs=True, export=Export(_cell_export), notes=_CELL_NOTES,
+                samples=[_in_rnn("LSTMCell", {"units": 3}), Sample({"units": 3}, ((2, 4),))])
 def lstm_cell(spec: LayerSpec) -> nn.Module:
     return _cell_layer(spec)
 
 
-@register_layer("StackedRNNCells", notes=_CELL_NOTES + " Variables under RNNCell_<i>.")
+@register_layer("StackedRNNCells", tfjs=True, export=Export(_stacked_export),
+                notes=_CELL_NOTES + " Variables under RNNCell_<i>.", samples=[
+                    _in_rnn("StackedRNNCells", {"cells": [
+                        {"class_name": "LSTMCell", "config": {"units": 3}},
+                        {"class_name": "SimpleRNNCell", "config": {"units": 2}}]})])
 def stacked_rnn_cells(spec: LayerSpec) -> nn.Module:
     return _cell_layer(spec)
 
@@ -232,12 +308,16 @@ _CONV_NOTES = (
     "In training, one dropout mask per gate. ")
 
 
-@register_layer("ConvLSTM2D", notes=_CONV_NOTES + _COMMON_NOTES)
+@register_layer("ConvLSTM2D", tfjs=True, export=Export(_conv_lstm_export),
+                notes=_CONV_NOTES + _COMMON_NOTES, samples=[
+                    Sample({"filters": 2, "kernel_size": 3, "padding": "same",
+                            "return_sequences": True, **_RANDOM_BIAS}, ((2, 3, 4, 4, 2),))])
 def conv_lstm2d(spec: LayerSpec) -> nn.Module:
     return _conv_lstm(spec, 2)
 
 
-@register_layer("ConvLSTM2DCell", notes=(
+@register_layer("ConvLSTM2DCell", tfjs=True, samples=[
+    Sample({"filters": 2, "kernel_size": 3, "padding": "same"}, ((2, 4, 4, 2),))], notes=(
     "The cell of ConvLSTM2D. As a graph node of its own (which TF.js cannot build) flaxjs runs "
     "one step: inputs [x_t, h, c] (zero states when none are given), outputs [h, h, c]. Not "
     "accepted as a generic RNN `cell` (TF.js's RNN would give it [B, filters] zero states)."))
@@ -246,13 +326,17 @@ def conv_lstm2d_cell(spec: LayerSpec) -> nn.Module:
                      name=spec.name)
 
 
-@register_layer("ConvLSTM1D", tfjs=False, notes=(
+@register_layer("ConvLSTM1D", samples=[
+    Sample({"filters": 2, "kernel_size": 3, "strides": 2, **_RANDOM_BIAS}, ((2, 3, 7, 2),))],
+    notes=(
     "Keras-only (TF.js cannot load it): ConvLSTM2D's computation in 1-D. " + _CONV_NOTES))
 def conv_lstm1d(spec: LayerSpec) -> nn.Module:
     return _conv_lstm(spec, 1)
 
 
-@register_layer("ConvLSTM3D", tfjs=False, notes=(
+@register_layer("ConvLSTM3D", samples=[
+    Sample({"filters": 2, "kernel_size": 2, "return_sequences": True}, ((2, 2, 3, 3, 3, 1),))],
+    notes=(
     "Keras-only (TF.js cannot load it): ConvLSTM2D's computation in 3-D. " + _CONV_NOTES))
 def conv_lstm3d(spec: LayerSpec) -> nn.Module:
     return _conv_lstm(spec, 3)

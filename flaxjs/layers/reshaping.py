@@ -17,6 +17,7 @@ import numpy as np
 from ..topology.spec import LayerSpec
 from .base import KerasLayer, channels_first, fail, ints, single, spatial_axes
 from .registry import register_layer
+from .traits import Export, ExportContext, Sample, refuse
 
 
 def _pairs(spec: LayerSpec, key: str, rank: int, default) -> tuple[tuple[int, int], ...]:
@@ -136,18 +137,27 @@ def _resized(shapes, cf: bool, add: Sequence[int], scale: Sequence[int] | int):
     return ([tuple(out)], []) if min(out) > 0 else None
 
 
-@register_layer("ZeroPadding2D", notes="padding int, [h,w] or [[t,b],[l,r]]; channels_first.")
-@register_layer("ZeroPadding1D", "ZeroPadding3D", tfjs=False,
-                notes="Keras-only (TF.js has no 1-D/3-D zero padding).")
+@register_layer("ZeroPadding2D", tfjs=True, notes="padding int, [h,w] or [[t,b],[l,r]]; "
+                "channels_first.", samples=[
+                    Sample({"padding": [[1, 0], [2, 1]]}, ((2, 3, 3, 2),)),
+                    Sample({"padding": 1, "data_format": "channels_first"}, ((2, 2, 3, 3),))])
+@register_layer("ZeroPadding1D", notes="Keras-only (TF.js has no 1-D zero padding).",
+                samples=[Sample({"padding": [2, 1]}, ((2, 4, 3),))])
+@register_layer("ZeroPadding3D", notes="Keras-only (TF.js has no 3-D zero padding).",
+                samples=[Sample({"padding": [1, 0, 2]}, ((2, 2, 3, 2, 2),))])
 def zero_padding(spec: LayerSpec) -> nn.Module:
     rank = int(spec.class_name[-2])
     return ZeroPadding(pads=_pairs(spec, "padding", rank, 1),
                        channels_first=channels_first(spec), name=spec.name)
 
 
-@register_layer("Cropping2D", notes="cropping int, [h,w] or [[t,b],[l,r]]; channels_first.")
-@register_layer("Cropping1D", "Cropping3D", tfjs=False,
-                notes="Keras-only (TF.js has no 1-D/3-D cropping).")
+@register_layer("Cropping2D", tfjs=True, notes="cropping int, [h,w] or [[t,b],[l,r]]; "
+                "channels_first.", samples=[
+                    Sample({"cropping": [[1, 0], [0, 2]]}, ((2, 4, 5, 2),))])
+@register_layer("Cropping1D", notes="Keras-only (TF.js has no 1-D cropping).",
+                samples=[Sample({"cropping": [1, 2]}, ((2, 6, 3),))])
+@register_layer("Cropping3D", notes="Keras-only (TF.js has no 3-D cropping).",
+                samples=[Sample({"cropping": [[1, 0], [0, 1], [1, 1]]}, ((2, 3, 4, 5, 2),))])
 def cropping(spec: LayerSpec) -> nn.Module:
     rank = int(spec.class_name[-2])
     return Cropping(crops=_pairs(spec, "cropping", rank, 1 if rank != 2 else 0),
@@ -158,12 +168,24 @@ _KERAS3_RESIZE = {"bilinear": "bilinear", "bicubic": "bicubic", "lanczos3": "lan
                   "lanczos5": "lanczos5"}
 
 
-@register_layer("UpSampling2D", notes=(
+def _upsampling_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> None:
+    if spec.keras3 and str(config.get("interpolation", "nearest")).lower() != "nearest":
+        raise refuse(spec, "TF.js's bilinear up-sampling is the legacy TF1 resize (Keras 3 "
+                     "uses half-pixel centres)")
+
+
+@register_layer("UpSampling2D", tfjs=True, export=Export(_upsampling_export), notes=(
     "nearest = pixel repeat; bilinear = TF.js legacy TF1 resize (align_corners=False, "
     "half_pixel_centers=False), which differs from Keras on TF2; Keras 3 files get Keras's "
-    "half-pixel bilinear/bicubic/lanczos."))
-@register_layer("UpSampling1D", "UpSampling3D", tfjs=False,
-                notes="Keras-only (TF.js has no 1-D/3-D up-sampling): repeat each step/voxel.")
+    "half-pixel bilinear/bicubic/lanczos."), samples=[
+        Sample({"size": [2, 3]}, ((2, 3, 2, 2),)),
+        Sample({"size": 2, "interpolation": "bilinear"}, ((2, 3, 2, 2),)),
+        Sample({"size": 2, "interpolation": "bilinear"}, ((2, 3, 2, 2),), keras3=True,
+               exportable=False)])
+@register_layer("UpSampling1D", notes="Keras-only (TF.js has no 1-D up-sampling): repeat each "
+                "step.", samples=[Sample({"size": 3}, ((2, 3, 2),))])
+@register_layer("UpSampling3D", notes="Keras-only (TF.js has no 3-D up-sampling): repeat each "
+                "voxel.", samples=[Sample({"size": [1, 2, 2]}, ((2, 2, 2, 3, 1),))])
 def upsampling(spec: LayerSpec) -> nn.Module:
     rank = int(spec.class_name[-2])
     key = "length" if rank == 1 and "length" in spec.config else "size"

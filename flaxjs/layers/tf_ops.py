@@ -31,6 +31,7 @@ from . import activations
 from .base import KerasLayer, as_list, fail
 from .preprocessing import resize
 from .registry import register_layer
+from .traits import Sample
 
 OpFn = Callable[[list[Any], Mapping[str, Any]], Any]
 
@@ -239,7 +240,12 @@ def _attr_value(value: Any) -> Any:
     return _freeze(value)
 
 
-@register_layer("TensorFlowOpLayer", tfjs=False, notes=(
+@register_layer("TensorFlowOpLayer", batch_coupled=True, samples=[
+    Sample({"node_def": {"name": "Relu", "op": "Relu", "input": ["x"],
+                         "attr": {"T": {"type": "DT_FLOAT"}}}, "constants": {}}, ((2, 3, 4),)),
+    Sample({"node_def": {"name": "DepthToSpace", "op": "DepthToSpace", "input": ["x"],
+                         "attr": {"block_size": {"i": "2"}, "data_format": {"s": "TkhXQw=="}}},
+            "constants": {}}, ((2, 2, 3, 8),))], notes=(
     "tf.keras 2.2-2.3 captured TF ops (Keras-only): the NodeDef's op is mapped to jax.numpy "
     "with TF semantics; constants are inserted at their input positions. Supported ops: "
     + ", ".join(sorted(_OPS)) + ". Other ops raise LayerConfigError."))
@@ -336,7 +342,9 @@ class TFOpLambda(KerasLayer):
         return _OPS[self.op](args, dict(self.attrs))
 
 
-@register_layer("TFOpLambda", tfjs=False, notes=(
+@register_layer("TFOpLambda", batch_coupled=True, samples=[
+    Sample({"function": "math.sigmoid"}, ((2, 3, 4),)),
+    Sample({"function": "nn.softmax"}, ((2, 5),))], notes=(
     "tf.keras >= 2.4 wrapped TF API calls (Keras-only): supported `function`s: "
     "concat, " + ", ".join(sorted(_LAMBDAS)) + "; extra arguments must be constants (tensor "
     "arguments in the node kwargs are refused). Other functions raise LayerConfigError."))

@@ -22,6 +22,7 @@ from ..topology.spec import MODEL_CLASSES, LayerSpec
 from . import registry
 from .base import KerasLayer, as_list, fail, single
 from .registry import register_layer
+from .traits import Export, ExportContext, Sample
 
 Array = jax.Array
 
@@ -70,7 +71,20 @@ class TimeDistributed(KerasLayer):
         return y.reshape(b, t, *y.shape[1:])
 
 
-@register_layer("TimeDistributed", notes=(
+def _wrapper_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> None:
+    config["layer"] = ctx.nested(spec, config.get("layer"))
+    if "backward_layer" in config:  # ignored by TF.js and flaxjs alike
+        del config["backward_layer"]
+
+
+def _wrapped(class_name: str, **config: object) -> dict:
+    return {"class_name": class_name, "config": {"name": class_name.lower(), **config}}
+
+
+@register_layer("TimeDistributed", tfjs=True, export=Export(_wrapper_export), samples=[
+    Sample({"layer": _wrapped("Dense", units=3)}, ((2, 4, 5),)),
+    Sample({"layer": _wrapped("Conv2D", filters=2, kernel_size=2)}, ((2, 3, 4, 4, 2),))],
+    notes=(
     "Inner layer (any registered class) applied to each time step; its variables sit "
     "directly under the wrapper (time_distributed/kernel). Computed on [B*T, ...] at once: "
     "identical for per-sample layers; in training a wrapped BatchNormalization uses "
@@ -152,7 +166,10 @@ class Bidirectional(KerasLayer):
         return out if self.merge_mode is None else mask
 
 
-@register_layer("Bidirectional", notes=(
+@register_layer("Bidirectional", tfjs=True, export=Export(_wrapper_export), samples=[
+    Sample({"layer": _wrapped("LSTM", units=3, return_sequences=True)}, ((2, 4, 3),)),
+    Sample({"layer": _wrapped("GRU", units=2, reset_after=False), "merge_mode": "sum"},
+           ((2, 4, 3),))], notes=(
     "Children forward_<rnn> and backward_<rnn> (go_backwards flipped); merge_mode "
     "concat/sum/mul/ave/None; return_state gives [merged, *fwd_states, *bwd_states]; initial "
     "states split half/half. Masked steps carry the previous output in both directions "

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import ShardSizeError, WeightsError
-from ..runtime import aligned_empty, frozen, parallel_map
+from ..hostmem import aligned_empty, frozen, parallel_map
 from .manifest import Manifest, WeightEntry
 
 #: dequantized values from which decoding spreads over threads (numpy releases the GIL;

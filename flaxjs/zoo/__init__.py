@@ -17,7 +17,10 @@ from .api import load as load
 from .api import register as register
 from .cache import home as home
 from .cards import Card as Card
+from .registry import builtin_cards as builtin_cards
+from .registry import registered as registered
+from .registry import registration_scope as registration_scope
 from .registry import unregister as unregister
 
-__all__ = ["Card", "card", "fetch", "home", "info", "list", "list_models", "load", "register",
-           "unregister"]
+__all__ = ["Card", "builtin_cards", "card", "fetch", "home", "info", "list", "list_models",
+           "load", "register", "registered", "registration_scope", "unregister"]

@@ -95,13 +95,11 @@ def load(name: str, *, strict: bool = True, progress: bool | None = None,
     c = registry.resolve(name, variant)
     folder = fetcher.fetch(c, progress=progress)
     model = load_model(folder / c.model_file, strict=strict, progress=progress)
-    model.card = c
-    model.preprocessing = dict(c.preprocessing) if c.preprocessing else None
-    model.decoding = {"output": c.output, "label_offset": c.label_offset}
     labels = registry.labels_of(c, model.metadata)
-    if labels is not None:
-        model.labels = labels
-    return model
+    return model.with_info(
+        card=c, preprocessing=dict(c.preprocessing) if c.preprocessing else None,
+        decoding={"output": c.output, "label_offset": c.label_offset},
+        labels=tuple(labels) if labels is not None else model.info.labels)
 
 
 def register(entry: Card | Mapping[str, Any] | str, *, replace: bool = False) -> list[Card]:

@@ -1,6 +1,7 @@
 """The on-disk cache: where models live, a cross-process lock, and the pins file.
 
-Layout under :func:`home` (``$FLAXJS_HOME``, else the platform's user cache dir)::
+Layout under :func:`flaxjs.settings.home` (``$FLAXJS_HOME``, else the platform's user
+cache dir)::
 
     zoo/<model name>/<files...>        verified files only (renamed in when complete)
     zoo/<model name>/.flaxjs-pins.json the sha256 of every verified file, where it came
@@ -23,7 +24,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ..errors import ZooError
+from .. import settings
+from ..errors import CorruptCacheError, ZooError
 
 PINS_FILE = ".flaxjs-pins.json"
 PART_MARK = ".part-"
@@ -31,19 +33,12 @@ PART_MARK = ".part-"
 
 def home() -> Path:
     """``$FLAXJS_HOME``, else the platform's user cache directory + ``flaxjs``."""
-    env = os.environ.get("FLAXJS_HOME")
-    if env:
-        return Path(env).expanduser()
-    if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local"
-        return Path(base) / "flaxjs" / "Cache"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "flaxjs"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "flaxjs"
+    return settings.home()
 
 
 def model_dir(name: str) -> Path:
-    return home() / "zoo" / name
+    """The cache folder of one zoo model."""
+    return settings.zoo_dir() / name
 
 
 def sha256_file(path: Path) -> str:
@@ -128,7 +123,7 @@ class FileLock:
 
 
 def lock_for(name: str, **kwargs) -> FileLock:
-    return FileLock(home() / "zoo" / ".locks" / f"{name}.lock", **kwargs)
+    return FileLock(settings.zoo_dir() / ".locks" / f"{name}.lock", **kwargs)
 
 
 # ---------------------------------------------------------------- files
@@ -158,19 +153,39 @@ def remove_partials(folder: Path) -> None:
             path.unlink()
 
 
+def _read_pins(path: Path) -> dict[str, dict[str, Any]]:
+    """The ``files`` table of a pins file; ``{}`` when there is none yet.
+
+    A file that exists but cannot be read is an error, not "no pins": the next
+    download would otherwise pin whatever the server sends.
+    """
+    fix = (f"Delete {path} to pin the files afresh at their next download (or fetch "
+           "the model again with force=True / `flaxjs zoo fetch --force`).")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as err:
+        raise CorruptCacheError(f"cannot read the zoo pins file {path}: {err}. {fix}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as err:
+        raise CorruptCacheError(f"the zoo pins file {path} is not valid JSON ({err}). "
+                                f"{fix}") from None
+    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(files, dict) or not all(isinstance(v, dict) for v in files.values()):
+        raise CorruptCacheError(f"the zoo pins file {path} is malformed (expected "
+                                '{"files": {path: {"sha256": ...}}}). ' + fix)
+    return files
+
+
 class Pins:
     """The pins file of one model folder: ``{path: {sha256, size, pinned_by, ...}}``."""
 
     def __init__(self, folder: Path):
         self.folder = folder
         self.path = folder / PINS_FILE
-        self.files: dict[str, dict[str, Any]] = {}
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            if isinstance(data, dict) and isinstance(data.get("files"), dict):
-                self.files = data["files"]
-        except (OSError, ValueError):
-            pass
+        self.files: dict[str, dict[str, Any]] = _read_pins(self.path)
 
     def get(self, path: str) -> dict[str, Any] | None:
         return self.files.get(path)

@@ -73,6 +73,9 @@ class Card:
       label_offset: output index of ``labels[0]`` (1 with a background class).
       output: how ``model.decode`` reads the output (see ``OUTPUT_KINDS``).
       cut_points: suggested layer names to cut at, with what they give.
+      top_blocks: for a cut point, the layer after which its top block starts: the
+        layers between the two are what fine-tuning unfreezes (a cut point written as
+        ``{"about": ..., "top_block_after": layer}`` in the card file).
       extra: every other card field (``description``, ``license``, ``notes``...).
     """
 
@@ -89,6 +92,7 @@ class Card:
     label_offset: int = 0
     output: str | None = None
     cut_points: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    top_blocks: Mapping[str, str] = dataclasses.field(default_factory=dict)
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
@@ -120,11 +124,15 @@ class Card:
         out["files"] = [{k: v for k, v in dataclasses.asdict(f).items() if v is not None}
                         for f in self.files]
         out["weights_from_manifest"] = self.weights_from_manifest
-        for key in ("inputs", "preprocessing", "labels", "label_offset", "output",
-                    "cut_points"):
+        for key in ("inputs", "preprocessing", "labels", "label_offset", "output"):
             value = getattr(self, key)
             if value not in (None, (), {}):
                 out[key] = _plain(value)
+        if self.cut_points:
+            out["cut_points"] = {
+                name: ({"about": about, "top_block_after": self.top_blocks[name]}
+                       if name in self.top_blocks else about)
+                for name, about in self.cut_points.items()}
         out.update(_plain(self.extra))
         return out
 
@@ -222,6 +230,7 @@ def parse_entry(raw: Mapping[str, Any], *, family: str | None = None,
                                            for a in aliases):
         raise _fail(where, "aliases must be a list of names")
     inputs = merged.get("inputs") or ()
+    cuts = _cut_points(merged.get("cut_points") or {}, where)
     handled = {"name", "aliases", "family", "variant", "sources", "files",
                "weights_from_manifest", "inputs", "preprocessing", "labels", "label_offset",
                "output", "cut_points"}
@@ -231,8 +240,27 @@ def parse_entry(raw: Mapping[str, Any], *, family: str | None = None,
         weights_from_manifest=bool(merged.get("weights_from_manifest", False)),
         inputs=tuple(dict(i) for i in inputs), preprocessing=prep,
         labels=dict(labels) if labels is not None else None, label_offset=offset,
-        output=output, cut_points=dict(merged.get("cut_points") or {}),
+        output=output, cut_points={k: v[0] for k, v in cuts.items()},
+        top_blocks={k: v[1] for k, v in cuts.items() if v[1] is not None},
         extra={k: v for k, v in merged.items() if k not in handled})
+
+
+def _cut_points(value: Any, where: str) -> dict[str, tuple[str, str | None]]:
+    """``{layer: about}`` or ``{layer: {"about", "top_block_after"}}`` → (about, top block)."""
+    if not isinstance(value, Mapping):
+        raise _fail(where, "cut_points must be an object {layer: description}")
+    out: dict[str, tuple[str, str | None]] = {}
+    for name, spec in value.items():
+        if isinstance(spec, str):
+            out[str(name)] = (spec, None)
+        elif (isinstance(spec, Mapping) and set(spec) <= {"about", "top_block_after"}
+              and isinstance(spec.get("top_block_after", ""), str)):
+            after = spec.get("top_block_after")
+            out[str(name)] = (str(spec.get("about", "")), str(after) if after else None)
+        else:
+            raise _fail(where, f"cut point {name!r} must be a description or "
+                               "{'about': ..., 'top_block_after': layer}")
+    return out
 
 
 def parse_family(data: Mapping[str, Any] | str | bytes, *, where: str = "<card file>"

@@ -1,13 +1,18 @@
-"""The card registry: the built-in cards of ``zoo/`` plus the user's ``register`` calls."""
+"""The card registry: the built-in cards of ``zoo/`` plus the user's ``register`` calls.
+
+Registrations are process-wide; :func:`registered` and :func:`registration_scope`
+confine them to a ``with`` block (tests, notebooks trying a card).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import functools
 import json
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +44,11 @@ def _builtin() -> dict[str, Card]:
                 raise ZooError(f"zoo card {card.name!r} is defined twice ({path.name})")
             out[card.name] = card
     return out
+
+
+def builtin_cards() -> dict[str, Card]:
+    """Name -> card of the cards shipped with flaxjs (a copy; user registrations excluded)."""
+    return dict(_builtin())
 
 
 def all_cards() -> dict[str, Card]:
@@ -138,6 +148,47 @@ def unregister(name: str) -> None:
     """Remove a user registration (built-in cards stay)."""
     with _LOCK:
         _USER.pop(name, None)
+
+
+@contextlib.contextmanager
+def registration_scope() -> Iterator[None]:
+    """Undo, when the block ends, every :func:`register` / :func:`unregister` made in it.
+
+    The registry is process-wide, so registrations made by other threads during
+    the block are undone too.
+
+    Example:
+      >>> from flaxjs import zoo
+      >>> with zoo.registration_scope():  # doctest: +SKIP
+      ...     zoo.register("my_cards.json")
+    """
+    with _LOCK:
+        saved = dict(_USER)
+    try:
+        yield
+    finally:
+        with _LOCK:
+            _USER.clear()
+            _USER.update(saved)
+
+
+@contextlib.contextmanager
+def registered(*entries: Card | Mapping[str, Any] | str | os.PathLike[str],
+               replace: bool = False) -> Iterator[list[Card]]:
+    """Register ``entries`` (as :func:`register`) for a ``with`` block, then restore the
+    registry as it was; yields the cards registered.
+
+    Example:
+      >>> from flaxjs import zoo
+      >>> with zoo.registered({"name": "mine", "sources": ["https://example.org/m/"],
+      ...                      "files": ["model.json"]}) as cards:  # doctest: +SKIP
+      ...     model = zoo.load("mine")
+    """
+    with registration_scope():
+        cards: list[Card] = []
+        for entry in entries:
+            cards += register(entry, replace=replace)
+        yield cards
 
 
 def labels_of(card: Card, metadata: Mapping[str, Any] | None = None) -> list[str] | None:

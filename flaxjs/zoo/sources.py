@@ -6,7 +6,7 @@
 2. The card's sources in order: URL prefixes, and for npm packages the machine's own
    ``npm pack`` (so the user's registry settings apply), then public npm CDNs.
 
-Settings are read from the environment at each call: ``FLAXJS_OFFLINE=1`` skips
+Settings come from :mod:`flaxjs.settings` at each call: ``FLAXJS_OFFLINE=1`` skips
 every origin that needs the network, ``FLAXJS_ZOO_RETRIES`` / ``FLAXJS_ZOO_BACKOFF``
 / ``FLAXJS_ZOO_TIMEOUT`` tune the HTTP retries, ``FLAXJS_NPM=0`` turns ``npm pack``
 off (or names the npm executable).
@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, ContextManager
 
+from .. import settings
 from ..errors import SourceError, ZooError
 from ..io import http
 from .cards import Card, FileSpec, SourceSpec
@@ -43,34 +44,30 @@ OpenOut = Callable[[], ContextManager[BinaryIO]]
 Install = Callable[[FileSpec, Callable[[OpenOut], None], str], None]
 
 
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
-
-
 def offline() -> bool:
     """``FLAXJS_OFFLINE=1``: never touch the network."""
-    return _flag("FLAXJS_OFFLINE")
+    return settings.offline()
 
 
 def http_options(progress: bool | None) -> dict:
+    """Keyword arguments of :func:`flaxjs.io.http.stream` from the ``FLAXJS_ZOO_*`` settings."""
     return {
-        "retries": int(os.environ.get("FLAXJS_ZOO_RETRIES", "4")),
-        "backoff": float(os.environ.get("FLAXJS_ZOO_BACKOFF", "0.5")),
-        "timeout": float(os.environ.get("FLAXJS_ZOO_TIMEOUT", "60")),
+        "retries": settings.zoo_retries(),
+        "backoff": settings.zoo_backoff(),
+        "timeout": settings.zoo_timeout(),
         "progress": progress,
     }
 
 
 def npm_command() -> str | None:
     """The npm executable ``npm pack`` runs with, or ``None`` (absent or FLAXJS_NPM=0)."""
-    setting = os.environ.get("FLAXJS_NPM", "").strip()
-    if setting.lower() in ("0", "false", "no", "off"):
-        return None
-    return shutil.which(setting or "npm")
+    command = settings.npm()
+    return shutil.which(command) if command else None
 
 
 def mirrors() -> list[str]:
-    return os.environ.get("FLAXJS_ZOO_MIRROR", "").split()
+    """``FLAXJS_ZOO_MIRROR``'s base URLs or folders, tried before the card's origins."""
+    return settings.zoo_mirrors()
 
 
 class Origin:

@@ -1,0 +1,52 @@
+"""``flaxjs convert SOURCE OUT [--quantize uint8]``: re-write a model for TF.js.
+
+Loads SOURCE (a folder, model.json, URL or zoo name) and saves it with
+:func:`flaxjs.save`, e.g. to quantize a model or to turn a Keras 3 file that
+TF.js cannot load into one it can. A :mod:`flaxjs.cli` subcommand module
+(``HELP``, ``configure``, ``run``).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "write a model as a TF.js Layers model (optionally quantized)"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """The ``convert`` arguments."""
+    from ..export.quantize import DTYPES
+
+    parser.add_argument("source", metavar="SOURCE",
+                        help="model folder, model.json, http(s) URL or zoo name")
+    parser.add_argument("out", metavar="OUT", help="output folder")
+    parser.add_argument("--quantize", choices=DTYPES,
+                        help="store float32 weights as uint8/uint16 (affine) or float16")
+    parser.add_argument("--quantize-only", action="append", metavar="PATTERN",
+                        help="only quantize weights whose names match (shell pattern; "
+                             "repeat or separate with commas)")
+    parser.add_argument("--shard-bytes", type=int, default=4 * 2**20, metavar="N",
+                        help="bytes per weight file (default 4194304)")
+    parser.add_argument("--custom-class", action="append", default=[], metavar="CLASS",
+                        help="a class your page registers itself; written as is")
+    parser.add_argument("--no-strict", action="store_true",
+                        help="load even when weights and variables do not all match "
+                             "(also for zoo names)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``convert``; errors propagate as :class:`~flaxjs.FlaxjsError` (the CLI prints them)."""
+    from ..export.save import save
+    from .common import load_source
+
+    patterns = None
+    if args.quantize_only:
+        patterns = [p for item in args.quantize_only for p in item.split(",") if p]
+    model = load_source(args.source, strict=not args.no_strict)
+    path = save(model, args.out, quantize=args.quantize, quantize_only=patterns,
+                shard_bytes=args.shard_bytes, custom_classes=args.custom_class)
+    files = sorted(p for p in path.parent.iterdir() if p.suffix == ".bin")
+    size = sum(p.stat().st_size for p in files)
+    print(f"wrote {path} and {len(files)} weight file(s), {size} bytes"
+          + (f" ({args.quantize})" if args.quantize else ""))
+    return 0
