@@ -91,10 +91,7 @@ def restore_checkpoint(path: str | os.PathLike[str], target: Any = None, *,
     _check_format(format)
     like = _tree_of(target) if target is not None else None
     template = serialization.to_state_dict(like) if like is not None else None
-    if format == "orbax":
-        raw = _restore_orbax(path, template)
-    else:
-        raw = _restore_msgpack(path)
+    raw = _restore_orbax(path, template) if format == "orbax" else _restore_msgpack(path)
     if like is None:
         return raw
     _check_fits(template, raw, path)

@@ -136,7 +136,7 @@ class GraphModule(KerasLayer):
     top_level: bool = True
 
     def _make(self, spec: LayerSpec) -> nn.Module:
-        if spec.is_model:
+        if spec.graph is not None:  # a nested model
             return GraphModule(spec.graph, self.custom_layers, top_level=False, name=spec.name)
         if spec.module is not None:
             return spec.module.clone(parent=self, name=spec.name)
@@ -172,7 +172,7 @@ class GraphModule(KerasLayer):
             if rest is not None:
                 sub_capture.setdefault(ref.layer, []).append(rest)
 
-        values: dict[TensorRef, Array] = dict(zip(graph.inputs, xs))
+        values: dict[TensorRef, Array] = dict(zip(graph.inputs, xs, strict=True))
         masks: dict[TensorRef, Any] = {graph.inputs[0]: mask} if mask is not None else {}
         inner_captured: dict[str, dict[str, Array]] = {}
         modules: dict[str, nn.Module] = {}
@@ -212,7 +212,7 @@ class GraphModule(KerasLayer):
                 else:
                     out_masks = list(computed) + [None] * (len(outs) - len(computed))
             node = spec.node_of(call_index)
-            for t, (value, m) in enumerate(zip(outs, out_masks)):
+            for t, (value, m) in enumerate(zip(outs, out_masks, strict=False)):
                 ref = TensorRef(layer_name, node, t)
                 values[ref] = value
                 if m is not None:

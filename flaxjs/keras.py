@@ -20,7 +20,10 @@ from .topology.spec import LayerSpec
 
 
 def keras_name(class_name: str) -> str:
-    """Keras's default layer name for a class: ``GlobalAveragePooling2D`` → ``global_average_pooling2d``."""
+    """Keras's default layer name for a class.
+
+    ``GlobalAveragePooling2D`` → ``global_average_pooling2d``.
+    """
     step = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", class_name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", step).lower()
 

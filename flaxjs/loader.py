@@ -12,10 +12,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import matching, preprocessing, shape_inference, slot_cache
-from .errors import (ShardSizeError, SourceError, UnsafePathError, UnsupportedLayerError,
-                     WeightMatchError)
-from .io.paths import check_relative
+from .errors import (
+    ShardSizeError,
+    SourceError,
+    UnsafePathError,
+    UnsupportedLayerError,
+    WeightMatchError,
+)
 from .graph_module import GraphModule
+from .io.paths import check_relative
 from .io.source import Artifacts, Source, open_source
 from .layers import constraints, registry
 from .layers.base import shapes_only
@@ -132,7 +137,7 @@ def _first_weight_at(manifest: Manifest, offset: int) -> str | None:
     position = 0
     for entry in manifest.entries:
         size = entry.nbytes or 0
-        if position + size > offset or size == 0 and position >= offset:
+        if position + size > offset or (size == 0 and position >= offset):
             return entry.name
         position += size
     return None
@@ -197,7 +202,7 @@ def report_match(result: matching.MatchResult, location: str, strict: bool,
     message = f"{location}: " + "; ".join(lines)
     if strict:
         raise WeightMatchError(
-            message + ". Pass strict=False to load anyway (missing variables then keep their "
+            message + ". Pass strict=True to load anyway (missing variables then keep their "
             "initializer values, with a warning).",
             unmatched=result.unmatched, missing=[s.tfjs_name for s in result.missing],
             mismatched=[n for n, _, _ in result.mismatched])
@@ -211,7 +216,8 @@ def apply_constraints(graph: ModelGraph, values: dict[matching.Slot, np.ndarray]
     for prefix, spec in graph.walk():
         found = list(constraints.constraints_of(spec.config))
         if found:
-            rules[(*prefix, spec.name)] = found
+            layer_key = (*prefix, spec.name)
+            rules[layer_key] = found
     if not rules:
         return values
     out = dict(values)

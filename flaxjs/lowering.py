@@ -118,7 +118,7 @@ def plan(graph: ModelGraph, path: tuple[str, ...] = (), custom: Custom = None
     return lowered, folds
 
 
-def _subtree(tree: Mapping[str, Any], path: tuple[str, ...]) -> Mapping[str, Any]:
+def _subtree(tree: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
     for key in path:
         tree = tree.get(key, {})
     return tree

@@ -99,9 +99,9 @@ def flatten(tree: Mapping[str, Any], prefix: tuple[str, ...] = ()):
     """``(path, leaf)`` pairs of a nested mapping, in its iteration order."""
     for key, value in tree.items():
         if isinstance(value, Mapping):
-            yield from flatten(value, prefix + (key,))
+            yield from flatten(value, (*prefix, key))
         else:
-            yield prefix + (key,), value
+            yield (*prefix, key), value
 
 
 def _split_path(graph: ModelGraph, path: tuple[str, ...]):
@@ -248,8 +248,8 @@ def _order_fallback(matcher: _Matcher, decoded: Mapping[str, np.ndarray], leftov
         free.sort(key=lambda s: s.index)
         if len(free) != len(names):
             continue
-        if all(tuple(decoded[n].shape) == s.shape for n, s in zip(names, free)):
-            for n, s in zip(names, free):
+        if all(tuple(decoded[n].shape) == s.shape for n, s in zip(names, free, strict=True)):
+            for n, s in zip(names, free, strict=True):
                 matcher.free.discard(s)
                 assigned[s] = n
                 pairs.append((n, s))

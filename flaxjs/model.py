@@ -78,7 +78,7 @@ class _Derived:
 
     def valid_for(self, leaves: list[Any]) -> bool:
         return len(leaves) == len(self.leaves) and all(
-            a is b for a, b in zip(leaves, self.leaves))
+            a is b for a, b in zip(leaves, self.leaves, strict=True))
 
 
 class Model:
@@ -96,6 +96,15 @@ class Model:
       compute_dtype: the dtype ``__call__`` computes in (``None``: the variables' own).
       dict_outputs: ``__call__`` returns ``{name: output}`` (see :meth:`features`).
     """
+
+    # set once in __init__ (through object.__setattr__: the model is immutable)
+    module: GraphModule
+    variables: dict[str, Any]
+    graph: ModelGraph
+    info: ModelInfo
+    compute_dtype: np.dtype | None
+    dict_outputs: bool
+    _folded: _Derived | None
 
     def __init__(self, module: GraphModule, variables: Mapping[str, Any], *, graph: ModelGraph,
                  info: ModelInfo | None = None, compute_dtype: Any = None,
@@ -333,7 +342,8 @@ class Model:
         run: Callable[..., Any] = self
         if mesh is not None and mesh.size > 1:
             variables = parallel.replicate(self.variables, mesh)
-            apply = jax.jit(lambda v, *batch: self.apply(v, *batch))
+            apply = runtime.jit(lambda v, *batch: self.apply(v, *batch), graph=self.graph,
+                                custom=self.module.custom_layers)
             batch_size = max(mesh.size, batch_size - batch_size % mesh.size)
 
             def run(*batch: Any) -> Any:
@@ -391,9 +401,11 @@ class Model:
           collections when ``mutable`` is set.
         """
         self._check_arity(inputs)
-        if rngs is not None and not isinstance(rngs, Mapping):
-            rngs = {"dropout": rngs}
-        result = self.module.apply(dict(variables), list(inputs), train=train, rngs=rngs,
+        # flax takes only a real dict of keys (any other mapping would be read as one key)
+        rng_dict: dict[str, jax.Array] | None = None
+        if rngs is not None:
+            rng_dict = dict(rngs) if isinstance(rngs, Mapping) else {"dropout": rngs}
+        result = self.module.apply(dict(variables), list(inputs), train=train, rngs=rng_dict,
                                    mutable=mutable, capture=tuple(capture))
         if mutable:
             out, updates = result
@@ -410,7 +422,7 @@ class Model:
     def _format(self, outputs: Any) -> Any:
         if self.dict_outputs:
             values = outputs if isinstance(outputs, list) else [outputs]
-            return dict(zip(self.graph.output_keys or self.output_names, values))
+            return dict(zip(self.graph.output_keys or self.output_names, values, strict=True))
         return outputs
 
     def _format_captured(self, result: Any, capture: Sequence[str]) -> Any:

@@ -58,10 +58,7 @@ def spec_from_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any] | N
 
 # ---------------------------------------------------------------- resizing
 def _source_coords(new: int, old: int, align_corners: bool, half_pixel: bool):
-    if align_corners and new > 1:
-        ratio = (old - 1) / (new - 1)
-    else:
-        ratio = old / new
+    ratio = (old - 1) / (new - 1) if align_corners and new > 1 else old / new
     index = np.arange(new, dtype=np.float64)
     frac = ratio * (index + 0.5) - 0.5 if half_pixel else ratio * index
     low = np.maximum(0, np.floor(frac)).astype(np.int64)
@@ -98,8 +95,8 @@ def _image_list(images: Any, channels: int) -> list[np.ndarray]:
     """One HWC float32 array per image, with ``channels`` channels."""
     if _is_pil(images):
         items = [images]
-    elif isinstance(images, np.ndarray) or hasattr(images, "__array__") and not isinstance(
-            images, (list, tuple)):
+    elif isinstance(images, np.ndarray) or (hasattr(images, "__array__") and not isinstance(
+            images, (list, tuple))):
         array = np.asarray(images)
         if array.ndim == 4:
             items = list(array)
@@ -108,12 +105,13 @@ def _image_list(images: Any, channels: int) -> list[np.ndarray]:
         elif array.ndim in (2, 3):
             items = [array]
         else:
-            raise PreprocessingError(f"images must be HWC, HW or NHWC arrays, got shape {array.shape}")
+            raise PreprocessingError(f"images must be HWC, HW or NHWC arrays, got shape "
+                                     f"{array.shape}")
     elif isinstance(images, (list, tuple)):
         items = list(images)
     else:
-        raise PreprocessingError(f"cannot preprocess a {type(images).__name__}; pass uint8 HWC arrays "
-                       "or PIL images")
+        raise PreprocessingError(f"cannot preprocess a {type(images).__name__}; pass uint8 HWC "
+                                 "arrays or PIL images")
     out = []
     for item in items:
         if _is_pil(item):
@@ -201,8 +199,8 @@ def preprocess_text(texts: str | Sequence[str], metadata: Mapping[str, Any], dty
         word_index = metadata["word_index"]
         max_len = int(metadata["max_len"])
     except (KeyError, TypeError):
-        raise PreprocessingError("text preprocessing needs metadata.json with word_index and max_len"
-                       ) from None
+        raise PreprocessingError("text preprocessing needs metadata.json with word_index and "
+                                 "max_len") from None
     index_from = int(metadata.get("index_from", 0))
     vocab = metadata.get("vocabulary_size")
     oov = 2
@@ -307,8 +305,8 @@ def decode(outputs: Any, labels: Sequence[str] | None, *, output: str | None = N
     count = scores.shape[1]
     names = list(labels) if labels is not None else [str(i) for i in range(count)]
     if len(names) != count:
-        raise PreprocessingError(f"the output has {count} classes (after label_offset {label_offset}) "
-                       f"but there are {len(names)} labels")
+        raise PreprocessingError(f"the output has {count} classes (after label_offset "
+                                 f"{label_offset}) but there are {len(names)} labels")
     rows = []
     for row in scores:
         order = np.argsort(-row, kind="stable")[:max(0, top)]

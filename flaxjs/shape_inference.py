@@ -77,14 +77,14 @@ def _walk(graph: ModelGraph, shapes: list[Shape], prefix: tuple[str, ...],
     """Output shapes of ``graph`` (nested models recurse), recording created variables."""
     if len(shapes) != len(graph.inputs):
         return None
-    values: dict[TensorRef, Shape] = dict(zip(graph.inputs, shapes))
+    values: dict[TensorRef, Shape] = dict(zip(graph.inputs, shapes, strict=True))
     made: set[str] = set()
     for name, call_index in execution_order(graph, tuple(graph.outputs)):
         spec = graph.layer(name)
         if spec.module is not None:
             return None  # a user's Flax module: only tracing knows its variables
         ins = [values[r] for r in spec.calls[call_index].inputs]
-        if spec.is_model:  # a model called again reuses its variables: record them once
+        if spec.graph is not None:  # a model called again reuses its variables: record them once
             first = name not in made
             outs = _walk(spec.graph, ins, (*prefix, name), tree if first else {},
                          order if first else [])

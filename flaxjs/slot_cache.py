@@ -83,8 +83,9 @@ def cached_slots(model_config: Mapping[str, Any], keras_version: str,
     _MEMORY[key] = slots
     if path is not None:
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as f:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False,
+                                             suffix=".tmp") as f:
                 json.dump(_encode(slots), f)
             os.replace(f.name, path)
         except OSError:

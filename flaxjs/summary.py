@@ -37,7 +37,7 @@ def table(graph: ModelGraph, variables: Mapping[str, Any], shapes: Mapping[str, 
     rule = "-" * (sum(widths) + 6)
     lines = [f'Model: "{graph.name}" ({graph.class_name})', rule]
     for i, row in enumerate(rows):
-        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
         if i == 0:
             lines.append(rule)
     lines += [rule, f"Total params: {trainable_total + frozen_total:,}",

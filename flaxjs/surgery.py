@@ -65,6 +65,7 @@ def output_ref(graph: ModelGraph, name: str) -> tuple[ModelGraph, TensorRef]:
     if not path:
         return graph, first_output(spec, tensor)
     outer = graph.layer_map[path[0]]
+    assert outer.graph is not None  # find_layer's path names nested models only
     inner = with_outputs(outer.graph, ["/".join((*path[1:], spec.name)) + (
         f":{tensor}" if tensor else "")], keep_inputs=True)
     rewritten = dataclasses.replace(outer, graph=inner)
@@ -82,7 +83,7 @@ def prune(graph: ModelGraph, *, keep_inputs: bool = False) -> ModelGraph:
         needed.update(ref.layer for ref in graph.layer(name).calls[call_index].inputs)
     if keep_inputs:
         needed.update(ref.layer for ref in graph.inputs)
-    inputs = [(ref, spec) for ref, spec in zip(graph.inputs, graph.input_specs)
+    inputs = [(ref, spec) for ref, spec in zip(graph.inputs, graph.input_specs, strict=True)
               if ref.layer in needed]
     layers = tuple(s for s in graph.layers if s.name in needed)
     return dataclasses.replace(graph, layers=layers, inputs=tuple(r for r, _ in inputs),
@@ -96,10 +97,7 @@ def with_outputs(graph: ModelGraph, names: Sequence[str], keys: Sequence[str] | 
     for name in names:
         graph, ref = output_ref(graph, name)
         refs.append(ref)
-    if graph.class_name == "Sequential" and len(refs) == 1:
-        cls = "Sequential"
-    else:
-        cls = "Model"
+    cls = "Sequential" if graph.class_name == "Sequential" and len(refs) == 1 else "Model"
     out = dataclasses.replace(graph, class_name=cls, outputs=tuple(refs),
                               output_keys=tuple(keys) if keys else None)
     return prune(out, keep_inputs=keep_inputs)

@@ -29,9 +29,9 @@ def run(args: argparse.Namespace) -> int:
         results = [results]
     if args.json:
         print(json.dumps({path: [[label, score] for label, score in pairs]
-                          for path, pairs in zip(args.images, results)}, indent=1))
+                          for path, pairs in zip(args.images, results, strict=True)}, indent=1))
         return 0
-    for path, pairs in zip(args.images, results):
+    for path, pairs in zip(args.images, results, strict=True):
         print(path)
         for label, score in pairs:
             print(f"  {score:8.4f}  {label}")

@@ -120,11 +120,13 @@ def _check_variables(model: Model, variables: Any) -> dict[str, Any]:
     missing = sorted("/".join(p) for p in expected if p not in given)
     wrong = sorted(f"{'/'.join(p)} {list(given[p])} (model: {list(s)})"
                    for p, s in expected.items() if p in given and given[p] != s)
-    if missing or wrong:
-        raise ExportError("variables do not fit the model: "
-                          + "; ".join(filter(None, [
-                              missing and "missing " + ", ".join(missing[:10]),
-                              wrong and "wrong shape " + ", ".join(wrong[:10])])))
+    problems = []
+    if missing:
+        problems.append("missing " + ", ".join(missing[:10]))
+    if wrong:
+        problems.append("wrong shape " + ", ".join(wrong[:10]))
+    if problems:
+        raise ExportError("variables do not fit the model: " + "; ".join(problems))
     return dict(variables)
 
 

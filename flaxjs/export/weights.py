@@ -90,7 +90,7 @@ def collect(graph: ModelGraph, variables: Mapping[str, Any], layer_keys: set[tup
     position = {name: i for i, name in enumerate(original_order)}
     chosen: list[tuple[float, int, str, matching.Slot]] = []
     used: set[str] = set()
-    for i, (slot, key) in enumerate(zip(slots, keys)):
+    for i, (slot, key) in enumerate(zip(slots, keys, strict=True)):
         original = (original_names or {}).get((slot.collection, *slot.path))
         name = key
         if original and original not in used and _tfjs_resolves(original, key, key_set):

@@ -18,32 +18,51 @@ Example:
 
 Modules: :mod:`.masks` (what trains, optax labels), :mod:`.losses`,
 :mod:`.state` (``TrainState``), :mod:`.steps` (jitted steps), :mod:`.fit`,
-:mod:`flaxjs.parallel` (``jax.sharding`` data parallelism, re-exported here), :mod:`.regularizers` (Keras
-weight penalties in the training loss); ``save_checkpoint`` / ``restore_checkpoint``
+:mod:`flaxjs.parallel` (``jax.sharding`` data parallelism, re-exported here),
+:mod:`.regularizers` (Keras weight penalties in the training loss);
+``save_checkpoint`` / ``restore_checkpoint``
 are :mod:`flaxjs.checkpoint`'s, re-exported here.
 """
 
 from ..checkpoint import restore_checkpoint, save_checkpoint
-from .fit import History, array_batches, evaluate, fit
-from .losses import (BinaryCrossEntropy, CrossEntropy, MeanAbsoluteError, MeanSquaredError,
-                     accuracy, binary_accuracy, binary_cross_entropy, get_loss,
-                     mean_absolute_error, mean_squared_error, softmax_cross_entropy)
-from .masks import (discriminative, flags_mask, freeze_optimizer, lr_labels, mask_labels,
-                    merge_view, pattern_mask, trainable_mask, trainable_view)
 from ..parallel import data_mesh, replicate, shard_batch
+from .fit import History, array_batches, evaluate, fit
+from .losses import (
+    BinaryCrossEntropy,
+    CrossEntropy,
+    MeanAbsoluteError,
+    MeanSquaredError,
+    accuracy,
+    binary_accuracy,
+    binary_cross_entropy,
+    get_loss,
+    mean_absolute_error,
+    mean_squared_error,
+    softmax_cross_entropy,
+)
+from .masks import (
+    discriminative,
+    flags_mask,
+    freeze_optimizer,
+    lr_labels,
+    mask_labels,
+    merge_view,
+    pattern_mask,
+    trainable_mask,
+    trainable_view,
+)
 from .regularizers import Penalty, penalties, regularization_loss
 from .state import TrainState, updated_model
 from .steps import eval_step, make_train_step, predict_step, train_step
 from .transfer import KEEP_FROZEN, TransferPlan, transfer_plan
 
 __all__ = [
-    "KEEP_FROZEN", "TransferPlan", "transfer_plan",
-    "BinaryCrossEntropy", "CrossEntropy", "History", "MeanAbsoluteError", "MeanSquaredError",
-    "Penalty", "TrainState", "accuracy", "array_batches", "binary_accuracy", "binary_cross_entropy",
-    "data_mesh", "discriminative", "eval_step", "evaluate", "fit", "flags_mask",
-    "freeze_optimizer", "get_loss", "lr_labels", "make_train_step", "mask_labels",
-    "mean_absolute_error", "mean_squared_error", "merge_view", "pattern_mask", "penalties",
-    "predict_step", "regularization_loss", "replicate", "restore_checkpoint", "save_checkpoint",
-    "shard_batch", "softmax_cross_entropy", "train_step", "trainable_mask", "trainable_view",
-    "updated_model",
+    "KEEP_FROZEN", "BinaryCrossEntropy", "CrossEntropy", "History", "MeanAbsoluteError",
+    "MeanSquaredError", "Penalty", "TrainState", "TransferPlan", "accuracy", "array_batches",
+    "binary_accuracy", "binary_cross_entropy", "data_mesh", "discriminative", "eval_step",
+    "evaluate", "fit", "flags_mask", "freeze_optimizer", "get_loss", "lr_labels", "make_train_step",
+    "mask_labels", "mean_absolute_error", "mean_squared_error", "merge_view", "pattern_mask",
+    "penalties", "predict_step", "regularization_loss", "replicate", "restore_checkpoint",
+    "save_checkpoint", "shard_batch", "softmax_cross_entropy", "train_step", "trainable_mask",
+    "trainable_view", "transfer_plan", "updated_model",
 ]

@@ -79,6 +79,7 @@ def _epoch_source(data: Any, y: Any, batch_size: int, shuffle: bool,
                   rng: np.random.Generator, drop_remainder: bool
                   ) -> tuple[Callable[[], Iterable[Any]], int | None]:
     """A factory of one epoch's batches and their number (if known)."""
+    steps: int | None
     if y is not None:
         n = _num_rows((data, y))
         steps = n // batch_size if drop_remainder else math.ceil(n / batch_size)
@@ -189,19 +190,19 @@ def fit(state: TrainState, x: Any, y: Any = None, *, epochs: int = 1, batch_size
                 if show:
                     bar.set_postfix({k: f"{v:.4f}" for k, v in mean.result().items()},
                                     refresh=False)
-            logs = mean.result()
+            epoch_logs = mean.result()
             if validation_data is not None:
                 vx, vy = (validation_data if isinstance(validation_data, tuple)
                           and len(validation_data) == 2 else (validation_data, None))
-                logs.update({f"val_{k}": v for k, v in evaluate(
+                epoch_logs.update({f"val_{k}": v for k, v in evaluate(
                     state, vx, vy, batch_size=validation_batch_size or batch_size, loss=loss,
                     metrics=metrics, mesh=mesh).items()})
             if show:
-                bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()})
-        history.record(epoch, logs)
+                bar.set_postfix({k: f"{v:.4f}" for k, v in epoch_logs.items()})
+        history.record(epoch, epoch_logs)
         stop = False
         for callback in callbacks:
-            verdict = callback(epoch, dict(logs), state)
+            verdict = callback(epoch, dict(epoch_logs), state)
             if isinstance(verdict, TrainState):
                 state = parallel.replicate(verdict, mesh)
             elif verdict is True:

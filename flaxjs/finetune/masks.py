@@ -122,10 +122,7 @@ def trainable_mask(model: Model, patterns: Patterns | Mapping[str, Any] | None =
       >>> top = trainable_mask(model, ["conv_pw_13*", "dense*"], flags=False)  # doctest: +SKIP
     """
     params = model.params
-    if flags:
-        mask = flags_mask(params, model.graph)
-    else:
-        mask = jax.tree_util.tree_map(is_float, params)
+    mask = flags_mask(params, model.graph) if flags else jax.tree_util.tree_map(is_float, params)
     if patterns is not None:
         if isinstance(patterns, Mapping):
             patterns = list(patterns)
@@ -139,7 +136,7 @@ def count(params: Any, mask: Any) -> tuple[int, int]:
     leaves = jax.tree_util.tree_leaves(params)
     flags = jax.tree_util.tree_leaves(mask)
     total = sum(int(np.prod(np.shape(x))) for x in leaves)
-    trained = sum(int(np.prod(np.shape(x))) for x, f in zip(leaves, flags) if f)
+    trained = sum(int(np.prod(np.shape(x))) for x, f in zip(leaves, flags, strict=True) if f)
     return trained, total
 
 
@@ -154,12 +151,21 @@ def trainable_view(params: Any, mask: Any) -> Any:
     return jax.tree_util.tree_map(lambda p, m: p if m else optax.MaskedNode(), params, mask)
 
 
+def flatten_up_to(treedef: Any, tree: Any) -> list[Any]:
+    """``treedef.flatten_up_to(tree)``: ``tree``'s entries at the leaves of ``treedef``.
+
+    (jaxlib ships no type stubs, so mypy cannot see ``PyTreeDef``'s methods.)
+    """
+    return treedef.flatten_up_to(tree)
+
+
 def merge_view(view: Any, params: Any, mask: Any) -> Any:
     """``params`` with the trainable leaves taken from ``view`` (the frozen ones untouched)."""
     leaves, treedef = jax.tree_util.tree_flatten(params)
-    flags = treedef.flatten_up_to(mask)
+    flags = flatten_up_to(treedef, mask)
     fresh = iter(jax.tree_util.tree_leaves(view))
-    return treedef.unflatten([next(fresh) if f else leaf for leaf, f in zip(leaves, flags)])
+    return jax.tree_util.tree_unflatten(treedef, [next(fresh) if f else leaf
+                                                  for leaf, f in zip(leaves, flags, strict=True)])
 
 
 # ---------------------------------------------------------------- optax helpers

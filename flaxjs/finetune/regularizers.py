@@ -99,7 +99,7 @@ def _penalties(graph: ModelGraph, params: Mapping[str, Any], prefix: tuple[str, 
         if not calls:
             continue  # not a node of this model: TF.js adds nothing for it
         subtree = params.get(spec.name, {})
-        if spec.is_model:
+        if spec.graph is not None:  # a nested model
             yield from _penalties(spec.graph, subtree, (*prefix, spec.name), count * calls)
             continue
         for config in _configs(spec.config):

@@ -103,8 +103,8 @@ class TrainState(struct.PyTreeNode):
         if mask is None:
             mask = jax.tree_util.tree_map(masks.is_float, params)
         leaves, treedef = jax.tree_util.tree_flatten(params)
-        flags = tuple(bool(f) for f in treedef.flatten_up_to(mask))
-        flags = tuple(f and masks.is_float(x) for f, x in zip(flags, leaves))
+        flags = tuple(bool(f) for f in masks.flatten_up_to(treedef, mask))
+        flags = tuple(f and masks.is_float(x) for f, x in zip(flags, leaves, strict=True))
         if isinstance(seed, int):
             rng = jax.random.PRNGKey(seed)
         elif jnp.issubdtype(seed.dtype, jax.dtypes.prng_key):
@@ -121,7 +121,7 @@ class TrainState(struct.PyTreeNode):
     def mask(self) -> Any:
         """The trainable flags as a pytree of bools shaped like ``params``."""
         treedef = jax.tree_util.tree_structure(self.params)
-        return treedef.unflatten(self.trainable)
+        return jax.tree_util.tree_unflatten(treedef, self.trainable)
 
     @property
     def trainable_params(self) -> Any:
@@ -139,14 +139,15 @@ class TrainState(struct.PyTreeNode):
     def split(self) -> tuple[list[jax.Array], list[jax.Array]]:
         """``(trainable leaves, frozen leaves)`` of ``params`` in tree order."""
         leaves = jax.tree_util.tree_leaves(self.params)
-        return ([x for x, f in zip(leaves, self.trainable) if f],
-                [x for x, f in zip(leaves, self.trainable) if not f])
+        return ([x for x, f in zip(leaves, self.trainable, strict=True) if f],
+                [x for x, f in zip(leaves, self.trainable, strict=True) if not f])
 
     def merge(self, trainable_leaves: list[jax.Array]) -> Any:
         """``params`` with the trainable leaves replaced (frozen ones untouched)."""
         leaves, treedef = jax.tree_util.tree_flatten(self.params)
         fresh = iter(trainable_leaves)
-        return treedef.unflatten([next(fresh) if f else x for x, f in zip(leaves, self.trainable)])
+        return jax.tree_util.tree_unflatten(
+            treedef, [next(fresh) if f else x for x, f in zip(leaves, self.trainable, strict=True)])
 
     # ---------------------------------------------------------------- updates
     def apply_gradients(self, grads: Any, **changes: Any) -> TrainState:
@@ -161,14 +162,14 @@ class TrainState(struct.PyTreeNode):
         grad_leaves = grads if isinstance(grads, list) else jax.tree_util.tree_leaves(grads)
         n_train = sum(self.trainable)
         if len(grad_leaves) == len(self.trainable) and n_train != len(self.trainable):
-            grad_leaves = [g for g, f in zip(grad_leaves, self.trainable) if f]
+            grad_leaves = [g for g, f in zip(grad_leaves, self.trainable, strict=True) if f]
         if len(grad_leaves) != n_train:
             raise ValueError(f"expected gradients for {n_train} trainable leaves, "
                              f"got {len(grad_leaves)}")
         treedef = jax.tree_util.tree_structure(self.params)
         hidden = iter(grad_leaves)
-        grad_view = treedef.unflatten(
-            [next(hidden) if f else optax.MaskedNode() for f in self.trainable])
+        grad_view = jax.tree_util.tree_unflatten(
+            treedef, [next(hidden) if f else optax.MaskedNode() for f in self.trainable])
         params_view = self.trainable_params
         updates, opt_state = self.tx.update(grad_view, self.opt_state, params_view)
         new_view = optax.apply_updates(params_view, updates)

@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from typing import BinaryIO, ContextManager
+from typing import BinaryIO
 
 from .._version import __version__
 from ..errors import SourceError
@@ -46,7 +46,7 @@ def _progress_bar(total: int | None, desc: str, enabled: bool | None):
 def _stream_once(url: str, out: BinaryIO, *, timeout: float, progress: bool | None,
                  desc: str) -> int:
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
         bar = _progress_bar(total, desc, progress)
@@ -68,9 +68,9 @@ def _stream_once(url: str, out: BinaryIO, *, timeout: float, progress: bool | No
         return received
 
 
-def stream(url: str, open_out: Callable[[], ContextManager[BinaryIO]], *, retries: int = 4,
-           backoff: float = 0.5, timeout: float = 60.0, progress: bool | None = None,
-           desc: str | None = None) -> int:
+def stream(url: str, open_out: Callable[[], contextlib.AbstractContextManager[BinaryIO]], *,
+           retries: int = 4, backoff: float = 0.5, timeout: float = 60.0,
+           progress: bool | None = None, desc: str | None = None) -> int:
     """Download ``url`` into a fresh file object from ``open_out()`` per attempt.
 
     Args:

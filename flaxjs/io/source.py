@@ -79,7 +79,7 @@ def _optional_json(read: Callable[[], bytes], where: str) -> dict[str, Any] | No
     """
     try:
         data = read()
-    except _Absent:
+    except _AbsentError:
         return None
     except (SourceError, OSError) as err:
         _skip(where, f"it cannot be read ({err})")
@@ -95,7 +95,7 @@ def _optional_json(read: Callable[[], bytes], where: str) -> dict[str, Any] | No
     return parsed
 
 
-class _Absent(Exception):
+class _AbsentError(Exception):
     """The optional file does not exist (no warning)."""
 
 
@@ -106,7 +106,7 @@ def _skip(where: str, why: str) -> None:
 
 def _read_local_optional(path: str) -> bytes:
     if not os.path.exists(path):
-        raise _Absent(path)
+        raise _AbsentError(path)
     return _read_file(path, "metadata")
 
 
@@ -115,7 +115,7 @@ def _fetch_optional(url: str) -> bytes:
         return http.fetch_bytes(url, retries=0, progress=False)
     except http.HTTPStatusError as err:
         if err.status in (403, 404, 410):  # not published (S3-style hosts answer 403)
-            raise _Absent(url) from None
+            raise _AbsentError(url) from None
         raise
 
 

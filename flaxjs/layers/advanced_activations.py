@@ -9,6 +9,7 @@ the full ``ReLU(negative_slope, threshold, max_value)`` formula; ``ELU`` with
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import overload
 
 import flax.linen as nn
 import jax
@@ -22,6 +23,10 @@ from .registry import register_layer
 from .traits import Export, ExportContext, Sample, is_default, refuse
 
 
+@overload
+def _float(spec: LayerSpec, key: str, default: float) -> float: ...
+@overload
+def _float(spec: LayerSpec, key: str, default: None) -> float | None: ...
 def _float(spec: LayerSpec, key: str, default: float | None) -> float | None:
     value = spec.config.get(key)
     return default if value is None else float(value)
@@ -221,4 +226,4 @@ def softmax(spec: LayerSpec) -> nn.Module:
     return Softmax(axis=int(axis), name=spec.name)
 
 
-__all__ = ["ReLU", "LeakyReLU", "PReLU", "ELU", "ThresholdedReLU", "Softmax"]
+__all__ = ["ELU", "LeakyReLU", "PReLU", "ReLU", "Softmax", "ThresholdedReLU"]

@@ -162,12 +162,11 @@ def einsum_shapes(equation: str, input_shape: Sequence[int], output_shape: Seque
     input); the bias spans the output from its first bias axis to the end.
     """
     eq = equation.replace(" ", "")
-    for pattern, left in ((_PLAIN, False), (_LEFT, True), (_RIGHT, False)):
-        m = pattern.match(eq)
-        if m:
-            break
-    else:
+    patterns = ((_PLAIN, False), (_LEFT, True), (_RIGHT, False))
+    found = next(((m, left) for pattern, left in patterns if (m := pattern.match(eq))), None)
+    if found is None:
         raise ValueError(f"invalid EinsumDense equation {equation!r}")
+    m, left = found
     in_spec, w_spec, out_spec = m.groups()
     elided = len(input_shape) - len(in_spec)
     out = [input_shape[0], *output_shape]
@@ -297,8 +296,8 @@ class MultiHeadAttention(KerasLayer):
         q_in = xs[0]
         v_in = xs[1] if len(xs) > 1 else q_in
         k_in = xs[2] if len(xs) > 2 else v_in
-        common = dict(use_bias=self.use_bias, kernel_init=self.kernel_init,
-                      bias_init=self.bias_init)
+        common: dict[str, Any] = dict(use_bias=self.use_bias, kernel_init=self.kernel_init,
+                                      bias_init=self.bias_init)
         heads = self.num_heads
         q = _Projection((heads, self.key_dim), name="query", **common)(q_in)
         k = _Projection((heads, self.key_dim), name="key", **common)(k_in)
@@ -328,7 +327,8 @@ class MultiHeadAttention(KerasLayer):
         # back to [B, S..., H, value_dim]
         out = out.reshape(*out.shape[:len(other) + 2], *(q.shape[a] for a in attn),
                           out.shape[-1])
-        out = jnp.transpose(out, np.argsort([0, *other, q.ndim - 2, *attn, q.ndim - 1]))
+        back = np.argsort([0, *other, q.ndim - 2, *attn, q.ndim - 1])
+        out = jnp.transpose(out, tuple(int(a) for a in back))
         tail = self.output_shape or (q_in.shape[-1],)
         return _Projection(tuple(tail), n_in=2, name="attention_output", **common)(out)
 
@@ -382,5 +382,4 @@ def multi_head_attention(spec: LayerSpec) -> nn.Module:
         name=spec.name)
 
 
-__all__ = ["Attention", "AdditiveAttention", "EinsumDense", "MultiHeadAttention",
-           "einsum_shapes"]
+__all__ = ["AdditiveAttention", "Attention", "EinsumDense", "MultiHeadAttention", "einsum_shapes"]

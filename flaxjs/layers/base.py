@@ -106,7 +106,7 @@ class KerasLayer(nn.Module):
                              lambda: init_fn(self.make_rng("params"), tuple(shape), dtype))
 
     def _existing(self, collection: str, name: str, init_args: tuple, init_kwargs: dict) -> Any:
-        value = self.get_variable(collection, name)
+        value: Any = self.get_variable(collection, name)
         shape, _ = _shape_and_dtype(init_args, init_kwargs)
         if tuple(jnp.shape(value)) != shape:
             raise LayerConfigError(

@@ -19,8 +19,17 @@ from jax import lax
 
 from ..topology.spec import LayerSpec
 from . import activations, initializers
-from .base import (KerasLayer, Shape, Variable, activation, channels_first, fail, ints, padding,
-                   single)
+from .base import (
+    KerasLayer,
+    Shape,
+    Variable,
+    activation,
+    channels_first,
+    fail,
+    ints,
+    padding,
+    single,
+)
 from .core import DENSE_DEFAULTS
 from .registry import register_layer
 from .traits import Export, ExportContext, Foldable, Sample, is_default, refuse
@@ -46,7 +55,7 @@ def conv_padding(sizes: Sequence[int], kernel: Sequence[int], strides: Sequence[
     ``before = floor(total/2)`` crops a leading cell and every window shifts by one.
     """
     pads = []
-    for n, k, s, d in zip(sizes, kernel, strides, dilation):
+    for n, k, s, d in zip(sizes, kernel, strides, dilation, strict=True):
         keff = (k - 1) * d + 1
         if mode == "same":
             total = (-(-n // s) - 1) * s + keff - n
@@ -64,7 +73,8 @@ def window_outputs(sizes: Sequence[int], kernel: Sequence[int], strides: Sequenc
     """Output sizes of a sliding window over ``sizes`` padded as :func:`conv_padding` says."""
     pads = conv_padding(sizes, kernel, strides, dilation, mode, clamp)
     return tuple((n + lo + hi - (k - 1) * d - 1) // s + 1
-                 for n, (lo, hi), k, s, d in zip(sizes, pads, kernel, strides, dilation))
+                 for n, (lo, hi), k, s, d in zip(sizes, pads, kernel, strides, dilation,
+                                                 strict=True))
 
 
 def _float(x, like):
@@ -102,14 +112,14 @@ def depthwise_nd(x, kernel, strides, pads: Pads, dilation, impl: str | None = No
         xp = jnp.repeat(xp, dm, axis=-1)
     taps = kernel.reshape(-1, c * dm)
     outs = [(n - (k - 1) * d - 1) // s + 1
-            for n, k, s, d in zip(xp.shape[1:-1], ks, strides, dilation)]
+            for n, k, s, d in zip(xp.shape[1:-1], ks, strides, dilation, strict=True)]
     out_shape = (xp.shape[0], *outs, c * dm)
     total = None
     for i, tap in enumerate(itertools.product(*(range(k) for k in ks))):
-        start = [t * d for t, d in zip(tap, dilation)]
+        start = [t * d for t, d in zip(tap, dilation, strict=True)]
         window = lax.slice(xp, (0, *start, 0),
                            (xp.shape[0], *(b + (o - 1) * s + 1 for b, o, s in
-                                           zip(start, outs, strides)), c * dm),
+                                           zip(start, outs, strides, strict=True)), c * dm),
                            (1, *strides, 1))
         weight = lax.broadcast_in_dim(lax.index_in_dim(taps, i, keepdims=False), out_shape,
                                       (len(out_shape) - 1,))
@@ -136,7 +146,7 @@ def conv_transpose_nd(x, kernel, strides, mode: str, dilation, output_padding=No
     rank = kernel.ndim - 2
     pads = []
     for n, k, s, d, op in zip(x.shape[1:-1], kernel.shape[:rank], strides, dilation,
-                              output_padding or (None,) * rank):
+                              output_padding or (None,) * rank, strict=True):
         keff = (k - 1) * d + 1
         if op is None:
             out = n * s + (max(keff - s, 0) if mode == "valid" else 0)

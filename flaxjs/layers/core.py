@@ -14,7 +14,7 @@ import jax.numpy as jnp
 from ..topology import config as cfg
 from ..topology.spec import LayerSpec
 from . import activations, initializers
-from .base import KerasLayer, activation, channels_first, fail, single
+from .base import KerasLayer, Variable, activation, channels_first, fail, single
 from .registry import register_layer
 from .traits import Export, ExportContext, Foldable, Sample, refuse
 
@@ -51,7 +51,7 @@ class Dense(KerasLayer):
 
     def shape_rule(self, shapes):
         (shape,) = shapes
-        variables = [("params", "kernel", (shape[-1], self.units), jnp.float32)]
+        variables: list[Variable] = [("params", "kernel", (shape[-1], self.units), jnp.float32)]
         if self.use_bias:
             variables.append(("params", "bias", (self.units,), jnp.float32))
         return [(*shape[:-1], self.units)], variables
@@ -368,5 +368,5 @@ def embedding(spec: LayerSpec) -> nn.Module:
                      name=spec.name)
 
 
-__all__ = ["Dense", "Activation", "Dropout", "Identity", "Flatten", "Reshape", "Permute",
-           "RepeatVector", "Masking", "Embedding"]
+__all__ = ["Activation", "Dense", "Dropout", "Embedding", "Flatten", "Identity", "Masking",
+           "Permute", "RepeatVector", "Reshape"]

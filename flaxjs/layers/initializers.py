@@ -9,8 +9,8 @@ Keras's default unless its config says otherwise).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, Protocol, cast
 
 import jax
 import jax.numpy as jnp
@@ -18,23 +18,35 @@ from jax.nn import initializers as jinit
 
 from ..topology.config import snake
 
-Initializer = jinit.Initializer
+
+class Initializer(Protocol):
+    """``init(key, shape, dtype)``: every :mod:`jax.nn.initializers` one, and this module's."""
+
+    def __call__(self, key: jax.Array, shape: Sequence[int], dtype: Any = ...) -> jax.Array: ...
+
+
+_Mode = Literal["fan_in", "fan_out", "fan_avg", "fan_geo_avg"]
+_Distribution = Literal["truncated_normal", "normal", "uniform"]
 
 
 def _variance_scaling(cfg: Mapping[str, Any]) -> Initializer:
     distribution = snake(str(cfg.get("distribution", "truncated_normal")))
     if distribution == "normal":  # Keras 2 spelling of the truncated normal
         distribution = "truncated_normal"
-    return jinit.variance_scaling(float(cfg.get("scale", 1.0)),
-                                  snake(str(cfg.get("mode", "fan_in"))), distribution)
+    mode = snake(str(cfg.get("mode", "fan_in")))
+    # the config's words, unchecked: jax checks them when the initializer runs
+    return jinit.variance_scaling(float(cfg.get("scale", 1.0)), cast(_Mode, mode),
+                                  cast(_Distribution, distribution))
 
 
 def _identity(cfg: Mapping[str, Any]) -> Initializer:
     gain = float(cfg.get("gain", 1.0))
 
-    def init(key, shape, dtype=jnp.float32):
+    def init(key: jax.Array, shape: Sequence[int], dtype: Any = jnp.float32) -> jax.Array:
         del key
-        return gain * jnp.eye(*shape, dtype=dtype)
+        if len(shape) != 2:  # as Keras (``jnp.eye(*shape)`` misread a third size as an offset)
+            raise ValueError(f"the Identity initializer needs a 2-D shape, got {tuple(shape)}")
+        return gain * jnp.eye(shape[0], shape[1], dtype=dtype)
 
     return init
 
@@ -42,7 +54,7 @@ def _identity(cfg: Mapping[str, Any]) -> Initializer:
 def _random_uniform(cfg: Mapping[str, Any]) -> Initializer:
     lo, hi = float(cfg.get("minval", -0.05)), float(cfg.get("maxval", 0.05))
 
-    def init(key, shape, dtype=jnp.float32):
+    def init(key: jax.Array, shape: Sequence[int], dtype: Any = jnp.float32) -> jax.Array:
         return jax.random.uniform(key, shape, dtype, lo, hi)
 
     return init
@@ -51,7 +63,7 @@ def _random_uniform(cfg: Mapping[str, Any]) -> Initializer:
 def _random_normal(cfg: Mapping[str, Any], truncated: bool) -> Initializer:
     mean, std = float(cfg.get("mean", 0.0)), float(cfg.get("stddev", 0.05))
 
-    def init(key, shape, dtype=jnp.float32):
+    def init(key: jax.Array, shape: Sequence[int], dtype: Any = jnp.float32) -> jax.Array:
         if truncated:
             return mean + std * jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype)
         return mean + std * jax.random.normal(key, shape, dtype)
@@ -84,6 +96,7 @@ def get(value: Any, default: str = "glorot_uniform") -> Initializer:
     """The initializer for a config value (``{"class_name", "config"}``, a name, or None)."""
     if value is None:
         value = default
+    cfg: Mapping[str, Any]
     if isinstance(value, str):
         name, cfg = value, {}
     elif isinstance(value, Mapping):

@@ -77,7 +77,7 @@ class Elementwise(KerasLayer):
         return functools.reduce(_OPS[self.op], xs)
 
     def shape_rule(self, shapes):
-        if len(shapes) < 2 or self.op == "subtract" and len(shapes) != 2:
+        if len(shapes) < 2 or (self.op == "subtract" and len(shapes) != 2):
             return None
         rank = max(len(s) for s in shapes)
         expanded = [(s[0], *(1,) * (rank - len(s)), *s[1:]) if s else s for s in shapes]
@@ -102,33 +102,39 @@ _MASK_NOTE = ("output mask as TF.js computes it (extra leading axis, last input'
               "ignored)")
 
 
-@register_layer("Add", tfjs=True, samples=[Sample({}, ((2, 3, 4), (2, 3, 4))), Sample({}, ((2, 3, 4), (2, 4)))],
+@register_layer("Add", tfjs=True,
+                samples=[Sample({}, ((2, 3, 4), (2, 3, 4))), Sample({}, ((2, 3, 4), (2, 4)))],
                 notes="lower-rank inputs expanded at axis 1; " + _MASK_NOTE)
 def add(spec: LayerSpec) -> nn.Module:
     return Elementwise(op="add", name=spec.name)
 
 
-@register_layer("Multiply", tfjs=True, samples=[Sample({}, ((2, 3, 4), (2, 3, 4)))], notes="lower-rank inputs expanded at axis 1; " + _MASK_NOTE)
+@register_layer("Multiply", tfjs=True, samples=[Sample({}, ((2, 3, 4), (2, 3, 4)))],
+                notes="lower-rank inputs expanded at axis 1; " + _MASK_NOTE)
 def multiply(spec: LayerSpec) -> nn.Module:
     return Elementwise(op="multiply", name=spec.name)
 
 
-@register_layer("Average", tfjs=True, samples=[Sample({}, ((2, 4),) * 3)], notes="sum * (1/n); " + _MASK_NOTE)
+@register_layer("Average", tfjs=True, samples=[Sample({}, ((2, 4),) * 3)],
+                notes="sum * (1/n); " + _MASK_NOTE)
 def average(spec: LayerSpec) -> nn.Module:
     return Elementwise(op="average", name=spec.name)
 
 
-@register_layer("Maximum", tfjs=True, samples=[Sample({}, ((2, 3, 4), (2, 3, 4)))], notes=_MASK_NOTE)
+@register_layer("Maximum", tfjs=True, samples=[Sample({}, ((2, 3, 4), (2, 3, 4)))],
+                notes=_MASK_NOTE)
 def maximum(spec: LayerSpec) -> nn.Module:
     return Elementwise(op="maximum", name=spec.name)
 
 
-@register_layer("Minimum", tfjs=True, samples=[Sample({}, ((2, 3, 4), (2, 3, 4)))], notes=_MASK_NOTE)
+@register_layer("Minimum", tfjs=True, samples=[Sample({}, ((2, 3, 4), (2, 3, 4)))],
+                notes=_MASK_NOTE)
 def minimum(spec: LayerSpec) -> nn.Module:
     return Elementwise(op="minimum", name=spec.name)
 
 
-@register_layer("Subtract", samples=[Sample({}, ((2, 3, 4), (2, 3, 4)))], notes="Keras only (TF.js cannot load it): x0 - x1 "
+@register_layer("Subtract", samples=[Sample({}, ((2, 3, 4), (2, 3, 4)))],
+                notes="Keras only (TF.js cannot load it): x0 - x1 "
                 "with merge broadcasting; output mask = AND of the input masks (Keras)")
 def subtract(spec: LayerSpec) -> nn.Module:
     return Elementwise(op="subtract", tfjs_mask=False, name=spec.name)
@@ -169,7 +175,7 @@ class Concatenate(KerasLayer):
         if not masks or all(m is None for m in masks):
             return None
         parts = []
-        for x, m in zip(inputs, masks):
+        for x, m in zip(inputs, masks, strict=True):
             if m is None:
                 m = jnp.ones(x.shape, bool)
             elif m.ndim < x.ndim:
@@ -285,4 +291,4 @@ def dot(spec: LayerSpec) -> nn.Module:
                name=spec.name)
 
 
-__all__ = ["Elementwise", "Concatenate", "Dot", "batch_dot"]
+__all__ = ["Concatenate", "Dot", "Elementwise", "batch_dot"]

@@ -103,4 +103,4 @@ def alpha_dropout(spec: LayerSpec) -> nn.Module:
                         name=spec.name)
 
 
-__all__ = ["GaussianNoise", "GaussianDropout", "AlphaDropout"]
+__all__ = ["AlphaDropout", "GaussianDropout", "GaussianNoise"]

@@ -366,5 +366,5 @@ def normalization(spec: LayerSpec) -> nn.Module:
                          invert=bool(c.get("invert", False)), name=spec.name)
 
 
-__all__ = ["BatchNormalization", "LayerNormalization", "GroupNormalization",
-           "UnitNormalization", "Normalization"]
+__all__ = ["BatchNormalization", "GroupNormalization", "LayerNormalization", "Normalization",
+           "UnitNormalization"]

@@ -69,7 +69,7 @@ class Pooling(KerasLayer):
         if min(sizes) < 1:
             return None
         out = list(shape)
-        for axis, size in zip(axes, sizes):
+        for axis, size in zip(axes, sizes, strict=True):
             out[axis] = size
         return [tuple(out)], []
 

@@ -220,7 +220,8 @@ class CenterCrop(KerasLayer):
         return _gather_or_zero(_gather_or_zero(x, rows, x.ndim - 3), cols, x.ndim - 2)
 
 
-@register_layer("CenterCrop", tfjs=True, samples=[Sample({"height": 3, "width": 4}, ((2, 6, 5, 3),))],
+@register_layer("CenterCrop", tfjs=True,
+                samples=[Sample({"height": 3, "width": 4}, ((2, 6, 5, 3),))],
                 notes=(
     "TF.js semantics: `cropAndResize(nearest)` on the box [top/H, left/W, (top+h)/H, "
     "(left+w)/W] with top/left = floor(diff/2), left forced to 1 when W - w == 1 (Keras: 0); "
@@ -330,7 +331,8 @@ def _factor_range(spec: LayerSpec) -> tuple[float, float]:
 
 
 @register_layer("RandomWidth", tfjs=True, samples=[
-    Sample({"factor": [0.5, 0.5]}, ((2, 6, 5, 3),)), Sample({"factor": 0.2}, ((2, 6, 5, 3),))], notes=(
+    Sample({"factor": [0.5, 0.5]}, ((2, 6, 5, 3),)), Sample({"factor": 0.2}, ((2, 6, 5, 3),))],
+                notes=(
     "TF.js resizes at inference too (Keras: identity). Factor range with lo == hi (e.g. [0, 0]): "
     "legacy bilinear/nearest resize to width round(float32(1 + lo) * W), as TF.js. Any real "
     "range: TF.js picks a random output shape per call, which jit cannot express, so the layer "
@@ -438,5 +440,5 @@ def discretization(spec: LayerSpec) -> nn.Module:
                           name=spec.name)
 
 
-__all__ = ["Rescaling", "Resizing", "CenterCrop", "CategoryEncoding", "RandomResize",
-           "InferenceIdentity", "RandomCrop", "Discretization", "resize", "encode_categories"]
+__all__ = ["CategoryEncoding", "CenterCrop", "Discretization", "InferenceIdentity", "RandomCrop",
+           "RandomResize", "Rescaling", "Resizing", "encode_categories", "resize"]

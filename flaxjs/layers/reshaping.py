@@ -51,7 +51,7 @@ class ZeroPadding(KerasLayer):
     def __call__(self, inputs, *, train: bool = False, mask=None):
         x = single(inputs)
         widths = [(0, 0)] * x.ndim
-        for axis, p in zip(spatial_axes(x.ndim, self.channels_first), self.pads):
+        for axis, p in zip(spatial_axes(x.ndim, self.channels_first), self.pads, strict=True):
             widths[axis] = p
         return jnp.pad(x, widths)
 
@@ -69,7 +69,8 @@ class Cropping(KerasLayer):
     def __call__(self, inputs, *, train: bool = False, mask=None):
         x = single(inputs)
         index = [slice(None)] * x.ndim
-        for axis, (lo, hi) in zip(spatial_axes(x.ndim, self.channels_first), self.crops):
+        axes = spatial_axes(x.ndim, self.channels_first)
+        for axis, (lo, hi) in zip(axes, self.crops, strict=True):
             index[axis] = slice(lo, x.shape[axis] - hi)
         return x[tuple(index)]
 
@@ -88,7 +89,7 @@ def _legacy_taps(n_in: int, n_out: int):
 def resize_bilinear_legacy(x, size: Sequence[int], axes: Sequence[int] = (1, 2)):
     """TF.js ``resizeBilinear`` (``align_corners=false, half_pixel_centers=false``)."""
     x = x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)
-    for axis, n_out in zip(axes, size):
+    for axis, n_out in zip(axes, size, strict=True):
         lo, hi, frac = _legacy_taps(x.shape[axis], int(n_out))
         shape = [1] * x.ndim
         shape[axis] = -1
@@ -108,15 +109,15 @@ class UpSampling(KerasLayer):
     def __call__(self, inputs, *, train: bool = False, mask=None):
         x = single(inputs)
         axes = spatial_axes(x.ndim, self.channels_first)
-        out = [x.shape[a] * s for a, s in zip(axes, self.size)]
+        out = [x.shape[a] * s for a, s in zip(axes, self.size, strict=True)]
         if self.interpolation == "nearest":
-            for axis, s in zip(axes, self.size):
+            for axis, s in zip(axes, self.size, strict=True):
                 x = jnp.repeat(x, s, axis=axis)
             return x
         if self.interpolation == "bilinear_legacy":
             return resize_bilinear_legacy(x, out, axes)
         shape = list(x.shape)
-        for a, n in zip(axes, out):
+        for a, n in zip(axes, out, strict=True):
             shape[a] = n
         return jax.image.resize(x, shape, self.interpolation)
 
@@ -132,7 +133,7 @@ def _resized(shapes, cf: bool, add: Sequence[int], scale: Sequence[int] | int):
     if len(axes) != len(add) or len(axes) != len(scales):
         return None
     out = list(shape)
-    for axis, a, k in zip(axes, add, scales):
+    for axis, a, k in zip(axes, add, scales, strict=True):
         out[axis] = shape[axis] * k + a
     return ([tuple(out)], []) if min(out) > 0 else None
 

@@ -71,6 +71,11 @@ def _forget_bias_init(init: initializers.Initializer, units: int) -> initializer
 
 
 # --------------------------------------------------------------------------- cells
+_GLOROT_UNIFORM = initializers.get(None)
+_ORTHOGONAL = initializers.get("orthogonal")
+_ZEROS = initializers.get("zeros")
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class _GatedCellOptions:
     """What every Keras recurrent cell config says besides its sizes."""
@@ -82,9 +87,9 @@ class _GatedCellOptions:
     dropout: float = 0.0
     recurrent_dropout: float = 0.0
     keras3: bool = False
-    kernel_init: initializers.Initializer = initializers.get(None)
-    recurrent_init: initializers.Initializer = initializers.get("orthogonal")
-    bias_init: initializers.Initializer = initializers.get("zeros")
+    kernel_init: initializers.Initializer = _GLOROT_UNIFORM
+    recurrent_init: initializers.Initializer = _ORTHOGONAL
+    bias_init: initializers.Initializer = _ZEROS
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -197,7 +202,8 @@ class ConvLSTMCellDef(_GatedCellOptions):
 
     def out_spatial(self, sizes: Sequence[int]) -> tuple[int, ...]:
         out = []
-        for n, k, s, d in zip(sizes, self.kernel_size, self.strides, self.dilation_rate):
+        for n, k, s, d in zip(sizes, self.kernel_size, self.strides, self.dilation_rate,
+                              strict=True):
             keff = (k - 1) * d + 1
             out.append(-(-n // s) if self.padding == "same" else -(-(n - keff + 1) // s))
         return tuple(out)
@@ -231,7 +237,7 @@ class ConvLSTMCellDef(_GatedCellOptions):
                 return conv(x, w, strides, pad, dilation)
             parts = jnp.split(w, 4, axis=-1)
             return jnp.concatenate([conv(x * m, wg, strides, pad, dilation)
-                                    for m, wg in zip(masks, parts)], axis=-1)
+                                    for m, wg in zip(masks, parts, strict=True)], axis=-1)
 
         def project(xs):
             t, b = xs.shape[:2]

@@ -48,7 +48,7 @@ def run_rnn(fns: CellFns, x: Array, states: States, *, go_backwards: bool,
         if m is not None:
             keep = 1.0 - m
             out = out * m + carry[fns.out_index] * keep
-            new = [n * m + s * keep for n, s in zip(new, carry)]
+            new = [n * m + s * keep for n, s in zip(new, carry, strict=True)]
         return new, (out if return_sequences else None)
 
     final, ys = lax.scan(body, list(states), (ps, ms))

@@ -88,8 +88,9 @@ def _reduce(fn) -> OpFn:
 
 def _resize(method: str) -> OpFn:
     def op(args, attrs):
-        size = tuple(int(s) for s in _static(args[1], "size"))
-        return resize(args[0], size, method, align_corners=bool(attrs.get("align_corners")),
+        height, width = (int(s) for s in _static(args[1], "size"))
+        return resize(args[0], (height, width), method,
+                      align_corners=bool(attrs.get("align_corners")),
                       half_pixel=bool(attrs.get("half_pixel_centers")))
     return op
 
@@ -279,9 +280,11 @@ _LAMBDAS: dict[str, tuple[str, Callable[[Mapping[str, Any]], tuple[list[Any], di
 
 def _lambda(names: Sequence[str], op: str, extra: Sequence[str] = (),
             attrs: Callable[[Mapping[str, Any]], dict] = lambda kw: {}) -> None:
+    def build(kw: Mapping[str, Any]) -> tuple[list[Any], dict]:
+        return [kw[k] for k in extra], attrs(kw)
+
     for name in names:
-        _LAMBDAS[name] = (op, lambda kw, extra=extra, attrs=attrs:
-                          ([kw[k] for k in extra], attrs(kw)))
+        _LAMBDAS[name] = (op, build)
 
 
 for _names, _op in ((("nn.relu", "math.relu"), "Relu"), (("nn.relu6",), "Relu6"),
@@ -375,4 +378,4 @@ def tf_op_lambda(spec: LayerSpec) -> nn.Module:
                       name=spec.name)
 
 
-__all__ = ["TensorFlowOp", "TFOpLambda"]
+__all__ = ["TFOpLambda", "TensorFlowOp"]

@@ -73,8 +73,7 @@ class TimeDistributed(KerasLayer):
 
 def _wrapper_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> None:
     config["layer"] = ctx.nested(spec, config.get("layer"))
-    if "backward_layer" in config:  # ignored by TF.js and flaxjs alike
-        del config["backward_layer"]
+    config.pop("backward_layer", None)  # ignored by TF.js and flaxjs alike
 
 
 def _wrapped(class_name: str, **config: object) -> dict:

@@ -125,8 +125,9 @@ class _Parser:
                 shape = cfg.input_shape_of(first_config)
                 if shape is None:
                     raise self.fail(
-                        f"the first layer of Sequential {name!r} ({first_name!r}) declares no input "
-                        "shape (batch_input_shape / input_shape); TF.js cannot build it either")
+                        f"the first layer of Sequential {name!r} ({first_name!r}) declares no "
+                        "input shape (batch_input_shape / input_shape); TF.js cannot build it "
+                        "either")
                 input_spec = InputSpec(f"{first_name}_input", shape,
                                        cfg.dtype_name(first_config.get("dtype")))
             start = 0

@@ -128,4 +128,4 @@ class ModelGraph:
         for spec in self.layers:
             yield prefix, spec
             if spec.graph is not None:
-                yield from spec.graph.walk(prefix + (spec.name,))
+                yield from spec.graph.walk((*prefix, spec.name))

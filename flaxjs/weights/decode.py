@@ -52,6 +52,7 @@ def _convert(entry: WeightEntry, raw: np.ndarray) -> np.ndarray:
         np.copyto(value, raw)
         frozen(value)
     else:  # every stored code's value, computed once, then looked up
+        assert q.scale is not None and q.min is not None  # set for uint8/uint16 when parsed
         codes = np.arange(np.iinfo(raw.dtype).max + 1, dtype=np.float64)
         real = codes * q.scale + q.min
         # Math.round: half rounds up (towards +inf).
@@ -86,7 +87,7 @@ def _short_shard_error(manifest: Manifest, sizes: Sequence[int], entry: WeightEn
     culprit = len(sizes) - 1
     for i, size in enumerate(sizes[:-1]):
         group = manifest.group_of_path[i]
-        same_group = [s for s, g in zip(sizes, manifest.group_of_path) if g == group]
+        same_group = [s for s, g in zip(sizes, manifest.group_of_path, strict=True) if g == group]
         if size == 0 or (size < max(same_group) and manifest.group_of_path[i + 1] == group):
             culprit = i
             break
@@ -104,7 +105,8 @@ def _short_shard_error(manifest: Manifest, sizes: Sequence[int], entry: WeightEn
     exp = f"{expected} bytes" if expected is not None else f"at least {offset + needed} bytes"
     return ShardSizeError(
         f"weight files too short: the manifest needs {exp} but the {len(sizes)} file(s) hold "
-        f"{total} bytes (sizes: {dict(zip(manifest.paths, sizes))}); likely culprit {name!r}. "
+        f"{total} bytes (sizes: {dict(zip(manifest.paths, sizes, strict=True))}); "
+        f"likely culprit {name!r}. "
         f"First weight affected: {entry.name!r} at bytes [{offset}, {offset + needed}). "
         "Re-download the model or check that every shard listed in weightsManifest is complete.")
 
@@ -143,13 +145,13 @@ def decode_weights(manifest: Manifest, shards: Sequence[bytes]) -> dict[str, np.
         raise ShardSizeError(
             f"weight files hold {stream.size} bytes but the manifest describes only {offset}; "
             f"{stream.size - offset} trailing bytes after the last weight "
-            f"(files: {dict(zip(manifest.paths, sizes))}). The manifest and shards do not belong "
-            "together.")
+            f"(files: {dict(zip(manifest.paths, sizes, strict=True))}). The manifest and "
+            "shards do not belong together.")
     converted = sum(raw.size for entry, raw in stored if entry.quantization is not None)
     values = parallel_map(lambda item: _convert(*item), stored,
                           threads=converted >= PARALLEL_DECODE_MIN)
     out: dict[str, np.ndarray] = {}
-    for (entry, _), value in zip(stored, values):
+    for (entry, _), value in zip(stored, values, strict=True):
         out.pop(entry.name, None)
         out[entry.name] = value
     return out

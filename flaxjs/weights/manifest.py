@@ -69,7 +69,8 @@ class Manifest:
     @property
     def total_bytes(self) -> int | None:
         sizes = [e.nbytes for e in self.entries]
-        return None if any(s is None for s in sizes) else sum(sizes)  # type: ignore[misc]
+        known = [s for s in sizes if s is not None]
+        return sum(known) if len(known) == len(sizes) else None
 
 
 def _parse_quantization(name: str, raw: Mapping[str, Any], dtype: str) -> Quantization:
@@ -102,7 +103,8 @@ def _parse_entry(raw: Any, where: str) -> WeightEntry:
     shape = raw.get("shape", [])
     if not isinstance(shape, Sequence) or not all(
             isinstance(d, int) and d >= 0 for d in shape):
-        raise WeightsError(f"weight {name!r}: shape must be a list of non-negative ints, got {shape!r}")
+        raise WeightsError(f"weight {name!r}: shape must be a list of non-negative ints, "
+                           f"got {shape!r}")
     quant = raw.get("quantization")
     return WeightEntry(
         name=name, shape=tuple(shape), dtype=dtype,

@@ -11,7 +11,7 @@ npm packages and offline use.
 from .api import card as card
 from .api import fetch as fetch
 from .api import info as info
-from .api import list_models as list  # noqa: A001 (the documented name)
+from .api import list_models as list  # the documented name (shadows the builtin here)
 from .api import list_models as list_models
 from .api import load as load
 from .api import register as register

@@ -22,8 +22,9 @@ import tarfile
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import BinaryIO, ContextManager
+from typing import BinaryIO
 
 from .. import settings
 from ..errors import SourceError, ZooError
@@ -38,7 +39,7 @@ NPM_CDNS = (
 
 #: characters left as they are in URL paths (npm scopes and versions use @ and +).
 _SAFE = "/@+:~"
-OpenOut = Callable[[], ContextManager[BinaryIO]]
+OpenOut = Callable[[], AbstractContextManager[BinaryIO]]
 #: ``install(file, fill, where)``: ``fill(open_out)`` writes the file's bytes; the
 #: installer verifies them and moves them into the cache, or raises.
 Install = Callable[[FileSpec, Callable[[OpenOut], None], str], None]
@@ -118,8 +119,8 @@ class URLOrigin(Origin):
                         raise SourceError(f"{where}: no such file")
                     install(f, lambda open_out, src=where: _copy(src, open_out), where)
                 else:
-                    install(f, lambda open_out, url=where: _download(url, open_out, f.path,
-                                                                     progress), where)
+                    install(f, lambda open_out, url=where, path=f.path: _download(
+                        url, open_out, path, progress), where)
             except (SourceError, ZooError, OSError) as err:
                 errors[f.path] = err
         return errors
@@ -213,7 +214,7 @@ def _npm_pack(npm: str, spec: str, dest: Path) -> Path:
     tarballs = sorted(dest.glob("*.tgz"))
     try:
         name = json.loads(done.stdout)[0]["filename"]
-        tarballs = [dest / name.replace("/", "-").lstrip("@")] + tarballs
+        tarballs = [dest / name.replace("/", "-").lstrip("@"), *tarballs]
     except (ValueError, LookupError, TypeError, AttributeError):
         pass
     for tarball in tarballs:

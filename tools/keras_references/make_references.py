@@ -33,8 +33,8 @@ config round-trips through TF.js's own (de)serialization, runs TF.js's
 
 Usage (see README.md)::
 
-    /tmp/keras-venv/bin/python tools/keras_references/make_references.py            # all
-    /tmp/keras-venv/bin/python tools/keras_references/make_references.py CASE ...    # some
+    "$VENV"/bin/python tools/keras_references/make_references.py            # all
+    "$VENV"/bin/python tools/keras_references/make_references.py CASE ...    # some
     ... --list      list the cases
     ... --check     build and check, write nothing
 """
