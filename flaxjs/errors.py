@@ -6,7 +6,7 @@ names the file, layer, weight or byte range at fault and says what to do.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 
 class FlaxjsError(Exception):
@@ -107,3 +107,23 @@ class SettingsError(FlaxjsError):
 
 class CheckpointError(FlaxjsError):
     """A checkpoint is missing, does not fit its target, or cannot be written or read."""
+
+
+class UnsupportedOpError(FlaxjsError):
+    """A graph model uses TensorFlow ops that flaxjs has no converter for."""
+
+    def __init__(self, ops: Mapping[str, Sequence[str]], *, reason: str = "", location: str = ""):
+        self.ops = {op: list(nodes) for op, nodes in sorted(ops.items())}
+        listing = "\n".join(f"  {op}: {', '.join(nodes[:3])}"
+                            + (f" and {len(nodes) - 3} more" if len(nodes) > 3 else "")
+                            for op, nodes in self.ops.items())
+        where = f"{location}: " if location else ""
+        super().__init__(
+            f"{where}no converter for {len(self.ops)} TensorFlow op(s) this graph model needs:\n"
+            f"{listing}\n"
+            + (reason or "flaxjs.graph.ops.registry lists the ops flaxjs runs; please report "
+               "the model so the op can be added."))
+
+
+class DynamicOpError(FlaxjsError):
+    """A graph op whose output shape depends on values was met under ``jax.jit``."""

@@ -13,14 +13,12 @@ import numpy as np
 
 from . import matching, preprocessing, shape_inference, slot_cache
 from .errors import (
-    ShardSizeError,
-    SourceError,
-    UnsafePathError,
+    ModelFormatError,
     UnsupportedLayerError,
     WeightMatchError,
 )
+from .graph import load as graph_load
 from .graph_module import GraphModule
-from .io.paths import check_relative
 from .io.source import Artifacts, Source, open_source
 from .layers import constraints, registry
 from .layers.base import shapes_only
@@ -28,7 +26,8 @@ from .model import Model, ModelInfo
 from .topology.parse import model_config_of, parse_model
 from .topology.spec import ModelGraph
 from .weights.decode import decode_weights
-from .weights.manifest import Manifest, parse_manifest
+from .weights.manifest import parse_manifest
+from .weights.shards import read_shards
 
 
 def load(source: Source, *, strict: bool = True,
@@ -70,6 +69,11 @@ def from_artifacts(artifacts: Artifacts, *, strict: bool = True,
                    custom_layers: Mapping[str, registry.Converter] | None = None) -> Model:
     """:func:`load` after the source was opened."""
     model_json = artifacts.model_json
+    if graph_load.is_graph_model(model_json):
+        if custom_layers:
+            raise ModelFormatError(f"{artifacts.location}: custom_layers apply to Keras layers; "
+                                   "this is a TF.js graph model (a TensorFlow GraphDef)")
+        return graph_load.from_artifacts(artifacts, strict=strict)  # type: ignore[return-value]
     model_config = model_config_of(model_json, location=artifacts.location)
     keras_version = keras_version_of(model_json)
     graph = parse_model(model_config, location=artifacts.location, keras_version=keras_version)
@@ -108,39 +112,6 @@ def from_artifacts(artifacts: Artifacts, *, strict: bool = True,
     model = Model(module, variables, graph=graph, info=info)
     model.inference_variables()  # fold BatchNormalization now: the first call is then cheaper
     return model
-
-
-def read_shards(artifacts: Artifacts, manifest: Manifest) -> list[bytes]:
-    """Every shard in stream order; a missing one names the weights it would hold."""
-    for path in manifest.paths:  # refuse unsafe paths before reading anything
-        check_relative(path, model=artifacts.location)
-    shards: list[bytes] = []
-    for i, path in enumerate(manifest.paths):
-        try:
-            shards.append(artifacts.read_shard(path))
-        except UnsafePathError:
-            raise
-        except SourceError as err:
-            start = sum(len(s) for s in shards)
-            first = _first_weight_at(manifest, start)
-            total = manifest.total_bytes
-            raise ShardSizeError(
-                f"weight file {path!r} ({i + 1} of {len(manifest.paths)}) of "
-                f"{artifacts.location} could not be read: {err}. The manifest needs "
-                f"{total if total is not None else 'an unknown number of'} bytes in total; "
-                f"the files before it hold {start}. First weight affected: {first!r}. "
-                "Re-download the model with all its weight files.") from err
-    return shards
-
-
-def _first_weight_at(manifest: Manifest, offset: int) -> str | None:
-    position = 0
-    for entry in manifest.entries:
-        size = entry.nbytes or 0
-        if position + size > offset or (size == 0 and position >= offset):
-            return entry.name
-        position += size
-    return None
 
 
 def init_variables(module: GraphModule, graph: ModelGraph, key: jax.Array) -> dict[str, Any]:

@@ -1,0 +1,3 @@
+"""TF.js graph models (``format: "graph-model"``, a TensorFlow GraphDef) in JAX."""
+
+from .model import GraphModel as GraphModel

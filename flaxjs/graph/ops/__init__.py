@@ -1,0 +1,1 @@
+"""TensorFlow op converters for graph models, one module per TF.js op family."""
