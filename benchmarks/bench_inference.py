@@ -1,5 +1,8 @@
 """Inference speed of flaxjs against TF.js, Keras 3 on JAX and TF-CPU on the same models.
 
+Layers models run on every system; TF.js graph models (``format: "graph-model"``:
+MoveNet, BlazeFace, ...) on flaxjs and TF.js only (they have no Keras topology).
+
 Every measurement runs in its own fresh process (``benchmarks/runners/``), systems
 interleaved in the same order in every round, each model fed the same deterministic
 input. It prints a markdown table per model (medians over ``--rounds``: load ms,
@@ -11,6 +14,7 @@ Usage::
 
   python benchmarks/bench_inference.py                        # the nsfwjs models, all systems
   python benchmarks/bench_inference.py --model path/to/model_dir --systems flaxjs,tfjs-wasm
+  python benchmarks/bench_inference.py --zoo human_movenet_lightning --systems flaxjs,tfjs-wasm
   python benchmarks/bench_inference.py --baseline-python venv/bin/python --rounds 5
   python benchmarks/bench_inference.py --quick --model DIR    # tiny settings (the test suite)
 
@@ -39,7 +43,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RUNNERS = HERE / "runners"
 sys.path.insert(0, str(RUNNERS))
-import common
+import common  # noqa: E402 - benchmarks/runners is not a package
 
 #: the environment as given, before anything here could change it
 ENV = dict(os.environ)
@@ -51,6 +55,16 @@ TFJS_VERSION = "4.22.0"
 TFJS_PACKAGES = (f"@tensorflow/tfjs@{TFJS_VERSION}",
                  f"@tensorflow/tfjs-backend-wasm@{TFJS_VERSION}")
 NO_YNN = "--xla_cpu_experimental_ynn_fusion_type="
+GRAPH_NO_KERAS = "a graph model has no Keras topology; the Keras baselines run Layers models only"
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchModel:
+    """A model to measure: ``path`` is what the runners get (its folder when the model
+    file is the folder's model.json, else the model file itself)."""
+    path: Path
+    name: str
+    graph: bool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,7 +96,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", action="append", default=[], metavar="DIR",
-                    help="TF.js Layers model folder (repeatable)")
+                    help="TF.js model folder, or its model file (Layers or graph model; "
+                    "repeatable)")
     ap.add_argument("--zoo", action="append", default=[], metavar="NAME",
                     help="a flaxjs zoo model, fetched into its cache (repeatable)")
     ap.add_argument("--systems", help=f"comma-separated, from {', '.join(SYSTEMS)} "
@@ -131,30 +146,47 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return a
 
 
-def resolve_models(args: argparse.Namespace) -> list[Path]:
-    models = [Path(m) for m in args.model]
+def resolve_models(args: argparse.Namespace) -> list[BenchModel]:
+    paths = [Path(m) for m in args.model]
     for name in args.zoo:
-        code = "import sys, flaxjs.zoo as z; print(z.fetch(sys.argv[1]))"
+        code = ("import sys, flaxjs.zoo as z\n"
+                "card = z.card(sys.argv[1])\n"
+                "print(z.fetch(sys.argv[1]) / card.model_file)\n")
         done = subprocess.run([sys.executable, "-c", code, name], check=False,
                               capture_output=True, text=True, env=ENV, cwd=ROOT)
         if done.returncode:
             raise SystemExit(f"--zoo {name}: {done.stderr.strip().splitlines()[-1:]}")
-        folder = Path(done.stdout.strip().splitlines()[-1])
-        found = sorted(folder.rglob("model.json"))
-        if not found:
-            raise SystemExit(f"--zoo {name}: no model.json in {folder}")
-        models.append(found[0].parent)
-    if not models:
-        models = [m for m in DEFAULT_MODELS if (m / "model.json").is_file()]
-        if not models:
+        model_file = Path(done.stdout.strip().splitlines()[-1])
+        if not model_file.is_file():
+            raise SystemExit(f"--zoo {name}: the zoo gave no model file ({model_file})")
+        paths.append(model_file.parent if model_file.name == "model.json" else model_file)
+    if not paths:
+        paths = [m for m in DEFAULT_MODELS if (m / "model.json").is_file()]
+        if not paths:
             raise SystemExit("no --model/--zoo given and the default nsfwjs models "
                              f"({DEFAULT_MODELS[0].parent}) are not present")
-    for m in models:
-        if m.is_file():
-            raise SystemExit(f"{m}: give the model's folder (the runners read its model.json)")
-        if not (m / "model.json").is_file():
-            raise SystemExit(f"{m}: no model.json")
+    models = []
+    for m in paths:
+        if m.is_file() and m.name == "model.json":
+            m = m.parent  # the runners are given the folder, as before
+        if not m.exists():
+            raise SystemExit(f"{m}: not found")
+        try:
+            model_json = read_model_json(m)
+        except Exception as exc:  # flaxjs's own message says what is wrong
+            raise SystemExit(f"{m}: {exc}") from None
+        name = m.name if m.is_dir() else m.parent.name
+        models.append(BenchModel(m, name, common.is_graph_model(model_json)))
+    names = [m.name for m in models]
+    if len(set(names)) < len(names):
+        raise SystemExit(f"two models have the same folder name: {', '.join(names)}")
     return models
+
+
+def read_model_json(path: Path) -> dict[str, Any]:
+    """The model JSON of a folder or model file (model.json, ``x.json``, nsfwjs's
+    ``model.min.js``), with flaxjs's pure reader: JAX is never imported here."""
+    return common.flaxjs_pure_modules().source.from_path(str(path)).model_json
 
 
 def probe_python(python: str) -> dict[str, str | None]:
@@ -257,43 +289,80 @@ def check_systems(args: argparse.Namespace) -> tuple[list[str], dict[str, str], 
 
 # ----------------------------------------------------------------------------- inputs
 def input_specs(model_dir: Path) -> list[tuple[str, list[int | None], str]]:
-    """(name, shape with batch axis, dtype) of each model input, from the topology."""
+    """(name, shape with batch axis, dtype) of each model input, from the topology.
+
+    Graph models: the inputs of :func:`flaxjs.graph.spec.parse_graph` (the signature's,
+    else every placeholder), less any ``PlaceholderWithDefault`` (left to its default
+    by both flaxjs and TF.js); ``name`` is the placeholder node's name."""
     pure = common.flaxjs_pure_modules()
-    model_json = json.loads((model_dir / "model.json").read_bytes())
+    model_json = read_model_json(model_dir)
+    if common.is_graph_model(model_json):
+        spec = pure.graph_spec.parse_graph(model_json, location=str(model_dir))
+        fed = [s for s in spec.inputs if spec.nodes[s.name].op == "Placeholder"]
+        for s in fed:
+            if s.dtype not in ("float32", "int32", "bool"):
+                raise SystemExit(f"{model_dir}: input {s.name!r} is {s.dtype}; the benchmark "
+                                 "feeds float32, int32 or bool inputs only")
+        return [(s.name, list(s.shape), s.dtype) for s in fed]
     topology = model_json.get("modelTopology") or {}
     version = str(topology.get("keras_version") or "") if isinstance(topology, Mapping) else ""
     graph = pure.parse.parse_model(pure.parse.model_config_of(model_json), keras_version=version)
     return [(s.name, list(s.shape), s.dtype) for s in graph.input_specs]
 
 
-def write_inputs(model_dir: Path, folder: Path, batch: int) -> dict[str, Any]:
+def _is_image(shape: Sequence[int | None]) -> bool:
+    """An NHWC image input: rank 4 with 1, 3 or 4 channels (MoveNet's int32 pixels)."""
+    return len(shape) == 4 and shape[-1] in (1, 3, 4)
+
+
+def write_inputs(model: BenchModel, folder: Path, batch: int) -> dict[str, Any]:
     """The deterministic inputs: numpy ``default_rng(0)`` uniform [0, 1) (integer inputs:
     0 or 1) in the model's input shape; the batch-1 input is row 0 of the batch input.
-    Unknown non-batch dimensions are 64 (image axes) or 20."""
+    Unknown non-batch dimensions are 64 (image axes) or 20.
+
+    Graph models alike, except: int32 image inputs (rank 4, 1/3/4 channels: MoveNet's
+    pixels) are integers in [0, 255]; bool inputs are False/True; scalar inputs have no
+    batch axis. A fixed batch size other than B, or a scalar input, means batch-1 only."""
     folder.mkdir(parents=True, exist_ok=True)
-    specs = input_specs(model_dir)
+    specs = input_specs(model.path)
+    no_batch = None
     if any(shape and shape[0] is not None and shape[0] != batch for _, shape, _ in specs):
-        batch = 0  # a fixed batch size (stateful models): batch-1 only
+        fixed = next(shape[0] for _, shape, _ in specs if shape and shape[0] is not None
+                     and shape[0] != batch)
+        no_batch = f"the model's input has a fixed batch size of {fixed}"
+        batch = 0  # a fixed batch size (stateful models, most graph models): batch-1 only
+    if model.graph and any(not shape for _, shape, _ in specs) and batch:
+        no_batch = "the model has a scalar input (no batch axis)"
+        batch = 0
     rng = np.random.default_rng(0)
     items = []
     for k, (name, shape, dtype) in enumerate(specs):
         rank = len(shape)
         dims = [d if d is not None else (64 if rank in (4, 5) and axis < rank - 1 else 20)
                 for axis, d in enumerate(shape[1:], start=1)]
-        full = (max(batch, 1), *dims)
-        if dtype in ("int32", "bool"):
+        full = (max(batch, 1), *dims) if rank else ()
+        if model.graph and dtype == "bool":
+            x = rng.integers(0, 2, size=full).astype(bool)
+        elif model.graph and dtype == "int32" and _is_image(shape):
+            x = rng.integers(0, 256, size=full).astype(np.int32)
+        elif dtype in ("int32", "bool"):
             x = rng.integers(0, 2, size=full).astype(np.int32)
         else:
             x = rng.random(full, dtype=np.float32)
         item = {"name": name, "dtype": str(x.dtype), "b1": f"x{k}_b1.bin",
-                "shape_b1": [1, *dims]}
-        x[:1].tofile(folder / item["b1"])
+                "shape_b1": [1, *dims] if rank else []}
+        (x[:1] if rank else x).tofile(folder / item["b1"])
         if batch:
             item.update(bB=f"x{k}_bB.bin", shape_bB=list(full))
             x.tofile(folder / item["bB"])
         items.append(item)
     spec = {"batch": batch, "inputs": items,
-            "generator": "numpy default_rng(0): random(float32) / integers(0, 2)"}
+            "generator": "numpy default_rng(0): random(float32) / integers(0, 2)"
+            + ("; graph model: int32 images integers(0, 256), bool integers(0, 2)"
+               if model.graph else ""),
+            "graph_model": model.graph}
+    if no_batch:
+        spec["no_batch"] = no_batch
     (folder / "inputs.json").write_text(json.dumps(spec, indent=1) + "\n")
     return spec
 
@@ -323,10 +392,10 @@ def wait_quiet(max_busy: float, timeout: float) -> dict[str, float] | None:
             return {"busy_pct": round(busy, 1), "waited_s": round(waited, 1)}
 
 
-def runner_command(system: System, args: argparse.Namespace, model: Path, inputs: Path,
+def runner_command(system: System, args: argparse.Namespace, model: BenchModel, inputs: Path,
                    out: Path, output_file: Path, repeats: int, batch: bool,
                    compile_cache: str | None) -> list[str]:
-    common_args = ["--model", str(model), "--inputs", str(inputs), "--out", str(out),
+    common_args = ["--model", str(model.path), "--inputs", str(inputs), "--out", str(out),
                    "--output-file", str(output_file), "--repeats", str(repeats),
                    "--batch-repeats", str(args.batch_repeats)] + ([] if batch else ["--no-batch"])
     if system.runner == "flaxjs":
@@ -337,9 +406,9 @@ def runner_command(system: System, args: argparse.Namespace, model: Path, inputs
     if system.runner == "keras":
         impl = "keras3-jax" if system.key.startswith("keras3") else "tfkeras-tffunction"
         return [args.baseline_python, str(RUNNERS / "keras_runner.py"), "--impl", impl,
-                "--system", system.key] + common_args
+                "--system", system.key, *common_args]
     backend = system.key.split("-", 1)[1]
-    return ["node", str(RUNNERS / "tfjs_runner.js"), "--backend", backend] + common_args
+    return ["node", str(RUNNERS / "tfjs_runner.js"), "--backend", backend, *common_args]
 
 
 def runner_env(system: System, args: argparse.Namespace, flaxjs_home: str) -> dict[str, str]:
@@ -358,7 +427,7 @@ def runner_env(system: System, args: argparse.Namespace, flaxjs_home: str) -> di
     return env
 
 
-def run_one(system: System, args: argparse.Namespace, model: Path, inputs: Path,
+def run_one(system: System, args: argparse.Namespace, model: BenchModel, inputs: Path,
             raw: Path, tag: str, *, repeats: int, batch: bool, compile_cache: str | None,
             flaxjs_home: str) -> dict[str, Any]:
     """One fresh process; its result dict (with ``error`` when it failed)."""
@@ -416,7 +485,7 @@ def output_of(result: Mapping[str, Any]) -> np.ndarray | None:
     return np.fromfile(path, dtype=np.float32).astype(np.float64) if path else None
 
 
-def summarize(model: Path, results: list[dict[str, Any]], systems: list[str],
+def summarize(model: BenchModel, results: list[dict[str, Any]], systems: list[str],
               reference: np.ndarray | None) -> dict[str, Any]:
     """Medians (and ranges) over rounds per system, the diffs and the flaxjs ratios."""
     rows: dict[str, Any] = {}
@@ -435,6 +504,7 @@ def summarize(model: Path, results: list[dict[str, Any]], systems: list[str],
             if reference is not None and y is not None and y.shape == reference.shape:
                 diffs.append(float(np.max(np.abs(y - reference))))
         row["maxdiff"] = max(diffs) if diffs else None
+        row["methods"] = sorted({r["method"] for r in ok if r.get("method")})
         row["bB_row0_vs_b1"] = max((r["bB_row0_vs_b1"] for r in ok if "bB_row0_vs_b1" in r),
                                    default=None)
         rows[key] = row
@@ -454,14 +524,17 @@ def summarize(model: Path, results: list[dict[str, Any]], systems: list[str],
     if rows.get("flaxjs-warm", {}).get("first_ms_median") and rows.get("flaxjs", {}).get(
             "first_ms_median"):
         warm_over_cold = rows["flaxjs-warm"]["first_ms_median"] / rows["flaxjs"]["first_ms_median"]
-    return {"model": str(model), "rows": rows, "ratios": ratios,
+    return {"model": str(model.path), "graph_model": model.graph, "rows": rows, "ratios": ratios,
             "warm_first_over_cold_first": warm_over_cold}
 
 
-def markdown(model: Path, summary: Mapping[str, Any], spec: Mapping[str, Any],
-             args: argparse.Namespace, reference_label: str) -> str:
+def markdown(model: BenchModel, summary: Mapping[str, Any], spec: Mapping[str, Any],
+             args: argparse.Namespace, reference_label: str,
+             skipped: Mapping[str, str] | None = None) -> str:
     batch = spec["batch"]
-    shapes = ", ".join("×".join(str(d) for d in item["shape_b1"][1:]) for item in spec["inputs"])
+    shapes = ", ".join(("×".join(str(d) for d in item["shape_b1"][1:]) or "scalar")
+                       + (f" {item['dtype']}" if model.graph and item["dtype"] != "float32"
+                          else "") for item in spec["inputs"])
     batch_col = f"batch-{batch}" if batch else "batch-B (not run)"
     title = (f"### {model.name} (input {shapes}; medians of {args.rounds} round(s), "
              "min–max in brackets)")
@@ -498,13 +571,33 @@ def markdown(model: Path, summary: Mapping[str, Any], spec: Mapping[str, Any],
     if summary["warm_first_over_cold_first"]:
         ratio = fmt(summary["warm_first_over_cold_first"], "ratio")
         lines += ["", f"flaxjs warm-cache first call / cold first call: {ratio}"]
+    extra = []
+    if model.graph:
+        methods = [f"{key} `{'`/`'.join(row['methods'])}`" for key, row in rows.items()
+                   if row.get("methods")]
+        extra.append("Graph model" + (f"; TF.js called {', '.join(methods)}" if methods else ""))
+    if spec.get("no_batch") and args.batch:
+        extra.append(f"batch-{args.batch} not run: {spec['no_batch']}")
+    if skipped:
+        extra.append("; ".join(f"{key} skipped ({why})" for key, why in skipped.items()))
+    if extra:
+        lines += ["", ". ".join(extra) + "."]
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     models = resolve_models(args)
+    keras = [k for k in args.systems if SYSTEMS[k].runner == "keras"]
+    graph_only = {}
+    if keras and all(m.graph for m in models):  # nothing for the Keras baselines to run
+        graph_only = {k: GRAPH_NO_KERAS for k in keras}
+        args.systems = [k for k in args.systems if k not in keras]
     systems, skipped, info = check_systems(args)
+    skipped = {**graph_only, **skipped}
+    # systems that cannot run a model although they run here (Keras on a graph model)
+    model_skips = {m: {k: GRAPH_NO_KERAS for k in systems
+                       if m.graph and SYSTEMS[k].runner == "keras"} for m in models}
     out = Path(args.out) if args.out else \
         HERE / "results" / time.strftime("inference-%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
@@ -512,8 +605,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     log(f"results in {out}; systems: {', '.join(systems) or 'none'}"
         + "".join(f"\n  skipped {k}: {why}" for k, why in skipped.items()))
 
-    specs: dict[Path, dict[str, Any]] = {}
-    references: dict[Path, np.ndarray | None] = {}
+    specs: dict[BenchModel, dict[str, Any]] = {}
+    references: dict[BenchModel, np.ndarray | None] = {}
     reference_info: dict[str, Any] = {}
     for model in models:
         specs[model] = write_inputs(model, out / "inputs" / model.name, args.batch)
@@ -528,7 +621,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             reference_info[model.name] = result
             references[model] = output_of(result) if "error" not in result else None
 
-    results: dict[Path, list[dict[str, Any]]] = {m: [] for m in models}
+    results: dict[BenchModel, list[dict[str, Any]]] = {m: [] for m in models}
     for rnd in range(1, args.rounds + 1):
         for model in models:
             raw = out / "raw" / model.name
@@ -537,6 +630,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             cache = args.compile_cache or str(home / "xla-cache")
             batch_ok = bool(specs[model]["batch"])
             for key in systems:
+                if key in model_skips[model]:
+                    continue
                 system = SYSTEMS[key]
                 repeats = min(args.repeats, TFJS_CPU_REPEATS) if key == "tfjs-cpu" \
                     else args.repeats
@@ -566,8 +661,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                           if r["system"] == args.reference and "error" not in r), None)
             reference = output_of(first) if first else None
         label = reference_label if reference is not None else "– (no reference output)"
-        summaries[model.name] = summarize(model, results[model], systems, reference)
-        tables.append(markdown(model, summaries[model.name], specs[model], args, label))
+        ran = [k for k in systems if k not in model_skips[model]]
+        summaries[model.name] = summarize(model, results[model], ran, reference)
+        summaries[model.name]["skipped"] = model_skips[model]
+        tables.append(markdown(model, summaries[model.name], specs[model], args, label,
+                               model_skips[model]))
 
     flaxjs_flags = next((r.get("xla_flags") for rs in results.values() for r in rs
                          if r["system"] == "flaxjs" and "error" not in r), None)

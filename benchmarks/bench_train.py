@@ -65,7 +65,7 @@ def run(model_path: str | os.PathLike[str] = DEFAULT_MODEL, *, cut: str = "conv_
     """Measure the three steps; returns a dict of timings and ratios."""
     import flaxjs
     from flaxjs import finetune as ft
-    from flaxjs import keras as K
+    from flaxjs import keras as K  # noqa: N812 - the Keras-style namespace
 
     base = flaxjs.load(model_path).truncate(cut)
     head = [K.GlobalAveragePooling2D(name="pool"), K.Dense(classes, activation="softmax",

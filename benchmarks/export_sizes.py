@@ -85,12 +85,12 @@ def measure(folder: str | os.PathLike[str], dtypes: list[str], batch: int = 2) -
             y, w = _outputs(loaded, xs), _weights(loaded)
             if spec is None:
                 base, base_y, base_w = size, y, w
-            dy = max(float(np.abs(a - b).max(initial=0.0)) for a, b in zip(y, base_y))
+            dy = max(float(np.abs(a - b).max(initial=0.0)) for a, b in zip(y, base_y, strict=False))
             scale = max(float(np.abs(b).max(initial=0.0)) for b in base_y) or 1.0
             dw = max((float(np.abs(w[k].astype(np.float64) - base_w[k]).max(initial=0.0))
                       for k in w if w[k].dtype.kind == "f"), default=0.0)
             flips = float(np.mean([np.mean(a.argmax(-1) != b.argmax(-1))
-                                   for a, b in zip(y, base_y)]))
+                                   for a, b in zip(y, base_y, strict=False)]))
             rows.append({"model": folder.name, "export": spec or "float32", "bytes": size,
                          "ratio": size / base if base else 1.0, "max_dw": dw, "max_dy": dy,
                          "rel_dy": dy / scale, "argmax_changed": flips})

@@ -1,4 +1,4 @@
-"""flaxjs: TensorFlow.js Layers models in JAX/Flax.
+"""flaxjs: TensorFlow.js models (Layers and graph models) in JAX/Flax.
 
 Importing flaxjs changes nothing in the process: no environment variable is
 written and no JAX backend is started (flaxjs's XLA options are passed per
@@ -12,6 +12,7 @@ from .checkpoint import restore_checkpoint as restore_checkpoint
 from .checkpoint import save_checkpoint as save_checkpoint
 from .errors import FlaxjsError as FlaxjsError
 from .export import save as save
+from .graph import GraphModel as GraphModel
 from .layers import register_layer as register_layer
 from .loader import load as load
 from .model import Model as Model

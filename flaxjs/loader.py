@@ -18,6 +18,7 @@ from .errors import (
     WeightMatchError,
 )
 from .graph import load as graph_load
+from .graph.model import GraphModel
 from .graph_module import GraphModule
 from .io.source import Artifacts, Source, open_source
 from .layers import constraints, registry
@@ -32,8 +33,11 @@ from .weights.shards import read_shards
 
 def load(source: Source, *, strict: bool = True,
          custom_layers: Mapping[str, registry.Converter] | None = None,
-         weights: Mapping[str, bytes] | None = None, progress: bool | None = None) -> Model:
-    """Load a TF.js Layers model into JAX/Flax.
+         weights: Mapping[str, bytes] | None = None, progress: bool | None = None
+         ) -> Model | GraphModel:
+    """Load a TF.js model into JAX/Flax: a Layers model as a :class:`~flaxjs.Model`, a graph
+    model (``format: "graph-model"``, a TensorFlow GraphDef) as a
+    :class:`~flaxjs.GraphModel`.
 
     Args:
       source: a model folder, a path to its model.json (any file name), an
@@ -66,14 +70,15 @@ def keras_version_of(model_json: Mapping[str, Any]) -> str:
 
 
 def from_artifacts(artifacts: Artifacts, *, strict: bool = True,
-                   custom_layers: Mapping[str, registry.Converter] | None = None) -> Model:
+                   custom_layers: Mapping[str, registry.Converter] | None = None
+                   ) -> Model | GraphModel:
     """:func:`load` after the source was opened."""
     model_json = artifacts.model_json
     if graph_load.is_graph_model(model_json):
         if custom_layers:
             raise ModelFormatError(f"{artifacts.location}: custom_layers apply to Keras layers; "
                                    "this is a TF.js graph model (a TensorFlow GraphDef)")
-        return graph_load.from_artifacts(artifacts, strict=strict)  # type: ignore[return-value]
+        return graph_load.from_artifacts(artifacts, strict=strict)
     model_config = model_config_of(model_json, location=artifacts.location)
     keras_version = keras_version_of(model_json)
     graph = parse_model(model_config, location=artifacts.location, keras_version=keras_version)

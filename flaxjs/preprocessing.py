@@ -234,7 +234,8 @@ def preprocess(data: Any, spec: Mapping[str, Any] | None, *,
       metadata: the model's metadata.json (labels, vocabulary).
       input_shape: the model input's shape (with the batch dimension) to add a
         missing batch axis.
-      dtype: the model input's dtype.
+      dtype: the model input's dtype; images become int32 (truncated, as TF.js's
+        ``cast``) for an integer input or a spec with ``dtype: "int32"``.
     """
     spec = dict(spec or spec_from_metadata(metadata) or {})
     kind = spec.get("kind")
@@ -243,7 +244,10 @@ def preprocess(data: Any, spec: Mapping[str, Any] | None, *,
         if "size" not in spec and input_shape is not None and rank == 4:
             spec["size"] = [input_shape[1], input_shape[2]]
             spec.setdefault("channels", input_shape[3])
-        return preprocess_images(data, spec)
+        images = preprocess_images(data, spec)
+        if "int" in str(spec.get("dtype", dtype)):  # e.g. MoveNet: tf.cast(x, "int32")
+            return np.trunc(images).astype(np.int32)
+        return images
     if kind == "text":
         return preprocess_text(data, metadata or {},
                                dtype=np.int32 if "int" in dtype else np.float32)

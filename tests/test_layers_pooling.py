@@ -83,3 +83,20 @@ def test_global_average_pooling1d_mask_only_for_keras3():
     keras3 = module_for("GlobalAveragePooling1D", {}, keras3=True)
     want = np.stack([x[0, :3].mean(0), x[1].mean(0)])
     np.testing.assert_allclose(apply(keras3, x, mask), want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("mode", ["valid", "same"])
+def test_pooling_is_differentiable(kind, mode):
+    """A frozen base with MaxPooling must pass gradients to the layers before it (the max
+    reducer is differentiated only with a concrete init value)."""
+    import jax
+
+    from flaxjs.layers.pooling import pool_nd
+
+    x = rand(1, 5, 5, 2)
+    grad = jax.grad(lambda v: pool_nd(v, kind, (2, 2), (2, 2), mode).sum())(x)
+    assert grad.shape == x.shape and np.isfinite(np.asarray(grad)).all()
+    assert float(np.asarray(grad).sum()) > 0
+    jitted = jax.jit(jax.grad(lambda v: pool_nd(v, kind, (2, 2), (2, 2), mode).sum()))(x)
+    np.testing.assert_allclose(np.asarray(jitted), np.asarray(grad))

@@ -6,6 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from flaxjs import zoo
@@ -35,8 +36,13 @@ def test_builtin_card_is_complete(name):
     assert card.preprocessing.get("kind") in cards.PREPROCESSING_KINDS
     if card.preprocessing["kind"] == "image":
         prep = card.preprocessing
-        assert len(prep["size"]) == 2 and prep["channels"] in (1, 3)
-        assert list(card.inputs[0]["shape"][1:3]) == list(prep["size"])
+        assert prep["channels"] in (1, 3)
+        height_width = card.inputs[0]["shape"][1:3]
+        if prep.get("size") is None:  # fed at the image's own size (COCO-SSD)
+            assert "size" in prep and height_width == [None, None]
+        else:  # a dynamic model input takes the size the package resizes to
+            assert len(prep["size"]) == 2
+            assert all(d in (None, s) for d, s in zip(height_width, prep["size"], strict=True))
     assert card.inputs, "input shape and dtype"
     labels = registry.labels_of(card, {"wordLabels": ["a"]})
     if card.output in ("probabilities", "logits", "scores", "sigmoid"):
@@ -177,10 +183,176 @@ def test_builtin_cards_are_a_copy_without_user_cards():
      "output must be"),
     ({"name": "x", "files": ["m.json"], "sources": ["https://x.org/"],
       "preprocessing": {"kind": "video"}}, "preprocessing kind"),
+    ({"name": "x", "files": ["m.json"], "sources": [{"url": "https://x.org/",
+                                                     "query": "tfjs-format=file"}]},
+     "query string"),
+    ({"name": "x", "files": ["m.json"], "sources": [{"url": "https://x.org/",
+                                                     "query": "?a b"}]}, "query string"),
+    ({"name": "x", "files": ["m.json"], "sources": [{"url": "https://x.org/", "query": 1}]},
+     "query string"),
+    ({"name": "x", "files": ["m.json"], "sources": [{"url": "https://x.org/m/?tfjs-format=file"}]},
+     "'query'"),
+    ({"name": "x", "files": ["m.json"], "sources": [{"url": "file:///models/",
+                                                     "query": "?tfjs-format=file"}]},
+     "only http"),
+    ({"name": "x", "files": ["m.json"], "sources": [{"npm": "p", "version": "1.0.0",
+                                                     "query": "?tfjs-format=file"}]},
+     "URL sources only"),
 ])
 def test_malformed_cards_are_refused(bad, message):
     with pytest.raises(Exception, match=message):
         cards.parse_family(bad)
+
+
+def test_url_source_query():
+    entry = {"name": "hub", "files": ["model.json"], "weights_from_manifest": True,
+             "sources": [{"url": "https://hub.example.org/m/1", "query": "?tfjs-format=file"},
+                         "https://mirror.example.org/m/"]}
+    (card,) = cards.parse_family(entry)
+    assert card.sources[0] == cards.SourceSpec(url="https://hub.example.org/m/1/",
+                                               query="?tfjs-format=file")
+    assert card.sources[1].query == ""  # per source: a mirror without it
+    assert card.sources[0].describe() == "https://hub.example.org/m/1/<file>?tfjs-format=file"
+    data = card.to_dict()
+    assert data["sources"] == [{"url": "https://hub.example.org/m/1/",
+                                "query": "?tfjs-format=file"},
+                               {"url": "https://mirror.example.org/m/"}]
+    assert cards.parse_family(data) == [card]  # the card's dict reads back the same
+
+
+# ---------------------------------------------------------------- tfjs-models graph models
+TFJS_MODELS = {c.name: c for c in zoo.builtin_cards().values() if c.family == "tfjs_models"}
+TFJS_MODELS_COMMIT = "tensorflow/tfjs-models@18a73420e555"
+COCO_KEYPOINTS = ["nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",
+                  "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+                  "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle",
+                  "right_ankle"]
+
+
+def test_tfjs_models_cards_exist():
+    wanted = {
+        "tfhub_mobilenet_v1_1.00_224", "tfhub_mobilenet_v2_1.00_224",
+        "movenet_singlepose_lightning", "movenet_singlepose_thunder",
+        "movenet_multipose_lightning", "blazeface", "blazepose_detector",
+        "blazepose_landmark_full", "face_detection_short", "hand_landmark_full",
+        "selfie_segmentation_general", "posenet_mobilenet_v1_075_stride16_float",
+        "posenet_resnet50_stride32_quant2", "coco_ssd_lite_mobilenet_v2",
+        "coco_ssd_mobilenet_v1", "coco_ssd_mobilenet_v2"}
+    assert wanted <= set(TFJS_MODELS)
+    assert zoo.card("movenet").name == "movenet_singlepose_lightning"
+    assert zoo.card("coco-ssd").name == "coco_ssd_lite_mobilenet_v2"
+    assert zoo.card("posenet").name == "posenet_mobilenet_v1_075_stride16_float"
+    assert zoo.card("tfhub_mobilenet").name == "tfhub_mobilenet_v1_1.00_224"
+
+
+@pytest.mark.parametrize("name", sorted(TFJS_MODELS))
+def test_tfjs_models_card_sources(name):
+    """Published locations, hashes pinned at first use, TF Hub's query on every file."""
+    card = TFJS_MODELS[name]
+    assert card.weights_from_manifest and card.license == "Apache-2.0"
+    model_file = f"model-stride{card.variant['stride']}.json" if "stride" in card.variant \
+        else "model.json"
+    assert [f.path for f in card.files] == [model_file]
+    assert all(f.sha256 is None and f.size is None for f in card.files)
+    (source,) = card.sources
+    assert source.url
+    if source.url.startswith("https://tfhub.dev/"):
+        assert source.query == "?tfjs-format=file"  # tf.loadGraphModel(url, {fromTFHub: true})
+    else:
+        assert source.url.startswith("https://storage.googleapis.com/tfjs-models/savedmodel/")
+        assert source.query == ""
+    assert TFJS_MODELS_COMMIT in card.extra["notes"]
+    assert card.preprocessing.get("reference")
+    assert [f["pinned_by"] for f in zoo.info(name)["files"]] == [None]  # pinned on first use
+
+
+@pytest.mark.parametrize("name", sorted(TFJS_MODELS))
+def test_tfjs_models_preprocessing_gives_the_model_input(name):
+    from flaxjs.preprocessing import preprocess
+
+    card = TFJS_MODELS[name]
+    (spec,) = card.inputs
+    image = np.random.default_rng(0).integers(0, 256, (96, 128, 3), dtype=np.uint8)
+    x = preprocess(image, card.preprocessing, input_shape=spec["shape"], dtype=spec["dtype"])
+    size = card.preprocessing["size"] or [96, 128]
+    assert x.shape == (1, *size, 3) and x.dtype == np.dtype(spec["dtype"])
+    low, high = card.preprocessing["range"]
+    assert x.min() >= low - 1e-5 and x.max() <= high + 1e-5
+
+
+def test_movenet_int32_input_and_keypoints():
+    from flaxjs.preprocessing import preprocess
+
+    for name, size in [("movenet_singlepose_lightning", 192),
+                       ("movenet_singlepose_thunder", 256), ("movenet_multipose_lightning", 256)]:
+        card = zoo.card(name)
+        assert registry.labels_of(card) == COCO_KEYPOINTS
+        assert card.inputs[0]["dtype"] == "int32" and card.preprocessing["dtype"] == "int32"
+        assert card.output == "regression"
+        image = np.full((300, 400, 3), 200.7, np.float32)
+        x = preprocess(image, card.preprocessing, input_shape=card.inputs[0]["shape"])
+        assert x.shape == (1, size, size, 3) and x.dtype == np.int32
+        assert (x == 200).all()  # 0-255 pixels, truncated as tf.cast(x, 'int32')
+    assert zoo.card("movenet", type="singlepose_thunder").name == "movenet_singlepose_thunder"
+
+
+def test_coco_ssd_sparse_label_map():
+    card = zoo.card("coco_ssd")
+    labels = registry.labels_of(card)
+    assert len(labels) == 90 and card.label_offset == 0  # score column j = class id j + 1
+    assert labels[0] == "person" and labels[89] == "toothbrush" and labels[12] == "stop sign"
+    unused = [i + 1 for i, label in enumerate(labels) if label.startswith("unused_id_")]
+    assert unused == [12, 26, 29, 30, 45, 66, 68, 69, 71, 83]
+    assert all(labels[i - 1] == f"unused_id_{i}" for i in unused)
+    assert len(set(labels)) == 90
+    scores = np.zeros((1917, 90), np.float32)
+    scores[5, 17] = 0.9  # id 18: dog
+    assert zoo.card("coco_ssd").preprocessing["size"] is None
+    from flaxjs.preprocessing import decode
+    assert decode(scores, labels, output=card.output, top=1)[5] == [("dog", pytest.approx(0.9))]
+    assert zoo.card("coco_ssd", base="mobilenet_v2").sources[0].url.endswith(
+        "/savedmodel/ssd_mobilenet_v2/")
+
+
+def test_tfhub_mobilenet_background_class_and_input_range():
+    from flaxjs.preprocessing import decode, preprocess
+
+    for version, alphas in [(1, (0.25, 0.5, 0.75, 1.0)), (2, (0.5, 0.75, 1.0))]:
+        for alpha in alphas:
+            card = zoo.card("tfhub_mobilenet", version=version, alpha=alpha)
+            assert card.label_offset == 1 and card.output == "logits"
+            assert card.preprocessing["range"] == [0, 1]
+    card = zoo.card("tfhub_mobilenet_v2")
+    labels = registry.labels_of(card)
+    assert len(labels) == 1000
+    logits = np.zeros(1001, np.float32)
+    logits[1], logits[0] = 5.0, 9.0  # column 1 = tench; column 0 (background) is left out
+    assert decode(logits, labels, output="logits", label_offset=1, top=1)[0][0].startswith("tench")
+    x = preprocess(np.full((224, 224, 3), 255, np.uint8), card.preprocessing)
+    assert np.allclose(x, 1.0)
+    assert list(card.cut_points) == ["module_apply_default/MobilenetV2/Logits/AvgPool"]
+
+
+def test_blazeface_and_posenet_normalisation():
+    from flaxjs.preprocessing import preprocess
+
+    white = np.full((50, 70, 3), 255, np.uint8)
+    black = np.zeros((50, 70, 3), np.uint8)
+    blazeface = zoo.card("blazeface").preprocessing
+    assert preprocess(white, blazeface).shape == (1, 128, 128, 3)
+    assert np.allclose(preprocess(white, blazeface), 1) and np.allclose(
+        preprocess(black, blazeface), -1)
+    mobilenet = zoo.card("posenet").preprocessing
+    assert np.allclose(preprocess(white, mobilenet), 1) and np.allclose(
+        preprocess(black, mobilenet), -1)
+    resnet = zoo.card("posenet", architecture="ResNet50", stride=32, multiplier=1.0)
+    assert resnet.name == "posenet_resnet50_stride32_float"
+    assert np.allclose(preprocess(black, resnet.preprocessing)[0, 0, 0],
+                       [-123.15, -115.9, -103.06])
+    assert zoo.card("posenet", quant_bytes=1).sources[0].url.endswith(
+        "/posenet/mobilenet/quant1/075/")
+    assert resnet.extra["output_names"][3] == "heatmap"
+    assert len(registry.labels_of(resnet)) == 17
 
 
 def test_no_package_registry_host_names_in_the_project():

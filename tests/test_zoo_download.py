@@ -12,6 +12,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -297,6 +298,87 @@ def test_npm_pack_source(zoo_env, tmp_path, monkeypatch):
     pins = json.loads((zoo_env / "zoo" / "npm_model" / cache.PINS_FILE).read_text())["files"]
     assert pins["model.json"]["pinned_by"] == "card"
     assert pins[SHARDS[0]]["source"].startswith("npm pack fake-models@1.2.3")
+
+
+HUB_QUERY = "?tfjs-format=file"
+
+
+class _HubHandler(httpserver._Handler):
+    """TF Hub style: a file is served only when asked for with ``?tfjs-format=file``."""
+
+    def do_GET(self):  # noqa: N802
+        if not self.path.endswith(HUB_QUERY):
+            self.server.requests[self.path.split("?")[0]] += 1
+            self.server.queries.append(self.path)
+            self.send_error(404, "no tfjs-format=file")
+            return
+        super().do_GET()
+
+
+@pytest.fixture
+def hub(tmp_path):
+    serve_copy(SHARDED, tmp_path / "hub" / "m" / "1")
+    server = httpserver.FaultyServer(tmp_path / "hub")
+    server.RequestHandlerClass = functools.partial(_HubHandler, directory=str(tmp_path / "hub"))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_source_query_is_sent_for_model_json_and_every_shard(zoo_env, hub):
+    zoo.register(card_for(f"{hub.url}/m/1", sources=[{"url": f"{hub.url}/m/1",
+                                                      "query": HUB_QUERY}]))
+    assert zoo.info("test_sharded")["sources"] == [{"url": f"{hub.url}/m/1/",
+                                                    "query": HUB_QUERY}]
+    model = zoo.load("test_sharded")
+    _check_output(model, SHARDED)
+    assert sorted(hub.queries) == sorted(f"/m/1/{n}{HUB_QUERY}" for n in ["model.json", *SHARDS])
+    folder = zoo_env / "zoo" / "test_sharded"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["model.json", *SHARDS, cache.PINS_FILE])  # cached under their plain names
+    pins = json.loads((folder / cache.PINS_FILE).read_text())["files"]
+    assert pins[SHARDS[0]]["source"] == f"{hub.url}/m/1/{SHARDS[0]}{HUB_QUERY}"
+    assert all(p["pinned_by"] == "first download" for p in pins.values())
+
+
+def test_without_the_query_the_hub_refuses(zoo_env, hub):
+    """The server of the test above does need the query: without it, nothing is served."""
+    zoo.register(card_for(f"{hub.url}/m/1/"))
+    with pytest.raises(ZooError) as err:
+        zoo.fetch("test_sharded", progress=False)
+    assert f"GET {hub.url}/m/1/model.json failed: HTTP 404" in str(err.value)
+    assert hub.queries == ["/m/1/model.json"]
+
+
+def test_offline_error_names_the_url_with_its_query(zoo_env, hub, monkeypatch):
+    zoo.register(card_for(f"{hub.url}/m/1/", sources=[{"url": f"{hub.url}/m/1/",
+                                                       "query": HUB_QUERY}]))
+    monkeypatch.setenv("FLAXJS_OFFLINE", "1")
+    with pytest.raises(OfflineError, match=re.escape(f"{hub.url}/m/1/model.json{HUB_QUERY}")):
+        zoo.fetch("test_sharded", progress=False)
+    assert not hub.queries
+
+
+def test_builtin_tfhub_card_through_a_mirror(zoo_env, tmp_path, monkeypatch):
+    """A built-in TF Hub card (the files of a corpus model standing in for MoveNet's) from
+    a mirror laid out like the origin: mirrors hold plain files, no query is sent there."""
+    card = zoo.card("movenet")
+    origin = tmp_path / "srv" / "tfhub.dev" / "google" / "tfjs-model" / "movenet"
+    serve_copy(SHARDED, origin / "singlepose" / "lightning" / "4")
+    with httpserver.serve(tmp_path / "srv") as server:
+        monkeypatch.setenv("FLAXJS_ZOO_MIRROR", server.url)
+        folder = zoo.fetch(card.name, progress=False)
+    prefix = "/tfhub.dev/google/tfjs-model/movenet/singlepose/lightning/4/"
+    assert sorted(server.queries) == sorted(prefix + n for n in ["model.json", *SHARDS])
+    assert sorted(p.name for p in folder.iterdir() if p.name != cache.PINS_FILE) == sorted(
+        ["model.json", *SHARDS])
+    files = zoo.info(card.name)["files"]
+    assert len(files) == 1 + len(SHARDS)
+    assert all(f["pinned_by"].startswith("first download") and f["size"] for f in files)
 
 
 class _SlowHandler(httpserver._Handler):

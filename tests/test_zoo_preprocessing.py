@@ -163,3 +163,15 @@ def test_flaxjs_load_attaches_teachable_machine_labels_and_preprocessing():
     np.testing.assert_array_equal(cut.preprocess(image), x)
     model = model.with_info(labels=["custom"] * 10)
     assert model.decode(model(x), top=1)[0][0] == "custom"
+
+
+def test_images_for_an_int32_input_are_truncated_to_int32():
+    """MoveNet's card: pixels in [0, 255], resized, then ``tf.cast(x, "int32")``."""
+    image = np.random.default_rng(0).integers(0, 256, (30, 40, 3)).astype(np.uint8)
+    spec = {"kind": "image", "size": [16, 16], "channels": 3, "ops": [], "dtype": "int32"}
+    x = prep.preprocess(image, spec, input_shape=(1, 16, 16, 3), dtype="int32")
+    floats = prep.preprocess(image, {**spec, "dtype": "float32"}, input_shape=(1, 16, 16, 3))
+    assert x.dtype == np.int32 and x.shape == (1, 16, 16, 3)
+    np.testing.assert_array_equal(x, np.trunc(floats).astype(np.int32))
+    assert prep.preprocess(image, {k: v for k, v in spec.items() if k != "dtype"},
+                           input_shape=(1, 16, 16, 3), dtype="int32").dtype == np.int32

@@ -40,7 +40,8 @@ REPO = Path(__file__).resolve().parents[2]
 def runner_args(description: str) -> argparse.ArgumentParser:
     """The options every runner takes (runner-specific ones are added by the caller)."""
     ap = argparse.ArgumentParser(description=description)
-    ap.add_argument("--model", required=True, help="TF.js Layers model folder (model.json)")
+    ap.add_argument("--model", required=True,
+                    help="TF.js model folder (model.json), or its model file")
     ap.add_argument("--inputs", required=True, help="inputs.json written by bench_inference.py")
     ap.add_argument("--out", required=True, help="result JSON to write")
     ap.add_argument("--output-file", help="write the batch-1 outputs here (float32, raw)")
@@ -51,33 +52,56 @@ def runner_args(description: str) -> argparse.ArgumentParser:
 
 
 def flaxjs_pure_modules() -> types.SimpleNamespace:
-    """flaxjs's numpy-only modules (topology parser, weight decoder) without ``import flaxjs``.
+    """flaxjs's numpy-only modules (topology parser, weight decoder, graph-model parser,
+    model-file reader) without ``import flaxjs``.
 
     ``flaxjs/__init__`` imports JAX, flax and optax (older flaxjs versions also edited
     ``XLA_FLAGS``); a baseline process must keep its environment and modules as given,
     and may not have flaxjs's dependencies. The
     package is therefore registered as a bare namespace pointing at the source tree
-    and only pure submodules are imported. Never call this in a process that imports
-    flaxjs itself.
+    and only pure submodules are imported (``flaxjs.graph`` too: its ``__init__``
+    imports the JAX executor). Never call this in a process that imports flaxjs itself.
     """
-    if "flaxjs" not in sys.modules:
-        package = types.ModuleType("flaxjs")
-        package.__path__ = [str(REPO / "flaxjs")]
-        sys.modules["flaxjs"] = package
+    for name, folder in (("flaxjs", REPO / "flaxjs"), ("flaxjs.graph", REPO / "flaxjs" / "graph")):
+        if name not in sys.modules:
+            package = types.ModuleType(name)
+            package.__path__ = [str(folder)]
+            sys.modules[name] = package
     return types.SimpleNamespace(
         parse=importlib.import_module("flaxjs.topology.parse"),
         decode=importlib.import_module("flaxjs.weights.decode"),
         manifest=importlib.import_module("flaxjs.weights.manifest"),
+        graph_spec=importlib.import_module("flaxjs.graph.spec"),
+        source=importlib.import_module("flaxjs.io.source"),
     )
 
 
+def is_graph_model(model_json: Mapping[str, Any]) -> bool:
+    """A TF.js graph model (a GraphDef): ``format`` says so, older files only have
+    ``modelTopology.node`` (the rule of ``flaxjs.graph.load.is_graph_model``)."""
+    if model_json.get("format") == "graph-model":
+        return True
+    topology = model_json.get("modelTopology")
+    return isinstance(topology, Mapping) and isinstance(topology.get("node"), list)
+
+
 def read_model_folder(folder: str) -> tuple[dict[str, Any], list[bytes]]:
-    """model.json and every shard file, in manifest order (what TF.js concatenates)."""
+    """model.json and every shard file, in manifest order (what TF.js concatenates).
+
+    ``folder`` is a model folder holding model.json, or else (a folder with another
+    model file, a model file such as ``movenet.json`` or nsfwjs's ``model.min.js``) read
+    with flaxjs's own pure reader (:func:`flaxjs_pure_modules`)."""
     root = Path(folder)
-    model_json = json.loads((root / "model.json").read_bytes())
-    shards = [(root / path).read_bytes()
-              for group in model_json.get("weightsManifest") or [] for path in group["paths"]]
-    return model_json, shards
+    if (root / "model.json").is_file():
+        model_json = json.loads((root / "model.json").read_bytes())
+        shards = [(root / path).read_bytes()
+                  for group in model_json.get("weightsManifest") or [] for path in group["paths"]]
+        return model_json, shards
+    artifacts = flaxjs_pure_modules().source.from_path(str(root))
+    shards = [artifacts.read_shard(path)
+              for group in artifacts.model_json.get("weightsManifest") or []
+              for path in group["paths"]]
+    return artifacts.model_json, shards
 
 
 def read_inputs(path: str) -> tuple[list[np.ndarray], list[np.ndarray] | None, dict[str, Any]]:
@@ -129,7 +153,7 @@ def measure(run: Callable[[Sequence[np.ndarray]], list[np.ndarray]], x1: list[np
                    bB_img_s=batch / (statistics.median(tb) / 1e3),
                    # the batch's row 0 is the batch-1 input: both must give the same output
                    bB_row0_vs_b1=max(float(np.max(np.abs(b[:1].astype(np.float64) - a)))
-                                     for a, b in zip(y1, yb)))
+                                     for a, b in zip(y1, yb, strict=True)))
     return res
 
 
@@ -158,7 +182,7 @@ def main_guard(out: str, system: str, body: Callable[[], dict[str, Any]]) -> int
     start_state = machine_state()
     try:
         result = body()
-    except Exception as exc:  # noqa: BLE001 - reported in the table, not hidden
+    except Exception as exc:  # reported in the table, not hidden
         traceback.print_exc()
         write_result(out, {"system": system, "error": f"{type(exc).__name__}: {exc}"[:500],
                            "state_start": start_state})

@@ -4,9 +4,17 @@
 //          --out result.json [--backend cpu|wasm] [--repeats N] [--batch-repeats N] [--no-batch]
 //          [--output-file out.bin]
 //
-// load_ms = read model.json + shards, then tf.loadLayersModel(tf.io.fromMemory(...)).
-// Every timed call builds the input tensors from the typed arrays, runs predict and
-// waits for data() of every output, then disposes the tensors.
+// --model is a model folder (model.json; else model.min.js or its only .json file) or
+// the model file itself. nsfwjs-style JS modules (model.min.js, <shard>.min.js holding
+// base64) are require()d, as nsfwjs itself loads them.
+//
+// load_ms = read model.json + shards, then tf.loadLayersModel(tf.io.fromMemory(...)), or
+// for a graph model (format "graph-model", a GraphDef) tf.loadGraphModel(tf.io.fromMemory(
+// {modelTopology, weightSpecs, weightData, format, signature, userDefinedMetadata, ...})).
+// Every timed call builds the input tensors from the typed arrays, runs predict (Layers)
+// or execute(feeds by input name, model.outputNodes) (graph; executeAsync from the first
+// call on when TF.js says the graph needs it: control flow, dynamic shapes), waits for
+// data() of every output, then disposes the tensors.
 'use strict';
 const fs = require('fs');
 const os = require('os');
@@ -32,7 +40,7 @@ function parseArgs(argv) {
   return a;
 }
 
-const ARRAYS = { float32: Float32Array, int32: Int32Array };
+const ARRAYS = { float32: Float32Array, int32: Int32Array, bool: Uint8Array };
 
 function readInputs(file) {
   const spec = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -40,7 +48,8 @@ function readInputs(file) {
   const read = (item, which) => {
     const buf = fs.readFileSync(path.join(folder, item[which]));
     const copy = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
-    return { data: new ARRAYS[item.dtype](copy), shape: item[`shape_${which}`], dtype: item.dtype };
+    return { name: item.name, data: new ARRAYS[item.dtype](copy), shape: item[`shape_${which}`],
+             dtype: item.dtype };
   };
   const b1 = spec.inputs.map((item) => read(item, 'b1'));
   const bB = spec.batch ? spec.inputs.map((item) => read(item, 'bB')) : null;
@@ -63,23 +72,76 @@ const median = (xs) => {
 };
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 
-async function loadModel(tf, dir) {
-  const modelJson = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
+function findModelFile(where) {
+  if (!fs.statSync(where).isDirectory()) return where;
+  for (const name of ['model.json', 'model.min.js']) {
+    if (fs.existsSync(path.join(where, name))) return path.join(where, name);
+  }
+  const jsons = fs.readdirSync(where).filter((f) => f.endsWith('.json') && f !== 'metadata.json');
+  if (jsons.length === 1) return path.join(where, jsons[0]);
+  throw new Error(`${where}: no model.json (pass the model file)`);
+}
+
+function isGraphModel(modelJson) {
+  const topology = modelJson.modelTopology;
+  return modelJson.format === 'graph-model' ||
+      (topology != null && Array.isArray(topology.node));
+}
+
+async function loadModel(tf, where) {
+  const file = findModelFile(where);
+  const dir = path.dirname(file);
+  const wrapped = file.endsWith('.js');
+  const modelJson = wrapped ? require(path.resolve(file))
+      : JSON.parse(fs.readFileSync(file, 'utf8'));
   const specs = [];
   const shards = [];
-  for (const group of modelJson.weightsManifest) {
+  for (const group of modelJson.weightsManifest || []) {
     specs.push(...group.weights);
-    for (const p of group.paths) shards.push(fs.readFileSync(path.join(dir, p)));
+    for (const p of group.paths) {
+      const shard = path.resolve(dir, decodeURIComponent(p.split('?')[0]));
+      if (!fs.existsSync(shard) && fs.existsSync(shard + '.min.js')) {
+        shards.push(Buffer.from(require(shard + '.min.js'), 'base64'));
+      } else {
+        shards.push(fs.readFileSync(shard));
+      }
+    }
   }
   const all = Buffer.concat(shards);
   const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
-  return tf.loadLayersModel(tf.io.fromMemory({
-    modelTopology: modelJson.modelTopology, weightSpecs: specs, weightData }));
+  if (!isGraphModel(modelJson)) {
+    return { graph: false, model: await tf.loadLayersModel(tf.io.fromMemory({
+      modelTopology: modelJson.modelTopology, weightSpecs: specs, weightData })) };
+  }
+  const artifacts = { modelTopology: modelJson.modelTopology, weightSpecs: specs, weightData,
+                      format: modelJson.format || 'graph-model' };
+  for (const key of ['generatedBy', 'convertedBy', 'signature', 'userDefinedMetadata',
+                     'modelInitializer', 'initializerSignature']) {
+    if (modelJson[key] != null) artifacts[key] = modelJson[key];
+  }
+  const model = await tf.loadGraphModel(tf.io.fromMemory(artifacts));
+  return { graph: true, model, method: 'execute' };
 }
 
-async function run(tf, model, inputs) {
+async function run(tf, loaded, inputs) {
   const xs = inputs.map((x) => tf.tensor(x.data, x.shape, x.dtype));
-  const y = model.predict(xs.length === 1 ? xs[0] : xs);
+  let y;
+  if (!loaded.graph) {
+    y = loaded.model.predict(xs.length === 1 ? xs[0] : xs);
+  } else {
+    const feeds = {};
+    inputs.forEach((x, i) => { feeds[x.name] = xs[i]; });
+    const names = loaded.model.outputNodes;
+    if (loaded.method === 'execute') {
+      try {
+        y = loaded.model.execute(feeds, names);
+      } catch (err) {
+        if (!/executeAsync/.test(String(err && err.message))) throw err;
+        loaded.method = 'executeAsync';
+      }
+    }
+    if (loaded.method === 'executeAsync') y = await loaded.model.executeAsync(feeds, names);
+  }
   const ys = Array.isArray(y) ? y : [y];
   const data = await Promise.all(ys.map((t) => t.data()));
   const shapes = ys.map((t) => t.shape);
@@ -116,6 +178,11 @@ async function measure(a) {
   result.load_ms = nowMs() - start;
 
   const [firstMs, first] = await timed(tf, model, inputs.b1);
+  if (model.graph) {
+    result.graph_model = true;
+    result.method = model.method;
+    result.output_nodes = model.model.outputNodes;
+  }
   const b1 = [];
   for (let i = 0; i < a.repeats; i++) b1.push((await timed(tf, model, inputs.b1))[0]);
   Object.assign(result, {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -12,9 +11,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ExportError
+from ..graph.model import GraphModel
 from ..matching import flatten
+from . import graph as graph_export
 from . import metadata as meta
 from . import quantize as quant
+from .files import write_folder
 from .topology import write_graph
 from .weights import collect, encode, shard
 
@@ -24,11 +26,12 @@ if TYPE_CHECKING:
 _SHARD_FILE = re.compile(r"^group\d+-shard\d+of\d+\.bin$")
 
 
-def save(model: Model, folder: str | os.PathLike[str], *, variables: Any = None,
+def save(model: Model | GraphModel, folder: str | os.PathLike[str], *, variables: Any = None,
          quantize: str | None = None, quantize_only: str | Iterable[str] | None = None,
          shard_bytes: int = 4 * 2**20, metadata: Mapping[str, Any] | None = None,
          custom_classes: Iterable[str] = ()) -> Path:
-    """Write ``model`` as a TF.js Layers model (``model.json`` + weight shards).
+    """Write ``model`` as a TF.js Layers model (``model.json`` + weight shards), or a
+    :class:`~flaxjs.graph.GraphModel` as a TF.js graph model with its current weights.
 
     ``tf.loadLayersModel`` in TF.js 4.22 loads the folder and computes what
     flaxjs computes. Models with layers TF.js cannot express (Flax heads,
@@ -66,6 +69,12 @@ def save(model: Model, folder: str | os.PathLike[str], *, variables: Any = None,
     """
     if quantize is not None and quantize not in quant.DTYPES:
         raise ExportError(f"quantize must be one of {', '.join(quant.DTYPES)}, got {quantize!r}")
+    if isinstance(model, GraphModel):
+        if custom_classes:
+            raise ExportError("custom_classes apply to Layers models; this is a graph model")
+        return graph_export.save_graph(model, folder, variables=variables, quantize=quantize,
+                                       quantize_only=quantize_only, shard_bytes=shard_bytes,
+                                       metadata=metadata)
     values = _check_variables(model, variables)
     written = write_graph(model.graph, custom_classes=custom_classes)
     original_order = _manifest_names(model.model_json)
@@ -82,21 +91,8 @@ def save(model: Model, folder: str | os.PathLike[str], *, variables: Any = None,
     user = meta.user_defined(model, metadata)
     if user:
         model_json["userDefinedMetadata"] = user
-    text = _dumps(model_json)
     sidecar = meta.sidecar(model, metadata, model.graph.name)
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
-    keep = {name for name, _ in files}
-    for old in out.iterdir():
-        if _SHARD_FILE.match(old.name) and old.name not in keep:
-            old.unlink()
-    for name, chunk in files:
-        (out / name).write_bytes(chunk)
-    if sidecar is not None:
-        (out / "metadata.json").write_text(_dumps(sidecar), encoding="utf-8")
-    path = out / "model.json"
-    path.write_text(text, encoding="utf-8")
-    return path
+    return write_folder(folder, model_json, files, sidecar)
 
 
 def _manifest_names(model_json: Mapping[str, Any] | None) -> list[str]:
@@ -128,16 +124,3 @@ def _check_variables(model: Model, variables: Any) -> dict[str, Any]:
     if problems:
         raise ExportError("variables do not fit the model: " + "; ".join(problems))
     return dict(variables)
-
-
-def _dumps(value: Any) -> str:
-    def default(obj: Any) -> Any:
-        if isinstance(obj, np.generic):
-            return obj.item()
-        if isinstance(obj, np.ndarray):
-            return obj.tolist()
-        raise TypeError(f"{type(obj).__name__} is not JSON data")
-    try:
-        return json.dumps(value, default=default, allow_nan=False)
-    except (TypeError, ValueError) as err:
-        raise ExportError(f"the model's config cannot be written as JSON: {err}") from None

@@ -25,6 +25,7 @@ import jax
 import numpy as np
 import optax
 
+from ..graph.model import GraphModel
 from ..surgery import matcher
 from ..topology.spec import ModelGraph
 
@@ -103,7 +104,8 @@ def flags_mask(params: Any, graph: ModelGraph) -> Any:
     return walk(params, graph, True)
 
 
-def trainable_mask(model: Model, patterns: Patterns | Mapping[str, Any] | None = None, *,
+def trainable_mask(model: Model | GraphModel,
+                   patterns: Patterns | Mapping[str, Any] | None = None, *,
                    flags: bool = True) -> Any:
     """The bool mask of the parameters that train.
 
@@ -122,7 +124,16 @@ def trainable_mask(model: Model, patterns: Patterns | Mapping[str, Any] | None =
       >>> top = trainable_mask(model, ["conv_pw_13*", "dense*"], flags=False)  # doctest: +SKIP
     """
     params = model.params
-    mask = flags_mask(params, model.graph) if flags else jax.tree_util.tree_map(is_float, params)
+    if not flags:
+        mask = jax.tree_util.tree_map(is_float, params)
+    elif isinstance(model, GraphModel):  # frozen weight nodes, then the head's Keras flags
+        mask = {k: bool(is_float(v)) and k not in model.frozen
+                for k, v in params.items() if k in model.spec.nodes}
+        if model.head is not None:
+            mask.update(flags_mask({k: v for k, v in params.items() if k not in mask},
+                                   model.head.graph))
+    else:
+        mask = flags_mask(params, model.graph)
     if patterns is not None:
         if isinstance(patterns, Mapping):
             patterns = list(patterns)

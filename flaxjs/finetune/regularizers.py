@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from ..errors import LayerConfigError
+from ..graph.model import GraphModel
 from ..topology.spec import ModelGraph
 
 if TYPE_CHECKING:
@@ -56,9 +57,13 @@ class Penalty:
     count: int = 1
 
 
-def penalties(model: Model) -> tuple[Penalty, ...]:
+def penalties(model: Model | GraphModel) -> tuple[Penalty, ...]:
     """Every weight penalty of ``model``, in TF.js's layer order."""
     params = model.variables.get("params", {})
+    if isinstance(model, GraphModel):  # only a Keras head has regularizers
+        if model.head is None:
+            return ()
+        return tuple(_penalties(model.head.graph, params, (), 1))
     return tuple(_penalties(model.graph, params, (), 1))
 
 

@@ -252,3 +252,35 @@ def parse_nodes(raw: Any, where: str) -> dict[str, NodeDef]:
             raise ModelFormatError(f"{where}: two nodes are named {node.name!r}")
         nodes[node.name] = node
     return nodes
+
+
+def attr_json(value: Any) -> dict[str, Any]:
+    """A Python value as a protobuf-JSON ``AttrValue`` in the newer dialect (what
+    :func:`attr_value` reads back): bool, int, float, str, :class:`DType` or a list."""
+    if isinstance(value, bool):
+        return {"b": value}
+    if isinstance(value, int):
+        return {"i": str(value)}
+    if isinstance(value, float):
+        return {"f": value}
+    if isinstance(value, str):
+        return {"s": base64.b64encode(value.encode()).decode()}
+    if isinstance(value, DType):
+        return {"type": value.tf_name}
+    if isinstance(value, FuncRef):
+        return {"func": {"name": value.name}}
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return {"list": {}}
+        key = next(iter(attr_json(value[0])))
+        return {"list": {key: [attr_json(v)[key] for v in value]}}
+    raise TypeError(f"cannot write attribute value {value!r}")
+
+
+def const_node(name: str, value: np.ndarray) -> dict[str, Any]:
+    """A ``Const`` node whose value is in the weights manifest (as the converter writes it)."""
+    dtype = DType.of(value.dtype.name).tf_name
+    dims = [{"size": str(d)} for d in value.shape]
+    return {"name": name, "op": "Const", "attr": {
+        "dtype": {"type": dtype}, "value": {"tensor": {"dtype": dtype, "tensorShape": {
+            "dim": dims}}}}}

@@ -10,8 +10,8 @@ import jax
 import numpy as np
 
 from ..errors import WeightMatchError
+from ..info import ModelInfo
 from ..io.source import Artifacts
-from ..model import ModelInfo
 from ..weights.decode import decode_weights
 from ..weights.manifest import parse_manifest
 from ..weights.shards import read_shards
@@ -29,7 +29,13 @@ def is_graph_model(model_json: Mapping[str, Any]) -> bool:
 
 
 def from_artifacts(artifacts: Artifacts, *, strict: bool = True) -> GraphModel:
-    """:func:`flaxjs.load` of a graph model, after the source was opened."""
+    """:func:`flaxjs.load` of a graph model, after the source was opened.
+
+    Float tensors become ``variables["params"]`` (trainable, traced under ``jax.jit``);
+    scalars and integer, boolean and inline constants stay NumPy values, because ops
+    such as ``Range``, ``Fill`` or a ``Reshape`` read them as numbers that must be
+    known when the function is traced.
+    """
     model_json = artifacts.model_json
     location = artifacts.location
     spec = parse_graph(model_json, location=location)
@@ -39,6 +45,7 @@ def from_artifacts(artifacts: Artifacts, *, strict: bool = True) -> GraphModel:
     decoded = decode_weights(manifest, read_shards(artifacts, manifest))
     inline = inline_constants(spec)
     const_nodes = [n.name for n in spec.nodes.values() if n.op == "Const"]
+    const_nodes += executor.function_constants(spec)  # v2 control-flow bodies' constants
     params: dict[str, Any] = {}
     constants: dict[str, np.ndarray] = {}
     for name in const_nodes:
@@ -47,7 +54,7 @@ def from_artifacts(artifacts: Artifacts, *, strict: bool = True) -> GraphModel:
             value = inline.get(name)
             if value is not None:
                 constants[name] = value
-        elif value.dtype == np.float32:
+        elif value.dtype == np.float32 and value.ndim > 0:
             params[name] = value
         else:
             constants[name] = value

@@ -1,14 +1,18 @@
 """``GraphModel``: a TF.js graph model in JAX, called like the Layers :class:`~flaxjs.Model`.
 
-The float weights are ``variables["params"]``, keyed by their ``Const`` node's name;
-``apply(variables, *inputs)`` is a pure function of them (jit, grad and vmap work
-on it). Integer, boolean and inline constants stay NumPy arrays outside the
-variables, so that shape arithmetic on them stays static under ``jax.jit``.
+The float weight tensors are ``variables["params"]``, keyed by their ``Const`` node's
+name; ``apply(variables, *inputs)`` is a pure function of them (jit, grad and vmap
+work on it). Scalars and integer, boolean and inline constants stay NumPy arrays
+outside the variables, so that shape arithmetic on them stays static under ``jax.jit``.
 """
 
 from __future__ import annotations
 
 import collections
+import dataclasses
+import difflib
+import fnmatch
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,9 +20,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import runtime
-from ..errors import FlaxjsError
-from ..model import ModelInfo
+from .. import runtime, surgery
+from ..errors import FlaxjsError, ModelFormatError
+from ..info import InfoViews, ModelInfo
+from ..model import Model
 from ..topology.spec import InputSpec
 from . import executor
 from .graphdef import NodeDef, TensorRef
@@ -31,7 +36,7 @@ class InputError(FlaxjsError):
     """Inputs given to a graph model do not fit its inputs (count, name, dtype or shape)."""
 
 
-class GraphModel:
+class GraphModel(InfoViews):
     """A TF.js graph model: ``spec`` (the GraphDef) + ``variables`` + :class:`ModelInfo`.
 
     ``m(x, ...)`` runs jitted inference on the inputs in :attr:`input_names` order (or
@@ -50,14 +55,22 @@ class GraphModel:
     variables: dict[str, Any]
     constants: Mapping[str, np.ndarray]
     info: ModelInfo
+    frozen: frozenset[str]
+    head: Model | None
+    dict_outputs: bool
 
     def __init__(self, spec: GraphSpec, variables: Mapping[str, Any],
-                 constants: Mapping[str, np.ndarray], *, info: ModelInfo | None = None):
+                 constants: Mapping[str, np.ndarray], *, info: ModelInfo | None = None,
+                 frozen: frozenset[str] = frozenset(), head: Model | None = None,
+                 dict_outputs: bool = False):
         set_ = object.__setattr__
         set_(self, "spec", spec)
         set_(self, "variables", dict(variables))
         set_(self, "constants", dict(constants))
         set_(self, "info", info or ModelInfo())
+        set_(self, "frozen", frozenset(frozen))
+        set_(self, "head", head)
+        set_(self, "dict_outputs", dict_outputs)
         set_(self, "_plans", {})
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -86,20 +99,120 @@ class GraphModel:
 
     @property
     def name(self) -> str:
-        location = self.info.location or "graph-model"
-        return location.rstrip("/").rsplit("/", 1)[-1]
+        """The model's folder (or file) name."""
+        parts = (self.info.location or "graph-model").rstrip("/").rsplit("/", 2)
+        return parts[-2] if len(parts) > 1 and parts[-1].endswith(".json") else parts[-1]
 
-    @property
-    def location(self) -> str | None:
-        return self.info.location
-
-    @property
-    def model_json(self) -> Mapping[str, Any] | None:
-        return self.info.model_json
+    def _replace(self, **changes: Any) -> GraphModel:
+        kwargs = {"spec": self.spec, "variables": self.variables, "constants": self.constants,
+                  "info": self.info, "frozen": self.frozen, "head": self.head,
+                  "dict_outputs": self.dict_outputs, **changes}
+        spec, variables, constants = kwargs.pop("spec"), kwargs.pop("variables"), \
+            kwargs.pop("constants")
+        return GraphModel(spec, variables, constants, **kwargs)
 
     def with_variables(self, variables: Mapping[str, Any]) -> GraphModel:
-        """The same graph with other weights (e.g. fine-tuned ones)."""
-        return GraphModel(self.spec, variables, self.constants, info=self.info)
+        """The same graph with other weights (e.g. fine-tuned ones: ``state.variables``)."""
+        return self._replace(variables=variables)
+
+    def with_info(self, **changes: Any) -> GraphModel:
+        """A copy whose :class:`~flaxjs.model.ModelInfo` has ``changes`` (labels, card...)."""
+        return self._replace(info=dataclasses.replace(self.info, **changes))
+
+    # ----------------------------------------------------------------- surgery
+    @property
+    def node_names(self) -> list[str]:
+        return list(self.spec.nodes)
+
+    def _graph_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The graph's weights in ``params`` (the rest are the head's layers)."""
+        return {k: v for k, v in params.items() if k in self.spec.nodes}
+
+    def truncate(self, node: str) -> GraphModel:
+        """The model cut at ``node`` (``name`` or ``name:k``): its output becomes the model's.
+
+        Weights the cut model no longer needs are dropped. TF.js cannot do this with a
+        graph model; a cut base plus :meth:`extend` is transfer learning.
+        """
+        return self._with_outputs([node], dict_outputs=False)
+
+    def features(self, nodes: Sequence[str]) -> GraphModel:
+        """A model returning ``{name: tensor}`` for several nodes (multi-scale features)."""
+        return self._with_outputs(list(nodes), dict_outputs=True)
+
+    def _with_outputs(self, names: list[str], *, dict_outputs: bool) -> GraphModel:
+        if self.head is not None:
+            raise ModelFormatError("cut the graph before adding a head (truncate, then extend)")
+        refs = tuple(self.spec.tensor(n) for n in names)
+        spec = dataclasses.replace(self.spec, outputs=refs, output_keys=tuple(names),
+                                   structured_keys=None)
+        known = set(self.constants) | set(self.params) | {s.name for s in spec.inputs}
+        order = executor.execution_order(spec, refs, known)
+        needed = {n.name for n in order} | {r.node for n in order for r in n.inputs}
+        needed |= set(executor.function_constants(spec))  # read by If/While bodies
+        params = {k: v for k, v in self.params.items() if k in needed}
+        info = dataclasses.replace(self.info, labels=None, decoding=None, outputs_changed=True)
+        return self._replace(spec=spec, variables={**self.variables, "params": params},
+                             info=info, dict_outputs=dict_outputs)
+
+    def freeze(self, patterns: str | Sequence[str] = "*") -> GraphModel:
+        """A copy whose weights (``Const`` node names) and head layers matching ``patterns``
+        do not train; a pattern that matches nothing is an error."""
+        return self._set_frozen(patterns, True)
+
+    def unfreeze(self, patterns: str | Sequence[str] = "*") -> GraphModel:
+        """The inverse of :meth:`freeze`."""
+        return self._set_frozen(patterns, False)
+
+    def _set_frozen(self, patterns: str | Sequence[str], frozen: bool) -> GraphModel:
+        pats = [patterns] if isinstance(patterns, str) else list(patterns)
+        graph_names = [k for k in self.params if k in self.spec.nodes]
+        head_names = [] if self.head is None else self.head.layer_names
+        unmatched = [p for p in pats if not any(fnmatch.fnmatchcase(n, p) or
+                                                fnmatch.fnmatchcase(n.rsplit("/", 1)[-1], p)
+                                                for n in graph_names + head_names)]
+        if unmatched:
+            close = difflib.get_close_matches(unmatched[0], graph_names + head_names, n=3)
+            raise InputError(f"pattern(s) {unmatched} match no weight node or head layer"
+                             + (f"; close names: {close}" if close else "")
+                             + " (patterns are shell-style: '*/Conv_1/*', 'dense*')")
+        match = surgery.matcher(pats)
+        chosen = {n for n in graph_names if match(n)}
+        new_frozen = self.frozen | chosen if frozen else self.frozen - chosen
+        head = self.head
+        if head is not None and any(match(n) for n in head_names):
+            head = head.freeze(pats) if frozen else head.unfreeze(pats)
+        return self._replace(frozen=frozenset(new_frozen), head=head)
+
+    def extend(self, head: Any, *, key: jax.Array | None = None) -> GraphModel:
+        """Append a head (:mod:`flaxjs.keras` builders or ``flax.linen`` modules) after the
+        model's single output; its layers are initialised and train by default."""
+        from ..graph_module import GraphModule
+
+        if self.head is not None:
+            raise ModelFormatError("the model already has a head; extend it with "
+                                   "model.head.extend(...) and rebuild, or cut first")
+        if len(self.spec.outputs) != 1:
+            raise ModelFormatError(f"the model has {len(self.spec.outputs)} outputs; cut it to "
+                                   "one with truncate(node) before adding a head")
+        feature = self.output_spec()
+        specs = surgery.head_specs(head, set(self.spec.nodes))
+        graph = surgery.input_graph(
+            "head", InputSpec("head_input", (None, *feature.shape[1:]), str(feature.dtype)),
+            specs)
+        params_key, dropout_key = jax.random.split(jax.random.key(0) if key is None else key)
+        module = GraphModule(graph)
+        head_vars = module.init({"params": params_key, "dropout": dropout_key},
+                                [jnp.zeros((1, *feature.shape[1:]), feature.dtype)])
+        head_model = Model(module, head_vars, graph=graph)
+        clash = sorted(set(head_vars.get("params", {})) & set(self.params))
+        if clash:
+            raise ModelFormatError(f"head layer names {clash} are also weight node names")
+        variables = {c: dict(t) for c, t in self.variables.items()}
+        for collection, tree in head_vars.items():
+            variables.setdefault(collection, {}).update(tree)
+        info = dataclasses.replace(self.info, labels=None, decoding=None, outputs_changed=True)
+        return self._replace(variables=variables, head=head_model, info=info)
 
     # ----------------------------------------------------------------- running
     def _plan(self, outputs: tuple[TensorRef, ...], fed: tuple[str, ...]
@@ -162,16 +275,50 @@ class GraphModel:
                              f"{list(shape)}{hint}")
         return x
 
-    def apply(self, variables: Mapping[str, Any], *inputs: Any) -> Any:
-        """The pure function behind ``m(x)``: the outputs for ``variables`` and ``inputs``."""
+    def apply(self, variables: Mapping[str, Any], *inputs: Any, train: bool = False,
+              rngs: Mapping[str, jax.Array] | jax.Array | None = None,
+              mutable: bool | str | Sequence[str] = False) -> Any:
+        """The pure function behind ``m(x)``: the outputs for ``variables`` and ``inputs``.
+
+        ``train``, ``rngs`` and ``mutable`` concern a head added with :meth:`extend`
+        (Dropout, BatchNormalization); the graph itself computes the same either way.
+        This is :meth:`flaxjs.Model.apply`'s convention, so :mod:`flaxjs.finetune`
+        trains graph models as it trains Layers models.
+        """
         feeds = self._feeds(inputs)
         order, _ = self._plan(self.spec.outputs, tuple(sorted(feeds)))
-        return self._format(executor.run(order, self._known(variables, feeds),
-                                         self.spec.outputs))
+        params = variables.get("params", {})
+        outs = executor.run(order, self._known({"params": self._graph_params(params)}, feeds),
+                            self.spec.outputs)
+        if self.head is None:
+            result = self._format(outs)
+            return (result, {}) if mutable else result
+        head_vars = {c: {k: v for k, v in t.items() if k not in self.spec.nodes}
+                     for c, t in variables.items()}
+        return self.head.apply(head_vars, outs[0], train=train, rngs=rngs, mutable=mutable)
+
+    def graph_output_spec(self) -> Any:
+        """:meth:`output_spec` of the graph alone (before a head added by :meth:`extend`)."""
+        if self.head is None:
+            return self.output_spec()
+        variables = {"params": self._graph_params(self.params)}
+        return self._replace(head=None, variables=variables).output_spec()
+
+    def output_spec(self) -> Any:
+        """Shape and dtype of the output(s) for one input of the declared shape (batch 1)."""
+        feeds = [jax.ShapeDtypeStruct(tuple(1 if d is None else d for d in s.shape), s.dtype)
+                 for s in self.spec.inputs if self.spec.nodes[s.name].op == "Placeholder"]
+        return jax.eval_shape(lambda v, *xs: self.apply(v, *xs), self.variables, *feeds)
 
     def __call__(self, *inputs: Any) -> Any:
         """Inference with the model's own weights, jitted (eager for value-dependent ops)."""
+        if self.head is not None:
+            return self._jitted_apply(self.variables, *inputs)
         return self._format(self._execute(self._feeds(inputs), self.spec.outputs))
+
+    @functools.cached_property
+    def _jitted_apply(self) -> Any:
+        return runtime.jit(self.apply)
 
     def execute(self, feeds: Mapping[str, Any] | Any,
                 outputs: str | Sequence[str] | None = None) -> Any:
@@ -197,6 +344,10 @@ class GraphModel:
 
     def _format(self, outputs: Sequence[Any]) -> Any:
         outputs = [jnp.asarray(o) if not isinstance(o, jax.Array) else o for o in outputs]
+        if self.dict_outputs:
+            return dict(zip(self.spec.output_keys, outputs, strict=True))
+        if self.spec.structured_keys is not None:
+            return dict(zip(self.spec.structured_keys, outputs, strict=True))
         return outputs[0] if len(outputs) == 1 else list(outputs)
 
     # ----------------------------------------------------------------- inspection
@@ -219,7 +370,7 @@ class GraphModel:
                 for n in order]
         header = ("node", "op", "output shape", "weights")
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
-        line = "  ".join("{:<%d}" % w for w in widths)
+        line = "  ".join(f"{{:<{w}}}" for w in widths)
         ops = collections.Counter(n.op for n in order)
         total = sum(int(np.prod(v.shape)) for v in params.values())
         text = "\n".join([line.format(*header), *(line.format(*r) for r in rows),

@@ -29,6 +29,8 @@ class GraphSpec:
       outputs: the outputs, as ``node`` or ``node:k``.
       output_keys: each output's signature key (its tensor name when there is none).
       functions: the ``library.function`` bodies by name (control flow v2).
+      structured_keys: ``userDefinedMetadata.structuredOutputKeys``: the outputs come back
+        as ``{key: tensor}``, as TF.js's ``predict``/``execute`` return them.
     """
 
     nodes: Mapping[str, NodeDef]
@@ -37,6 +39,7 @@ class GraphSpec:
     outputs: tuple[TensorRef, ...]
     output_keys: tuple[str, ...]
     functions: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    structured_keys: tuple[str, ...] | None = None
 
     def node(self, name: str) -> NodeDef:
         try:
@@ -147,8 +150,16 @@ def parse_graph(model_json: Mapping[str, Any], *, location: str = "model.json") 
                 output_keys.append(node.name)
     if not outputs:
         raise ModelFormatError(f"{location}: the graph has no outputs")
+    user = model_json.get("userDefinedMetadata")
+    keys = user.get("structuredOutputKeys") if isinstance(user, Mapping) else None
+    structured = None
+    if keys is not None:
+        if not isinstance(keys, list) or len(keys) != len(outputs):
+            raise ModelFormatError(f"{location}: userDefinedMetadata.structuredOutputKeys must "
+                                   f"list one key per output ({len(outputs)}), got {keys!r}")
+        structured = tuple(str(k) for k in keys)
     return GraphSpec(nodes, tuple(inputs), tuple(input_keys), tuple(outputs),
-                     tuple(output_keys), functions)
+                     tuple(output_keys), functions, structured)
 
 
 def inline_constants(spec: GraphSpec) -> dict[str, np.ndarray]:

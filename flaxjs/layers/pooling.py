@@ -32,8 +32,10 @@ def pool_nd(x, kind: str, window, strides, mode: str, clamp: bool = True):
     dims, steps = (1, *window, 1), (1, *strides, 1)
     x = x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)
     if kind == "max":
-        return lax.reduce_window(x, jnp.array(-jnp.inf, x.dtype), lax.max, dims, steps, pads)
-    total = lax.reduce_window(x, jnp.array(0, x.dtype), lax.add, dims, steps, pads)
+        # NumPy init values: JAX recognises the max/add monoid (and differentiates it)
+        # only for a concrete init value; a jnp array is staged out under grad.
+        return lax.reduce_window(x, np.array(-np.inf, x.dtype), lax.max, dims, steps, pads)
+    total = lax.reduce_window(x, np.array(0, x.dtype), lax.add, dims, steps, pads)
     if all(p == (0, 0) for p in pads):
         return total / np.prod(window)
     ones = np.ones((1, *spatial, 1), np.float32)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..graph.model import GraphModel
 from ..model import Model
 from . import fetcher, registry
 from .cards import Card
@@ -71,7 +72,7 @@ def fetch(name: str, *, progress: bool | None = None, force: bool = False,
 
 
 def load(name: str, *, strict: bool = True, progress: bool | None = None,
-         **variant: Any) -> Model:
+         **variant: Any) -> Model | GraphModel:
     """Fetch and load a zoo model, with its preprocessing and labels attached.
 
     Args:

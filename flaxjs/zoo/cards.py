@@ -21,6 +21,7 @@ SCHEMA = "flaxjs-zoo/1"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _NPM_NAME = re.compile(r"^(@[a-z0-9][\w.-]*/)?[a-z0-9][\w.-]*$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_QUERY = re.compile(r"^\?[A-Za-z0-9._~%!$&'()*+,;=:@/?-]+$")  # RFC 3986 query characters
 OUTPUT_KINDS = ("probabilities", "logits", "sigmoid", "scores", "features", "regression")
 PREPROCESSING_KINDS = ("image", "none", "znorm", "text")
 _ENTRY_KEYS = {
@@ -42,16 +43,23 @@ class FileSpec:
 
 @dataclasses.dataclass(frozen=True)
 class SourceSpec:
-    """Where the files come from: an URL prefix, or a folder inside an npm package."""
+    """Where the files come from: an URL prefix, or a folder inside an npm package.
+
+    ``query``: a query string (``"?tfjs-format=file"``) appended to the URL of every
+    file of an URL source, model.json and weight shards alike, as TF.js's HTTP
+    handler does for a model URL with a query (``tf.loadGraphModel(url,
+    {fromTFHub: true})``).
+    """
 
     url: str | None = None
     npm: str | None = None
     version: str | None = None
     path: str = ""
+    query: str = ""
 
     def describe(self) -> str:
         if self.url:
-            return self.url
+            return f"{self.url}<file>{self.query}" if self.query else self.url
         return f"npm {self.npm}@{self.version} /{self.path}"
 
 
@@ -173,7 +181,13 @@ def _source(raw: Any, where: str) -> SourceSpec:
         url = str(raw["url"])
         if not re.match(r"^(https?|file)://", url):
             raise _fail(where, f"source URL {url!r} must be http(s):// or file://")
-        return SourceSpec(url=url if url.endswith("/") else url + "/")
+        if "?" in url or "#" in url:
+            raise _fail(where, f"source URL {url!r} is a folder: give its query string as "
+                               "'query' (appended to every file URL), and no fragment")
+        query = _query(raw.get("query"), url, where)
+        return SourceSpec(url=url if url.endswith("/") else url + "/", query=query)
+    if "query" in raw:
+        raise _fail(where, f"'query' belongs to URL sources only: {raw!r}")
     if raw.get("npm"):
         name, version = str(raw["npm"]), raw.get("version")
         if not _NPM_NAME.match(name) or not isinstance(version, str) or not version:
@@ -183,6 +197,19 @@ def _source(raw: Any, where: str) -> SourceSpec:
             path = check_relative(path, model=where) + "/"
         return SourceSpec(npm=name, version=version, path=path)
     raise _fail(where, f"a source needs 'url' or 'npm': {raw!r}")
+
+
+def _query(value: Any, url: str, where: str) -> str:
+    """A source's ``query``: ``""``, or ``"?k=v[&...]"`` sent with every file of an
+    http(s) source."""
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or not _QUERY.match(value):
+        raise _fail(where, f"source query {value!r} must be a URL query string such as "
+                           "'?tfjs-format=file' (starting with '?', no spaces or '#')")
+    if not url.lower().startswith(("http://", "https://")):
+        raise _fail(where, f"source query {value!r}: only http(s) sources take a query")
+    return value
 
 
 def parse_entry(raw: Mapping[str, Any], *, family: str | None = None,

@@ -3,8 +3,11 @@
 1. ``FLAXJS_ZOO_MIRROR``: base URLs or folders laid out like the origins
    (``<mirror>/<host>/<path>`` for URL sources, ``<mirror>/npm/<pkg>@<version>/<path>``
    for npm sources; a jsDelivr-style CDN base therefore mirrors every npm source).
-2. The card's sources in order: URL prefixes, and for npm packages the machine's own
-   ``npm pack`` (so the user's registry settings apply), then public npm CDNs.
+   Mirrors hold plain files: a source's ``query`` is not sent to them.
+2. The card's sources in order: URL prefixes (``base + path + query`` per file, the
+   query being the source's ``query``, e.g. ``?tfjs-format=file`` for TF Hub), and
+   for npm packages the machine's own ``npm pack`` (so the user's registry settings
+   apply), then public npm CDNs.
 
 Settings come from :mod:`flaxjs.settings` at each call: ``FLAXJS_OFFLINE=1`` skips
 every origin that needs the network, ``FLAXJS_ZOO_RETRIES`` / ``FLAXJS_ZOO_BACKOFF``
@@ -88,9 +91,13 @@ class Origin:
 
 
 class URLOrigin(Origin):
-    """Files at ``base + path``: ``http(s)://`` (with retries) or a local folder / ``file://``."""
+    """Files at ``base + path``: ``http(s)://`` (with retries) or a local folder / ``file://``.
 
-    def __init__(self, base: str, label: str | None = None):
+    ``query`` (``"?tfjs-format=file"``) is appended to the URL of every http(s) file,
+    as TF.js appends a model URL's query to each weight file URL.
+    """
+
+    def __init__(self, base: str, label: str | None = None, query: str = ""):
         self.base = base if base.endswith(("/", os.sep)) else base + "/"
         scheme = urllib.parse.urlsplit(self.base).scheme.lower()
         self.local = scheme not in ("http", "https")
@@ -100,14 +107,19 @@ class URLOrigin(Origin):
         elif self.local:
             self.folder = Path(self.base)
         self.label = label
+        if query and self.local:
+            raise ZooError(f"{self.base}: only http(s) sources take a query ({query!r})")
+        self.query = query
 
     def describe(self) -> str:
-        return self.label or self.base
+        if self.label:
+            return self.label
+        return f"{self.base}<file>{self.query}" if self.query else self.base
 
     def where(self, f: FileSpec) -> str:
         if self.local:
             return str(self.folder.joinpath(*f.path.split("/")))
-        return self.base + urllib.parse.quote(f.path, safe=_SAFE)
+        return self.base + urllib.parse.quote(f.path, safe=_SAFE) + self.query
 
     def fetch(self, files, install, progress):
         errors: dict[str, Exception] = {}
@@ -252,7 +264,7 @@ def origins(card: Card, scratch: Path) -> Iterator[Origin]:
                 yield URLOrigin(_join(mirror, rel), label=f"mirror {_join(mirror, rel)}")
     for source in card.sources:
         if source.url:
-            yield URLOrigin(source.url)
+            yield URLOrigin(source.url, query=source.query)
             continue
         npm = npm_command()
         if npm:

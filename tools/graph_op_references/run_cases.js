@@ -33,7 +33,11 @@ function feedTensor(feed) {
 }
 
 function record(t) {
-  const data = t.dataSync();
+  // TF.js may keep another typed array under a tensor's dtype (an int32 Cast to float32
+  // keeps its Int32Array): convert, so the bytes are the dtype's.
+  const raw = t.dataSync();
+  const data = t.dtype === 'float32' && !(raw instanceof Float32Array) ? Float32Array.from(raw)
+      : t.dtype === 'int32' && !(raw instanceof Int32Array) ? Int32Array.from(raw) : raw;
   if (t.dtype === 'string') {
     return {dtype: 'string', shape: t.shape,
             strings: Array.from(data, b => Buffer.from(b).toString('utf8'))};

@@ -39,11 +39,13 @@ def result(value: Any) -> Any:
 
 def static(node: NodeDef, x: Any, what: str) -> np.ndarray:
     """``x`` as a NumPy array; it must not depend on the model's inputs or weights."""
+    import jax.extend.core as jax_core
+
     if is_static(x):
         return np.asarray(x)
-    try:
-        return np.asarray(jax.core.concrete_or_error(None, x))
-    except jax.errors.ConcretizationTypeError:
+    try:  # a concrete value: an array, or a tracer of eager grad around one
+        return np.asarray(jax_core.concrete_or_error(None, x))
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
         raise GraphOpError(node, f"its {what} must be a constant (or computed from shapes "
                                  "and constants); here it depends on the input or weight values, "
                                  "which flaxjs cannot trace into a static shape") from None
@@ -105,3 +107,54 @@ def four(node: NodeDef, key: str, default: Sequence[int]) -> list[int]:
     value = node.attr(key)
     values = list(default) if value in (None, []) else [int(v) for v in value]
     return values
+
+
+def to_int32(x: Any) -> Any:
+    """``x`` stored in an ``Int32Array``, as TF.js's CPU kernels store int32 results that
+    they compute in JavaScript numbers (JS ``ToInt32``): floats truncate towards zero,
+    NaN and ±Infinity become 0, values out of range wrap modulo 2**32."""
+    lib = xp(x)
+    x = lib.asarray(x)
+    kind = np.dtype(x.dtype).kind
+    if kind in "iub":
+        return result(x.astype(np.int32))
+    if kind == "c":
+        x = lib.real(x)
+    t = lib.trunc(lib.where(lib.isfinite(x), x, lib.zeros_like(x)))
+    t = lib.fmod(t, np.asarray(2.0 ** 32, t.dtype))  # exact: wraps without rounding
+    t = lib.where(t >= 2.0 ** 31, t - np.asarray(2.0 ** 32, t.dtype),
+                  lib.where(t < -(2.0 ** 31), t + np.asarray(2.0 ** 32, t.dtype), t))
+    return result(t.astype(np.int32))
+
+
+def upcast(*arrays: Any) -> tuple[Any, ...]:
+    """The inputs in their common TF.js dtype (``makeTypesMatch``: bool < int32 <
+    float32 < complex64), as TF.js's binary ops see them."""
+    lib = xp(*arrays)
+    arrays = tuple(lib.asarray(a) for a in arrays)
+    order = "biufc"
+    kinds = [np.dtype(a.dtype).kind for a in arrays]
+    top = max(kinds, key=order.index)
+    dtype = {"b": np.bool_, "i": np.int32, "u": np.int32, "f": np.float32,
+             "c": np.complex64}[top]
+    return tuple(a if a.dtype == dtype else a.astype(dtype) for a in arrays)
+
+
+def concrete(node: NodeDef, x: Any, what: str = "input") -> np.ndarray:
+    """``x``'s value as a NumPy array, for an op whose output shape (or control flow)
+    depends on it; under ``jax.jit`` there is none: a ``DynamicOpError`` naming the op."""
+    import jax.extend.core as jax_core
+
+    from ...errors import DynamicOpError
+
+    if is_static(x):
+        return np.asarray(x)
+    try:  # a concrete value: an array, or a tracer of eager grad around one
+        return np.asarray(jax_core.concrete_or_error(None, x))
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        raise DynamicOpError(
+            f"node {node.name!r} ({node.op}) needs the values of its {what} (its output "
+            "shape, or which branch or how many loop iterations run, depends on them), so it "
+            "cannot run under jax.jit (TF.js too runs it only with executeAsync): call the "
+            "model without jit, or jit the parts before and after it (m.execute with those "
+            "node names as outputs/feeds)") from None

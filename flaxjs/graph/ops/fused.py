@@ -1,32 +1,39 @@
 """The activations TF.js fuses into ``_FusedConv2D``, ``FusedDepthwiseConv2dNative`` and
-``_FusedMatMul`` (``tfjs-core`` ``fused_util.applyActivation``), and the fused-op reading."""
+``_FusedMatMul`` (``tfjs-core`` ``fused_util.applyActivation``), and how TF.js reads the
+fused ops (``fusedConvAndDepthWiseParams`` and the ``_FusedMatMul`` executor).
+
+TF.js's reading, which flaxjs follows: the activation is ``fused_ops[1]`` (none when
+there is no second entry: ``fused_ops = ["Relu"]`` applies no activation); without a
+leading ``BiasAdd`` the convolutions take their first extra argument as the Prelu
+alpha (and add no bias), while ``_FusedMatMul`` always takes it as the bias.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import jax.numpy as jnp
+import numpy as np
 
-from ...layers import activations
-from ...layers.conv import bias_add
 from ..graphdef import NodeDef
+from .basic_math import ACTIVATIONS
 from .common import GraphOpError
+
+_KNOWN = ("relu", "relu6", "elu", "sigmoid", "leakyrelu", "prelu")
 
 
 def apply_activation(node: NodeDef, y: Any, name: str, prelu: Any = None,
                      alpha: float = 0.2) -> Any:
+    """``alpha`` NaN: TF.js passes no LeakyRelu alpha (``FusedDepthwiseConv2dNative``),
+    so every negative value becomes ``undefined · x`` = NaN."""
     if name in ("", "linear"):
         return y
-    if name == "relu":
-        return activations.relu(y)
-    if name == "relu6":
-        return activations.relu6(y)
-    if name == "elu":
-        return activations.elu(y)
-    if name == "sigmoid":
-        return activations.sigmoid(y)
+    if name in ("relu", "relu6", "elu", "sigmoid"):
+        return ACTIVATIONS[name](jnp, y)
     if name == "leakyrelu":
-        return jnp.where(y < 0, alpha * y, y)
+        if np.isnan(alpha):
+            return jnp.where(y < 0, jnp.full_like(y, np.nan), y)
+        return jnp.where(y < 0, np.float32(alpha) * y, y)
     if name == "prelu":
         if prelu is None:
             raise GraphOpError(node, "the fused Prelu has no alpha argument")
@@ -37,32 +44,38 @@ def apply_activation(node: NodeDef, y: Any, name: str, prelu: Any = None,
 
 def fused_parts(node: NodeDef, args: list[Any], *, conv: bool) -> tuple[Any, Any, str]:
     """``(bias, prelu alpha, activation)`` from ``fused_ops`` and the extra arguments,
-    with TF.js's checks (``fusedConvAndDepthWiseParams``, ``_FusedMatMul``)."""
+    with TF.js's checks."""
     fused = [str(s).lower() for s in node.attr("fused_ops", [])]
-    extra, activation = (fused + ["", ""])[:2]
+    extra, activation = [*fused, "", ""][:2]
     num_args = int(node.attr("num_args", 0))
     if extra == "biasadd":
         need = 2 if activation == "prelu" else 1
         if num_args != need:
             raise GraphOpError(node, f"BiasAdd{' and Prelu' if need == 2 else ''} needs {need} "
                                      f"extra argument(s), the node declares {num_args}")
-    elif extra == "fusedbatchnorm":
+    if conv and extra == "fusedbatchnorm":
         raise GraphOpError(node, "a fused FusedBatchNorm is not supported (TF.js refuses it "
                                  "too); convert the model without that fusion")
-    elif extra not in ("", "prelu", "relu", "relu6", "elu", "sigmoid", "leakyrelu"):
-        raise GraphOpError(node, f"unknown fused op {extra!r}")
-    bias, prelu = (list(args) + [None, None])[:2]
-    if extra != "biasadd":
-        if conv:  # without BiasAdd the first argument is the Prelu alpha
-            prelu, bias = bias, None
-        if extra and not activation:  # fused_ops = [activation]
-            activation = extra
-    return bias, prelu, activation
+    if activation and activation not in _KNOWN:
+        raise GraphOpError(node, f"unknown fused activation {activation!r} (TF.js fuses relu, "
+                                 "relu6, elu, sigmoid, leakyrelu and prelu)")
+    bias, prelu = [*args, None, None][:2]
+    if conv and extra != "biasadd":
+        prelu, bias = bias, None
+    return bias, prelu, activation or "linear"
 
 
-def finish(node: NodeDef, y: Any, args: list[Any], *, conv: bool) -> Any:
+def finish(node: NodeDef, y: Any, args: list[Any], *, conv: bool, alpha: float = 0.2,
+           channels_first: bool = False) -> Any:
+    """Bias, then activation. ``channels_first``: a 1-D bias or Prelu alpha (of more than
+    one value) lines up with axis 1, as TF.js's NCHW ``_FusedConv2D`` reshapes it."""
     bias, prelu, activation = fused_parts(node, args, conv=conv)
+
+    def channels(v: Any) -> Any:
+        if channels_first and v is not None and jnp.ndim(v) == 1 and jnp.shape(v)[0] != 1:
+            return jnp.reshape(v, (-1, 1, 1))
+        return v
+
     if bias is not None:
-        y = bias_add(y, bias) if jnp.ndim(bias) == 1 else y + bias
-    alpha = float(node.attr("leakyrelu_alpha", 0.2))
-    return apply_activation(node, y, activation, prelu, alpha)
+        y = y + channels(jnp.asarray(bias, y.dtype))
+    return apply_activation(node, y, activation, channels(prelu), alpha)

@@ -47,6 +47,12 @@ class OpSample:
       outputs: how many outputs (``node:k``) the reference records.
       op: the op name when the registration has several (default: the first).
       name: a short tag telling the op's cases apart.
+      graph: for ops that cannot be one node (a loop, a list read back), the nodes of
+        the test graph after its inputs (``input_i``/``const_i``); then ``attrs`` and
+        ``outputs`` are unused and ``fetch`` names the tensors the reference records.
+      fetch: the recorded tensors of a ``graph`` sample (``"node"``, ``"node:k"``).
+      functions: ``library.function`` entries (``FunctionDef`` JSON) of a ``graph``
+        sample, for control flow v2.
     """
 
     inputs: Sequence[Feed | np.ndarray]
@@ -54,6 +60,33 @@ class OpSample:
     outputs: int = 1
     op: str | None = None
     name: str = ""
+    graph: Sequence[SampleNode] = ()
+    fetch: Sequence[str] = ()
+    functions: Sequence[Mapping[str, Any]] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class ShapeAttr:
+    """A ``shape`` attribute value in a sample (``None``: unknown rank; -1: unknown size)."""
+
+    dims: tuple[int, ...] | None
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleNode:
+    """One node of a multi-node sample (:attr:`OpSample.graph`).
+
+    Attributes:
+      name: the node's name.
+      op: its TF op.
+      inputs: the tensors it reads (``"name"``, ``"name:k"``, ``"^name"`` for control).
+      attrs: its attributes, as in :attr:`OpSample.attrs`.
+    """
+
+    name: str
+    op: str
+    inputs: Sequence[str] = ()
+    attrs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,13 +135,11 @@ def op(*names: str, samples: Sequence[OpSample] = (), dynamic: bool = False
 
 
 def lookup(name: str) -> OpRegistration | None:
-    _load_families()
     return _REGISTRY.get(name)
 
 
 def registrations() -> Iterator[OpRegistration]:
     """Every registration once, in registration order."""
-    _load_families()
     seen: set[int] = set()
     for registration in _REGISTRY.values():
         if id(registration) not in seen:
@@ -117,7 +148,6 @@ def registrations() -> Iterator[OpRegistration]:
 
 
 def op_names() -> list[str]:
-    _load_families()
     return sorted(_REGISTRY)
 
 
@@ -127,7 +157,3 @@ def call(node: NodeDef, inputs: Sequence[Any]) -> tuple[Any, ...]:
     assert registration is not None, node.op  # checked when the model was loaded
     result = registration.fn(node, *inputs)
     return result if isinstance(result, tuple) else (result,)
-
-
-def _load_families() -> None:
-    from . import families  # noqa: F401  (registers every op on import)

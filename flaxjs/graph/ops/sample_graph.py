@@ -14,30 +14,21 @@ from typing import Any
 
 import numpy as np
 
-from ..graphdef import DType
-from .registry import Feed, OpRegistration, OpSample
+from ..graphdef import DType, attr_json, const_node
+from .registry import Feed, OpRegistration, OpSample, ShapeAttr
 
 NODE = "op"
 
 
 def _attr(value: Any) -> dict[str, Any]:
-    """A Python value as a protobuf-JSON ``AttrValue`` (the newer dialect)."""
-    if isinstance(value, bool):
-        return {"b": value}
-    if isinstance(value, int):
-        return {"i": str(value)}
-    if isinstance(value, float):
-        return {"f": value}
-    if isinstance(value, str):
-        return {"s": base64.b64encode(value.encode()).decode()}
-    if isinstance(value, DType):
-        return {"type": value.tf_name}
-    if isinstance(value, (list, tuple)):
-        if not value:
-            return {"list": {}}
-        key = next(iter(_attr(value[0])))
-        return {"list": {key: [_attr(v)[key] for v in value]}}
-    raise TypeError(f"cannot write attribute value {value!r}")
+    """A sample attribute as a protobuf-JSON ``AttrValue`` (shapes as :class:`ShapeAttr`)."""
+    if isinstance(value, ShapeAttr):
+        if value.dims is None:
+            return {"shape": {"unknownRank": True}}
+        return {"shape": {"dim": [{"size": str(d)} for d in value.dims]}}
+    if isinstance(value, (list, tuple)) and value and isinstance(value[0], ShapeAttr):
+        return {"list": {"shape": [_attr(v)["shape"] for v in value]}}
+    return attr_json(value)
 
 
 def _tf_dtype(dtype: str) -> str:
@@ -78,13 +69,12 @@ def build_case(registration: OpRegistration, sample: OpSample, case_id: str
             dtype = {"f": "float32", "i": "int32", "b": "bool", "c": "complex64"}[
                 value.dtype.kind if value.dtype.kind != "u" else "i"]
             value = value.astype(dtype)
-            nodes.append({"name": name, "op": "Const", "attr": {
-                "dtype": {"type": _tf_dtype(dtype)},
-                "value": {"tensor": {"dtype": _tf_dtype(dtype), "tensorShape": {
-                    "dim": [{"size": str(d)} for d in value.shape]}}}}})
+            nodes.append(const_node(name, value))
             weights.append({"name": name, "shape": list(value.shape), "dtype": dtype})
             data += value.astype(value.dtype.newbyteorder("<")).tobytes()
         inputs.append(name)
+    if sample.graph:
+        return _multi_node_case(sample, nodes, bytes(data), weights, feeds)
     op_name = sample.op or registration.names[0]
     nodes.append({"name": NODE, "op": op_name, "input": inputs,
                   "attr": {k: _attr(v) for k, v in sample.attrs.items()}})
@@ -93,6 +83,25 @@ def build_case(registration: OpRegistration, sample: OpSample, case_id: str
              "weightsManifest": [{"paths": ["weights.bin"], "weights": weights}]}
     outputs = [NODE if k == 0 else f"{NODE}:{k}" for k in range(sample.outputs)]
     return model, bytes(data), feeds, outputs
+
+
+def _multi_node_case(sample: OpSample, nodes: list[dict[str, Any]], data: bytes,
+                     weights: list[dict[str, Any]], feeds: dict[str, np.ndarray]
+                     ) -> tuple[dict[str, Any], bytes, dict[str, np.ndarray], list[str]]:
+    """A sample whose ``graph`` nodes follow its inputs (loops, lists, functions)."""
+    for node in sample.graph:
+        entry: dict[str, Any] = {"name": node.name, "op": node.op}
+        if node.inputs:
+            entry["input"] = list(node.inputs)
+        entry["attr"] = {k: _attr(v) for k, v in node.attrs.items()}
+        nodes.append(entry)
+    topology: dict[str, Any] = {"node": nodes, "versions": {}}
+    if sample.functions:
+        topology["library"] = {"function": [dict(f) for f in sample.functions]}
+    model = {"format": "graph-model", "generatedBy": "flaxjs op sample",
+             "convertedBy": None, "modelTopology": topology,
+             "weightsManifest": [{"paths": ["weights.bin"], "weights": weights}]}
+    return model, data, feeds, list(sample.fetch)
 
 
 def cases(registrations: Any) -> dict[str, tuple[OpRegistration, OpSample]]:
