@@ -109,7 +109,10 @@ class GraphModel(InfoViews):
                   "dict_outputs": self.dict_outputs, **changes}
         spec, variables, constants = kwargs.pop("spec"), kwargs.pop("variables"), \
             kwargs.pop("constants")
-        return GraphModel(spec, variables, constants, **kwargs)
+        out = GraphModel(spec, variables, constants, **kwargs)
+        if spec is self.spec and constants is self.constants:  # same graph: same compiled runs
+            object.__setattr__(out, "_plans", self.__dict__["_plans"])
+        return out
 
     def with_variables(self, variables: Mapping[str, Any]) -> GraphModel:
         """The same graph with other weights (e.g. fine-tuned ones: ``state.variables``)."""
