@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
 
 import jax
 import jax.numpy as jnp
@@ -15,7 +13,7 @@ import pytest
 
 import flaxjs
 import tfjs_node
-from corpus import CORPUS, ROOT, TOLERANCE, check_case
+from corpus import CORPUS, TOLERANCE, check_case
 from flaxjs import finetune
 from flaxjs import keras as K
 from flaxjs.errors import ExportError, UnsupportedOpError
@@ -30,8 +28,6 @@ MNIST = GRAPH / "mnist-cnn-graph-tf220"
 DENSE = "StatefulPartitionedCall/sequential_1/dense_1/Relu"
 LAST_CONV = "*/conv2d_1_2/*"
 FIRST_CONV_KERNEL = "StatefulPartitionedCall/sequential_1/conv2d_1/convolution/ReadVariableOp"
-
-RUNNER = ROOT / "tools" / "graph_op_references" / "run_cases.js"
 
 needs_corpus = pytest.mark.skipif(not GRAPH.is_dir(), reason="../shared/corpus/graph is absent")
 
@@ -178,7 +174,7 @@ def test_fine_tune_head_and_last_conv_of_a_graph_model(mnist: GraphModel):
                                   np.asarray(model.params[FIRST_CONV_KERNEL]))
 
 
-def _tfjs_outputs(folder, feeds: dict, outputs: list[str], tmp_path) -> list[np.ndarray]:
+def _tfjs_outputs(folder, feeds: dict, outputs: list[str]) -> list[np.ndarray]:
     model_json = json.loads((folder / "model.json").read_text())
     data = b"".join((folder / p).read_bytes()
                     for g in model_json["weightsManifest"] for p in g["paths"])
@@ -186,11 +182,7 @@ def _tfjs_outputs(folder, feeds: dict, outputs: list[str], tmp_path) -> list[np.
                        "feeds": [{"name": k, **sample_graph.encode_array(v)}
                                  for k, v in feeds.items()],
                        "outputs": outputs}}
-    (tmp_path / "cases.json").write_text(json.dumps(cases))
-    subprocess.run(["node", str(RUNNER), str(tmp_path / "cases.json"), str(tmp_path / "out.json")],
-                   check=True, capture_output=True,
-                   env=dict(os.environ, NODE_PATH=str(tfjs_node.tool_dir() / "node_modules")))
-    result = json.loads((tmp_path / "out.json").read_text())["saved"]
+    result = tfjs_node.run_graph_cases(cases)["saved"]
     assert "error" not in result, result
     return [sample_graph.decode_array(o) for o in result["outputs"]]
 
@@ -216,7 +208,8 @@ def test_saved_fine_tuned_graph_model_loads_in_tfjs(mnist: GraphModel, tmp_path)
         again = flaxjs.load(folder)
         ours = np.asarray(model(x))
         np.testing.assert_allclose(np.asarray(again(x)), ours, rtol=0, atol=1e-6)
-        (ref,) = _tfjs_outputs(folder, {"input_layer": x}, [again.output_names[0]], tmp_path)
+        (ref,) = _tfjs_outputs(folder, {"input_layer": x}, [again.output_names[0]])
         assert ref.shape == ours.shape
         assert float(np.max(np.abs(ref - ours))) <= TOLERANCE * max(1.0, float(
             np.abs(ref).max()))
+

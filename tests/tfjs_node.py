@@ -106,3 +106,21 @@ def run_script(name: str, *args: str) -> None:
     env = dict(os.environ, NODE_PATH=str(tool_dir() / "node_modules"))
     subprocess.run(["node", str(Path(__file__).parent / "js" / name), *args], check=True,
                    capture_output=True, env=env)
+
+
+GRAPH_RUNNER = Path(__file__).resolve().parents[1] / "tools" / "graph_op_references" / \
+    "run_cases.js"
+
+
+def run_graph_cases(specs: dict) -> dict:
+    """TF.js's outputs for graph-model cases (``run_cases.js``'s format:
+    ``{id: {model, weights, feeds, outputs}}`` → ``{id: {outputs, method} | {error}}``)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cases_file, out_file = Path(tmp, "cases.json"), Path(tmp, "out.json")
+        cases_file.write_text(json.dumps(specs))
+        env = dict(os.environ, NODE_PATH=str(tool_dir() / "node_modules"))
+        subprocess.run(["node", str(GRAPH_RUNNER), str(cases_file), str(out_file)], check=True,
+                       env=env)
+        return json.loads(out_file.read_text())

@@ -50,8 +50,7 @@ def save_graph(model: GraphModel, folder: str | os.PathLike[str], *, variables: 
     spec = model.spec
     feeds = {s.name for s in spec.inputs}
     order = executor.execution_order(spec, spec.outputs, feeds)
-    needed = {n.name for n in order} | feeds
-    needed |= {r.node for n in order for r in n.inputs}
+    needed = executor.needed_names(spec, order) | feeds
     raw_nodes: list[Mapping[str, Any]] = [
         n for n in source["node"] if isinstance(n, Mapping) and n.get("name") in needed]
     outputs = [f"{ref.node}:{ref.index}" for ref in spec.outputs]

@@ -175,6 +175,13 @@ def function_constants(spec: GraphSpec) -> list[str]:
             for node in (fn.get("nodeDef") or []) if node.get("op") == "Const"]
 
 
+def needed_names(spec: GraphSpec, order: Sequence[NodeDef]) -> set[str]:
+    """The nodes a run of ``order`` reads: its nodes, their inputs, and the constants of
+    the ``library.function`` bodies (``If``/``While`` read those among the weights)."""
+    return ({n.name for n in order} | {r.node for n in order for r in n.inputs}
+            | set(function_constants(spec)))
+
+
 def _function_names(node: NodeDef) -> list[str]:
     return [v.name for v in node.attrs.values() if isinstance(v, FuncRef)]
 

@@ -150,9 +150,7 @@ class GraphModel(InfoViews):
         spec = dataclasses.replace(self.spec, outputs=refs, output_keys=tuple(names),
                                    structured_keys=None)
         known = set(self.constants) | set(self.params) | {s.name for s in spec.inputs}
-        order = executor.execution_order(spec, refs, known)
-        needed = {n.name for n in order} | {r.node for n in order for r in n.inputs}
-        needed |= set(executor.function_constants(spec))  # read by If/While bodies
+        needed = executor.needed_names(spec, executor.execution_order(spec, refs, known))
         params = {k: v for k, v in self.params.items() if k in needed}
         info = dataclasses.replace(self.info, labels=None, decoding=None, outputs_changed=True)
         return self._replace(spec=spec, variables={**self.variables, "params": params},

@@ -82,6 +82,20 @@ def _entries(section: Any, where: str) -> list[tuple[str, Mapping[str, Any]]]:
     return entries
 
 
+def _signature_tensors(signature: Mapping[str, Any], kind: str, nodes: Mapping[str, NodeDef],
+                       location: str) -> list[tuple[str, TensorRef, Mapping[str, Any]]]:
+    """``(key, tensor, entry)`` of the signature's ``inputs`` or ``outputs``, each naming a
+    node of the graph."""
+    out = []
+    for key, entry in _entries(signature[f"{kind}s"], f"{location}: signature.{kind}s"):
+        ref = TensorRef.parse(entry["name"])
+        if ref.node not in nodes:
+            raise ModelFormatError(f"{location}: signature {kind} {key!r} names "
+                                   f"{entry['name']!r}, which is not a node of the graph")
+        out.append((key, ref, entry))
+    return out
+
+
 def _input_spec(node: NodeDef, entry: Mapping[str, Any] | None, where: str) -> InputSpec:
     shape = None
     dtype: DType | None = None
@@ -121,11 +135,7 @@ def parse_graph(model_json: Mapping[str, Any], *, location: str = "model.json") 
     outputs: list[TensorRef] = []
     output_keys: list[str] = []
     if signature is not None and signature.get("inputs"):
-        for key, entry in _entries(signature["inputs"], f"{location}: signature.inputs"):
-            ref = TensorRef.parse(entry["name"])
-            if ref.node not in nodes:
-                raise ModelFormatError(f"{location}: signature input {key!r} names "
-                                       f"{entry['name']!r}, which is not a node of the graph")
+        for key, ref, entry in _signature_tensors(signature, "input", nodes, location):
             inputs.append(_input_spec(nodes[ref.node], entry, f"{location}: input {key!r}"))
             input_keys.append(key)
     else:
@@ -134,11 +144,7 @@ def parse_graph(model_json: Mapping[str, Any], *, location: str = "model.json") 
                 inputs.append(_input_spec(node, None, f"{location}: input {node.name!r}"))
                 input_keys.append(node.name)
     if signature is not None and signature.get("outputs"):
-        for key, entry in _entries(signature["outputs"], f"{location}: signature.outputs"):
-            ref = TensorRef.parse(entry["name"])
-            if ref.node not in nodes:
-                raise ModelFormatError(f"{location}: signature output {key!r} names "
-                                       f"{entry['name']!r}, which is not a node of the graph")
+        for key, ref, _ in _signature_tensors(signature, "output", nodes, location):
             outputs.append(ref)
             output_keys.append(key)
     else:

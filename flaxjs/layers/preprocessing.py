@@ -41,7 +41,7 @@ def _scale(n_in: int, n_out: int, align_corners: bool) -> float:
     return n_in / n_out
 
 
-def _bilinear_taps(n_in: int, n_out: int, align_corners: bool, half_pixel: bool):
+def bilinear_taps(n_in: int, n_out: int, align_corners: bool, half_pixel: bool):
     """Lower/upper source indices and lerp weights (TF.js ``ResizeBilinear`` kernel)."""
     ratio = _scale(n_in, n_out, align_corners)
     dst = np.arange(n_out, dtype=np.float64)
@@ -51,7 +51,7 @@ def _bilinear_taps(n_in: int, n_out: int, align_corners: bool, half_pixel: bool)
     return lo.astype(np.int32), hi.astype(np.int32), (src - lo).astype(np.float32)
 
 
-def _nearest_taps(n_in: int, n_out: int, align_corners: bool, half_pixel: bool):
+def nearest_taps(n_in: int, n_out: int, align_corners: bool, half_pixel: bool):
     """Source indices of TF.js ``ResizeNearestNeighbor``."""
     ratio = _scale(n_in, n_out, align_corners)
     dst = np.arange(n_out, dtype=np.float64)
@@ -77,13 +77,13 @@ def resize(x, size: tuple[int, int], method: str = "bilinear", *,
     x, unbatched = _as_batch(x)
     (h_in, w_in), (h_out, w_out) = x.shape[1:3], size
     if method == "nearest":
-        rows = _nearest_taps(h_in, h_out, align_corners, half_pixel)
-        cols = _nearest_taps(w_in, w_out, align_corners, half_pixel)
+        rows = nearest_taps(h_in, h_out, align_corners, half_pixel)
+        cols = nearest_taps(w_in, w_out, align_corners, half_pixel)
         y = jnp.take(jnp.take(x, rows, axis=1), cols, axis=2)
     else:
         x = x.astype(jnp.float32)
-        r0, r1, rf = _bilinear_taps(h_in, h_out, align_corners, half_pixel)
-        c0, c1, cf = _bilinear_taps(w_in, w_out, align_corners, half_pixel)
+        r0, r1, rf = bilinear_taps(h_in, h_out, align_corners, half_pixel)
+        c0, c1, cf = bilinear_taps(w_in, w_out, align_corners, half_pixel)
         top, bottom = jnp.take(x, r0, axis=1), jnp.take(x, r1, axis=1)
         cf = cf[None, None, :, None]
         top = jnp.take(top, c0, axis=2) + (jnp.take(top, c1, axis=2)

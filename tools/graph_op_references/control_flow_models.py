@@ -22,10 +22,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +30,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "tests" / "references" / "graph_control_flow.json"
-RUNNER = Path(__file__).with_name("run_cases.js")
 RNN = "graph/rnn-graph-string-input"
 #: the node giving the token ids, after the text preprocessing.
 TOKENS = "StatefulPartitionedCall/sequential/text_vectorization/RaggedToTensor/RaggedTensorToTensor"
@@ -94,13 +90,7 @@ def main() -> int:
             "model": model, "weights": base64.b64encode(data).decode(),
             "feeds": [{"name": TOKENS, **sample_graph.encode_array(tokens)}],
             "outputs": ["Identity"]}
-    with tempfile.TemporaryDirectory() as tmp:
-        cases_file, out_file = Path(tmp, "cases.json"), Path(tmp, "out.json")
-        cases_file.write_text(json.dumps(specs))
-        env = dict(os.environ, NODE_PATH=str(tfjs_node.tool_dir() / "node_modules"))
-        subprocess.run(["node", str(RUNNER), str(cases_file), str(out_file)], check=True,
-                       env=env)
-        results = json.loads(out_file.read_text())
+    results = tfjs_node.run_graph_cases(specs)
     stored = {case: {"corpus": RNN, "transform": "rnn_from_token_ids",
                      "feeds": spec["feeds"], "outputs": spec["outputs"],
                      "tfjs": results[case]} for case, spec in specs.items()}

@@ -18,10 +18,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +27,6 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from flaxjs.graph.ops import registry, sample_graph  # noqa: E402
 
 OUT = ROOT / "tests" / "references" / "graph_ops"
-RUNNER = Path(__file__).with_name("run_cases.js")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,13 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             "feeds": [{"name": k, **sample_graph.encode_array(v)} for k, v in feeds.items()],
             "outputs": outputs}
         by_family.setdefault(registration.family, {})[case_id] = specs[case_id]
-    with tempfile.TemporaryDirectory() as tmp:
-        cases_file, out_file = Path(tmp, "cases.json"), Path(tmp, "out.json")
-        cases_file.write_text(json.dumps(specs))
-        env = dict(os.environ, NODE_PATH=str(tfjs_node.tool_dir() / "node_modules"))
-        subprocess.run(["node", str(RUNNER), str(cases_file), str(out_file)], check=True,
-                       env=env)
-        results = json.loads(out_file.read_text())
+    results = tfjs_node.run_graph_cases(specs)
     OUT.mkdir(parents=True, exist_ok=True)
     for family, cases in sorted(by_family.items()):
         path = OUT / f"{family}.json"

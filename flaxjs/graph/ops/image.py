@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ...layers.preprocessing import bilinear_taps, nearest_taps
 from ..graphdef import DType, NodeDef
 from .common import GraphOpError, static_ints, string_attr, xp
 from .registry import Feed, OpSample, op
@@ -38,30 +39,11 @@ def _resize_flags(node: NodeDef) -> tuple[bool, bool]:
     return align, half
 
 
-def _ratio(old: int, new: int, align: bool) -> float:
-    if align and new > 1:
-        return (old - 1) / (new - 1)
-    return old / new
-
-
 def _as_batch(node: NodeDef, images) -> tuple[Any, bool]:
     rank = np.ndim(images)
     if rank not in (3, 4):
         raise GraphOpError(node, f"images must be rank 3 or 4, got rank {rank}")
     return (images[None] if rank == 3 else images), rank == 3
-
-
-def _bilinear_table(old: int, new: int, align: bool, half: bool
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per output row: the two source rows and the weight of the second (TF.js's order of
-    float64 operations; with half-pixel centers the weight can be negative at the border,
-    where both rows are row 0, as in TF.js)."""
-    ratio = _ratio(old, new, align)
-    out = np.arange(new, dtype=np.float64)
-    frac = ratio * (out + 0.5) - 0.5 if half else ratio * out
-    lo = np.maximum(0, np.floor(frac))
-    hi = np.minimum(old - 1, np.ceil(frac))
-    return lo.astype(np.int32), hi.astype(np.int32), (frac - lo).astype(np.float32)
 
 
 def _resize_samples(op_name: str) -> list[OpSample]:
@@ -97,25 +79,14 @@ def resize_bilinear(node: NodeDef, images, size):
     lib = xp(x)
     x = lib.asarray(x).astype(np.float32)
     _, old_h, old_w, _ = x.shape
-    r0, r1, fr = _bilinear_table(old_h, new_h, align, half)
-    c0, c1, fc = _bilinear_table(old_w, new_w, align, half)
+    r0, r1, fr = bilinear_taps(old_h, new_h, align, half)
+    c0, c1, fc = bilinear_taps(old_w, new_w, align, half)
     top, bottom = x[:, r0], x[:, r1]
     fc = fc[:, None]
     top = top[:, :, c0] + (top[:, :, c1] - top[:, :, c0]) * fc
     bottom = bottom[:, :, c0] + (bottom[:, :, c1] - bottom[:, :, c0]) * fc
     out = top + (bottom - top) * fr[:, None, None]
     return out[0] if squeeze else out
-
-
-def _nearest_table(old: int, new: int, align: bool, half: bool) -> np.ndarray:
-    ratio = _ratio(old, new, align)
-    out = np.arange(new, dtype=np.float64)
-    frac = ratio * (out + 0.5) if half else ratio * out
-    index = np.floor(frac + 0.5) if align else np.floor(frac)  # JS Math.round: half up
-    index = np.minimum(old - 1, index)
-    if half:
-        index = np.maximum(0, index)
-    return index.astype(np.int32)
 
 
 @op("ResizeNearestNeighbor", samples=_resize_samples("ResizeNearestNeighbor"))
@@ -125,8 +96,8 @@ def resize_nearest_neighbor(node: NodeDef, images, size):
     new_h, new_w = _size(node, size)
     x, squeeze = _as_batch(node, images)
     _, old_h, old_w, _ = np.shape(x)
-    rows = _nearest_table(old_h, new_h, align, half)
-    cols = _nearest_table(old_w, new_w, align, half)
+    rows = nearest_taps(old_h, new_h, align, half)
+    cols = nearest_taps(old_w, new_w, align, half)
     out = x[:, rows][:, :, cols]
     return out[0] if squeeze else out
 
