@@ -213,3 +213,32 @@ def test_saved_fine_tuned_graph_model_loads_in_tfjs(mnist: GraphModel, tmp_path)
         assert float(np.max(np.abs(ref - ours))) <= TOLERANCE * max(1.0, float(
             np.abs(ref).max()))
 
+
+@pytest.mark.skipif(not tfjs_node.available(), reason="node/npm or the TF.js tool is absent")
+def test_saved_v2_loop_keeps_its_function_constants(tmp_path):
+    """The constants of ``While`` bodies live in the weights manifest under the functions'
+    names: an export must write them, or neither flaxjs nor TF.js can run the loop."""
+    from flaxjs.graph.ops import registry
+
+    registration, sample = sample_graph.cases(registry.registrations())["While-counting"]
+    model_json, weights, feeds, outputs = sample_graph.build_case(registration, sample,
+                                                                   "While-counting")
+    # as the TF converter writes it: the body's constant under a name of its own, stored
+    # in the manifest (the sample's body reads the top graph's same-named const_3)
+    (body,) = [f for f in model_json["modelTopology"]["library"]["function"]
+               if f["signature"]["name"] == "body_fn"]
+    for node in body["nodeDef"]:
+        node["name"] = "body_fn/const_3" if node["name"] == "const_3" else node["name"]
+        node["input"] = ["body_fn/const_3" if i == "const_3" else i for i in node["input"]]
+    (group,) = model_json["weightsManifest"]
+    group["weights"].append({"name": "body_fn/const_3", "shape": [], "dtype": "int32"})
+    weights += np.int32(2).tobytes()
+    m = flaxjs.load(model_json, weights={"weights.bin": weights})
+    flaxjs.save(m, tmp_path / "loop")
+    again = flaxjs.load(tmp_path / "loop")
+    ours = [np.asarray(y) for y in m.execute(feeds, outputs)]
+    for y, want in zip(again.execute(feeds, outputs), ours, strict=True):
+        np.testing.assert_array_equal(np.asarray(y), want)
+    for ref, want in zip(_tfjs_outputs(tmp_path / "loop", feeds, outputs), ours, strict=True):
+        np.testing.assert_allclose(ref, want, rtol=0, atol=TOLERANCE * max(1.0, float(
+            np.abs(want).max())))

@@ -70,10 +70,8 @@ def save_graph(model: GraphModel, folder: str | os.PathLike[str], *, variables: 
         outputs, output_keys = [f"{out}:0"], ["output_0"]
     stored = _manifest_names(model.model_json)
     weights = []
-    for node in raw_nodes:
-        if node.get("op") != "Const":
-            continue
-        name = str(node["name"])
+    const_names = [str(n["name"]) for n in raw_nodes if n.get("op") == "Const"]
+    for name in const_names + executor.function_constants(spec):
         if name in params:
             value = np.asarray(params[name], np.float32)
             if value.shape != tuple(np.shape(model.params[name])):
