@@ -49,8 +49,8 @@ class FaultyServer(http.server.ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, directory: Path):
-        super().__init__(("127.0.0.1", 0), functools.partial(_Handler, directory=str(directory)))
+    def __init__(self, directory: Path, handler: type = _Handler):
+        super().__init__(("127.0.0.1", 0), functools.partial(handler, directory=str(directory)))
         self.requests: Counter[str] = Counter()
         self.queries: list[str] = []
         self.faults: dict[str, tuple[str, int]] = {}
@@ -61,8 +61,10 @@ class FaultyServer(http.server.ThreadingHTTPServer):
 
 
 @contextlib.contextmanager
-def serve(directory: Path):
-    server = FaultyServer(directory)
+def serve(directory: Path, handler: type = _Handler):
+    """A :class:`FaultyServer` of ``directory`` on 127.0.0.1 (``handler``: a subclass of the
+    default request handler) for the ``with`` block."""
+    server = FaultyServer(directory, handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -8,7 +8,6 @@ sources (through a stand-in ``npm`` executable) work.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -16,7 +15,6 @@ import re
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 
 import numpy as np
@@ -318,15 +316,8 @@ class _HubHandler(httpserver._Handler):
 @pytest.fixture
 def hub(tmp_path):
     serve_copy(SHARDED, tmp_path / "hub" / "m" / "1")
-    server = httpserver.FaultyServer(tmp_path / "hub")
-    server.RequestHandlerClass = functools.partial(_HubHandler, directory=str(tmp_path / "hub"))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with httpserver.serve(tmp_path / "hub", _HubHandler) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_source_query_is_sent_for_model_json_and_every_shard(zoo_env, hub):
@@ -402,11 +393,7 @@ FETCH_SCRIPT = textwrap.dedent("""\
 
 def test_two_processes_make_one_good_cache_entry(zoo_env, tmp_path):
     serve_copy(SHARDED, tmp_path / "srv" / "models" / "m")
-    server = httpserver.FaultyServer(tmp_path / "srv")
-    server.RequestHandlerClass = functools.partial(_SlowHandler, directory=str(tmp_path / "srv"))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with httpserver.serve(tmp_path / "srv", _SlowHandler) as server:
         card = tmp_path / "card.json"
         card.write_text(json.dumps(card_for(f"{server.url}/models/m/")))
         env = dict(os.environ)
@@ -415,9 +402,6 @@ def test_two_processes_make_one_good_cache_entry(zoo_env, tmp_path):
                                    ready[1 - i]], env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True) for i in range(2)]
         results = [p.communicate(timeout=300) for p in procs]
-    finally:
-        server.shutdown()
-        server.server_close()
     for proc, (out, err) in zip(procs, results):
         assert proc.returncode == 0, err
     folders = {out.strip() for out, _ in results}
