@@ -17,6 +17,7 @@ import datetime
 import hashlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -124,6 +125,32 @@ class FileLock:
 
 def lock_for(name: str, **kwargs) -> FileLock:
     return FileLock(settings.zoo_dir() / ".locks" / f"{name}.lock", **kwargs)
+
+
+# ---------------------------------------------------------------- managing the cache
+def cached_names() -> list[str]:
+    """The model folders in the cache, sorted (whatever card, if any, they belong to)."""
+    root = settings.zoo_dir()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def disk_size(folder: Path) -> int:
+    """Bytes of the files under ``folder`` (0 when it does not exist)."""
+    if not folder.is_dir():
+        return 0
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def remove(name: str) -> int:
+    """Delete one model's cache folder under its lock; return the bytes freed."""
+    folder = model_dir(name)
+    with lock_for(name):
+        size = disk_size(folder)
+        if folder.is_dir():
+            shutil.rmtree(folder)
+    return size  # the lock file stays: a waiting process may hold it open
 
 
 # ---------------------------------------------------------------- files

@@ -11,7 +11,8 @@
 
 Settings come from :mod:`flaxjs.settings` at each call: ``FLAXJS_OFFLINE=1`` skips
 every origin that needs the network, ``FLAXJS_ZOO_RETRIES`` / ``FLAXJS_ZOO_BACKOFF``
-/ ``FLAXJS_ZOO_TIMEOUT`` tune the HTTP retries, ``FLAXJS_NPM=0`` turns ``npm pack``
+/ ``FLAXJS_ZOO_TIMEOUT`` / ``FLAXJS_ZOO_CONNECT_TIMEOUT`` / ``FLAXJS_ZOO_DEADLINE`` tune
+the HTTP retries and time limits, ``FLAXJS_NPM=0`` turns ``npm pack``
 off (or names the npm executable).
 """
 
@@ -59,6 +60,8 @@ def http_options(progress: bool | None) -> dict:
         "retries": settings.zoo_retries(),
         "backoff": settings.zoo_backoff(),
         "timeout": settings.zoo_timeout(),
+        "connect_timeout": settings.zoo_connect_timeout(),
+        "deadline": settings.zoo_deadline(),
         "progress": progress,
     }
 
