@@ -414,3 +414,22 @@ def test_two_processes_make_one_good_cache_entry(zoo_env, tmp_path):
     assert not _partials(zoo_env)
     pins = json.loads((folder / cache.PINS_FILE).read_text())["files"]
     assert set(pins) == {"model.json", *SHARDS}
+
+
+def test_load_with_verify_fetches_a_flipped_bit_again(zoo_env, served):
+    zoo.register(card_for(f"{served.url}/models/m/"))
+    with pytest.raises(ZooError, match="is not cached .*nothing to verify"):
+        zoo.verify("test_sharded")
+    folder = zoo.fetch("test_sharded", progress=False)
+    assert zoo.verify("test_sharded") == folder
+    shard = folder / SHARDS[0]
+    data = bytearray(shard.read_bytes())
+    data[0] ^= 0x80
+    stat = shard.stat()
+    shard.write_bytes(bytes(data))
+    os.utime(shard, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    zoo.load("test_sharded")  # size and mtime unchanged: not re-hashed
+    assert served.requests[f"/models/m/{SHARDS[0]}"] == 1
+    _check_output(zoo.load("test_sharded", verify=True), SHARDED)
+    assert served.requests[f"/models/m/{SHARDS[0]}"] == 2
+    assert _sha(shard) == _sha(SHARDED / SHARDS[0])

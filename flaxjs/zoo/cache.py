@@ -227,6 +227,14 @@ class Pins:
         }
 
     def save(self) -> None:
+        """Write the table atomically; with no pins left, remove the file (and the
+        model's folder when nothing else is in it: no trace of a failed fetch)."""
+        if not self.files:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            with contextlib.suppress(OSError):
+                self.folder.rmdir()  # only when empty
+            return
         self.folder.mkdir(parents=True, exist_ok=True)
         with temp_file(self.path) as (f, tmp):
             f.write(json.dumps({"files": self.files}, indent=1, sort_keys=True).encode())

@@ -64,10 +64,7 @@ def fetch(card: Card, *, progress: bool | None = None, force: bool = False,
                     state.ensure(manifest_files(card, folder), progress)
                 state.check_weights()
             finally:
-                if state.pins.files:
-                    state.pins.save()
-                elif folder.is_dir() and not any(folder.iterdir()):
-                    folder.rmdir()  # nothing arrived: leave no trace
+                state.pins.save()
     return folder
 
 
@@ -92,8 +89,7 @@ def verify(card: Card) -> list[str]:
             state.check_weights()
         except IntegrityError as err:
             problems.append(str(err))
-        if state.pins.files:
-            state.pins.save()
+        state.pins.save()
     return problems
 
 
@@ -233,6 +229,7 @@ class _State:
         pinned_by = "card" if f.sha256 else pin.get("pinned_by") or "first download"
         self.pins.set(f.path, sha256=actual, size=size, pinned_by=pinned_by, source=where,
                       stamp=cache.stamp_of(final))
+        self.pins.save()  # a process killed before the end leaves its files pinned
 
     def learn(self, f: FileSpec, path: Path) -> None:
         """From a model file verified by its hash: its weight files and declared bytes
