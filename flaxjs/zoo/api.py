@@ -10,7 +10,7 @@ from typing import Any
 from ..errors import IntegrityError, ZooError
 from ..graph.model import GraphModel
 from ..model import Model
-from . import cache, fetcher, registry
+from . import cache, decoded, fetcher, registry
 from .cards import Card
 
 
@@ -144,7 +144,10 @@ def load(name: str, *, strict: bool = True, progress: bool | None = None,
 
     c = registry.resolve(name, variant)
     folder = fetcher.fetch(c, progress=progress, verify=verify)
-    model = load_model(folder / c.model_file, strict=strict, progress=progress)
+    if decoded.is_js(c):  # read the JavaScript modules once, then the decoded copy
+        model = load_model(decoded.ensure(c, folder, verify=verify), strict=strict)
+    else:
+        model = load_model(folder / c.model_file, strict=strict, progress=progress)
     labels = registry.labels_of(c, model.metadata)
     return model.with_info(
         card=c, preprocessing=dict(c.preprocessing) if c.preprocessing else None,

@@ -50,6 +50,10 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -172,12 +176,15 @@ def temp_file(final: Path) -> Iterator[tuple[BinaryIO, Path]]:
 
 
 def remove_partials(folder: Path) -> None:
-    """Delete temporary files a killed process left (call with the lock held)."""
+    """Delete temporary files and folders a killed process left (call with the lock held)."""
     if not folder.is_dir():
         return
-    for path in folder.rglob(f".*{PART_MARK}*"):
-        with contextlib.suppress(OSError):
-            path.unlink()
+    for path in list(folder.rglob(f".*{PART_MARK}*")):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 def _read_pins(path: Path) -> dict[str, dict[str, Any]]:
