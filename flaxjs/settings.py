@@ -22,7 +22,7 @@ from .errors import SettingsError
 
 #: every variable this module reads: name -> (meaning, default), as in the table above.
 VARIABLES: dict[str, tuple[str, str]] = {
-    "FLAXJS_HOME": ("cache folder holding zoo/, xla-cache/ and slots/",
+    "FLAXJS_HOME": ("cache folder holding zoo/, urls/, xla-cache/ and slots/",
                     "the platform's user cache dir + flaxjs"),
     "FLAXJS_CACHE": ("flag: keep learned variable layouts in $FLAXJS_HOME/slots", "on"),
     "FLAXJS_COMPILE_CACHE": ("flag: the flaxjs command turns on JAX's persistent "
@@ -32,7 +32,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
                                "chosen per model"),
     "FLAXJS_MICRO_BATCH": ("images per compiled call when a batch is split (0 = never)",
                            "2 on CPU"),
-    "FLAXJS_OFFLINE": ("flag: the zoo never touches the network", "off"),
+    "FLAXJS_OFFLINE": ("flag: the zoo and URL loads never touch the network (cache only)",
+                       "off"),
     "FLAXJS_ZOO_MIRROR": ("base URLs or folders tried before the zoo's origins", "none"),
     "FLAXJS_ZOO_RETRIES": ("HTTP retries per zoo file", "4"),
     "FLAXJS_ZOO_BACKOFF": ("seconds before the first retry (doubled after each)", "0.5"),
@@ -148,7 +149,8 @@ def micro_batch() -> int | None:
 
 # ---------------------------------------------------------------- zoo downloads
 def offline() -> bool:
-    """``FLAXJS_OFFLINE``: the zoo never touches the network (default off)."""
+    """``FLAXJS_OFFLINE``: the zoo and ``flaxjs.load(url)`` never touch the network, using
+    only what is cached (default off)."""
     return flag("FLAXJS_OFFLINE", False)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import http.server
 import socket
 import struct
@@ -115,12 +116,27 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
                 self.server.faults[path] = (kind, count - 1)
                 self._fault(kind, path)
                 return
+        self._etag = None
+        file = Path(self.directory) / path.lstrip("/")
+        if self.server.etags and file.is_file():
+            self._etag = '"' + hashlib.sha256(file.read_bytes()).hexdigest()[:16] + '"'
+            if self.headers.get("If-None-Match") == self._etag:
+                self.server.not_modified[path] += 1
+                self.send_response(304)
+                self.end_headers()
+                return
         super().do_GET()
+
+    def end_headers(self):
+        if getattr(self, "_etag", None):
+            self.send_header("ETag", self._etag)
+        super().end_headers()
 
 
 class FaultyServer(http.server.ThreadingHTTPServer):
     """``faults[path] = (kind, n)`` makes the next ``n`` GETs of ``path`` fail in one of
-    the ways of :data:`FAULTS`."""
+    the ways of :data:`FAULTS`. Files carry an ``ETag`` (their hash) and a matching
+    ``If-None-Match`` gets 304 (counted in ``not_modified``) unless ``etags`` is False."""
 
     daemon_threads = True
 
@@ -129,6 +145,8 @@ class FaultyServer(http.server.ThreadingHTTPServer):
         self.requests: Counter[str] = Counter()
         self.queries: list[str] = []
         self.faults: dict[str, tuple[str, int]] = {}
+        self.etags = True
+        self.not_modified: Counter[str] = Counter()
         self.stop = threading.Event()  # ends stalls and slow bodies when the server stops
 
     @property

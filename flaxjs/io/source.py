@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Union
 
 from ..errors import ModelFormatError, SourceError
-from . import http, jsmodule, paths
+from . import jsmodule, paths
 
 Source = Union[str, "os.PathLike[str]", bytes, Mapping[str, Any]]
 
@@ -110,15 +110,6 @@ def _read_local_optional(path: str) -> bytes:
     return _read_file(path, "metadata")
 
 
-def _fetch_optional(url: str) -> bytes:
-    try:
-        return http.fetch_bytes(url, retries=0, progress=False)
-    except http.HTTPStatusError as err:
-        if err.status in (403, 404, 410):  # not published (S3-style hosts answer 403)
-            raise _AbsentError(url) from None
-        raise
-
-
 def _find_model_file(folder: str) -> str:
     for name in ("model.json", "model.min.js"):
         candidate = os.path.join(folder, name)
@@ -154,16 +145,23 @@ def from_path(path: str) -> Artifacts:
 
 
 def from_url(url: str, *, progress: bool | None = None) -> Artifacts:
-    """A model.json served over HTTP(S); shards are fetched next to it."""
-    model_json = parse_model_text(http.fetch_bytes(url, progress=progress), location=url)
+    """A model.json served over HTTP(S); shards are fetched next to it, through the
+    cache of :mod:`flaxjs.zoo.urlcache` (revalidated by ETag or hash, used offline)."""
+    from ..zoo.urlcache import open_url
 
-    def read_shard(shard: str) -> bytes:
-        return http.fetch_bytes(paths.shard_url(url, shard), progress=progress)
-
+    cached = open_url(url, progress=progress)
+    model_json = parse_model_text(cached.model_bytes, location=url)
     prefix, suffix = paths.url_prefix_and_suffix(url)
     metadata_url = prefix + METADATA_FILE + suffix
-    metadata = _optional_json(lambda: _fetch_optional(metadata_url), metadata_url)
-    return Artifacts(model_json, url, read_shard, metadata)
+
+    def read_metadata() -> bytes:
+        data = cached.metadata()
+        if data is None:
+            raise _AbsentError(metadata_url)
+        return data
+
+    metadata = _optional_json(read_metadata, metadata_url)
+    return Artifacts(model_json, url, cached.read_shard, metadata)
 
 
 def from_memory(model: Mapping[str, Any] | bytes | str,

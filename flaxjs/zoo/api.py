@@ -10,7 +10,7 @@ from typing import Any
 from ..errors import IntegrityError, ZooError
 from ..graph.model import GraphModel
 from ..model import Model
-from . import cache, decoded, fetcher, registry
+from . import cache, decoded, fetcher, registry, urlcache
 from .cards import Card
 
 
@@ -115,8 +115,10 @@ def remove(name: str, **variant: Any) -> int:
 
 
 def clean() -> int:
-    """Delete every cached zoo model and leftover partial download; return the bytes freed."""
-    return sum(cache.remove(n) for n in cache.cached_names())
+    """Delete every cached zoo model and every model cached by ``flaxjs.load(url)``;
+    return the bytes freed."""
+    freed = sum(cache.remove(n) for n in cache.cached_names())
+    return freed + urlcache.clean()
 
 
 def load(name: str, *, strict: bool = True, progress: bool | None = None,
