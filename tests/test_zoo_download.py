@@ -485,3 +485,28 @@ def test_a_javascript_model_is_decoded_once_then_loaded_from_its_decoded_copy(
     _check_output(zoo.load("js_model", verify=True), SHARDED)
     assert shard.read_bytes() == model_files(SHARDED)[1].read_bytes()
     assert not _partials(zoo_env)
+
+
+@pytest.mark.parametrize("progress", [True, None])
+def test_npm_fetches_show_progress_on_request_or_on_a_terminal(zoo_env, tmp_path, monkeypatch,
+                                                               capfd, progress):
+    package = tmp_path / "pkg"
+    serve_copy(SHARDED, package / "dist" / "m")
+    npm = tmp_path / "bin" / "npm"
+    npm.parent.mkdir()
+    npm.write_text(FAKE_NPM.format(python=sys.executable, log=str(tmp_path / "npm.log"),
+                                   folder=str(package)))
+    npm.chmod(0o755)
+    monkeypatch.setenv("FLAXJS_NPM", str(npm))
+    zoo.register({"name": "npm_model", "sources": [
+        {"npm": "fake-models", "version": "1.2.3", "path": "dist/m/"}],
+        "files": ["model.json"], "weights_from_manifest": True})
+    capfd.readouterr()
+    zoo.fetch("npm_model", progress=progress)
+    err = capfd.readouterr().err
+    if progress:  # the npm run, then a bar per file read out of the tarball
+        assert "npm pack fake-models@1.2.3: 0.0 s" in err
+        for name in ["model.json", *SHARDS]:
+            assert f"\r{name}:   0%|" in err
+    else:  # stderr is not a terminal here: nothing drawn
+        assert "npm pack" not in err and "%|" not in err

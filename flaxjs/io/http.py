@@ -79,14 +79,18 @@ def _opener(read_timeout: float) -> urllib.request.OpenerDirector:
     return urllib.request.build_opener(HTTPHandler, HTTPSHandler)
 
 
-def _progress_bar(total: int | None, desc: str, enabled: bool | None):
+def progress_bar(total: float | None, desc: str, enabled: bool | None, unit: str = "B"):
+    """A tqdm bar on stderr, or ``None``: ``enabled`` None means when stderr is a terminal."""
     if enabled is None:
         enabled = sys.stderr.isatty()
     if not enabled:
         return None
     from tqdm.auto import tqdm
-    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc,
-                leave=False)
+    if unit == "B":
+        return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc,
+                    leave=False)
+    return tqdm(total=total, unit=unit, desc=desc, leave=False,
+                bar_format="{desc}: {n:.1f} {unit}")
 
 
 def _stream_once(url: str, out: BinaryIO, *, connect_timeout: float, timeout: float,
@@ -106,7 +110,7 @@ def _stream_once(url: str, out: BinaryIO, *, connect_timeout: float, timeout: fl
         meta["headers"] = dict(response.headers.items())
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
-        bar = _progress_bar(total, desc, progress)
+        bar = progress_bar(total, desc, progress)
         received = 0
         try:
             while True:
