@@ -234,19 +234,19 @@ class _State:
     def learn(self, f: FileSpec, path: Path) -> None:
         """From a model file verified by its hash: its weight files and declared bytes
         (not needed, so not parsed, when the card pins every file by hash)."""
-        if f.path != self.card.model_file or (
-                not self.card.weights_from_manifest and all(x.sha256 for x in self.card.files)):
-            return
-        parsed = checks.model_json(path.read_bytes(), where=str(path))
-        self.shards = shard_files(self.card, parsed, str(path))
-        self.declared = checks.declared_bytes(parsed, where=str(path))
+        if f.path == self.card.model_file and (
+                self.card.weights_from_manifest or not all(x.sha256 for x in self.card.files)):
+            self._read_model(path, str(path))
+
+    def _read_model(self, path: Path, where: str) -> None:
+        parsed = checks.model_json(path.read_bytes(), where=where)
+        self.shards = shard_files(self.card, parsed, where)
+        self.declared = checks.declared_bytes(parsed, where=where)
 
     def check_content(self, f: FileSpec, path: Path, where: str) -> None:
         """Refuse a file without a card hash that is not what it claims to be."""
         if f.path == self.card.model_file:
-            parsed = checks.model_json(path.read_bytes(), where=where)
-            self.shards = shard_files(self.card, parsed, where)
-            self.declared = checks.declared_bytes(parsed, where=where)
+            self._read_model(path, where)
         elif f.path in self.shards and self.declared is not None:
             size = checks.weight_bytes(path, f.path)
             exact = len(self.shards) == 1
