@@ -229,3 +229,14 @@ def fetch_bytes(url: str, **kwargs) -> bytes:
 
     stream(url, open_out, **kwargs)
     return attempts[-1].getvalue()
+
+
+def fetch_optional(url: str, **kwargs) -> bytes | None:
+    """:func:`fetch_bytes`, or ``None`` when the file is not published (HTTP 403, 404,
+    410: S3-style hosts answer 403 for a missing file)."""
+    try:
+        return fetch_bytes(url, **kwargs)
+    except HTTPStatusError as err:
+        if err.status in (403, 404, 410):
+            return None
+        raise

@@ -26,11 +26,11 @@ from typing import Any
 from .. import settings
 from ..errors import FlaxjsError, IntegrityError, OfflineError, SourceError
 from ..io import http, paths
+from ..io.source import METADATA_FILE, parse_model_text
 from . import cache, checks, sources
 
 RECORD = ".flaxjs-url.json"
 MODEL_FILE = "model.json"
-METADATA_FILE = "metadata.json"
 
 
 def root() -> Path:
@@ -191,15 +191,9 @@ class CachedModel:
         if _intact(path, state):
             self.metadata_bytes = path.read_bytes()
             return
-        prefix, suffix = paths.url_prefix_and_suffix(self.url)
         try:
-            data = http.fetch_bytes(prefix + METADATA_FILE + suffix,
-                                    **{**self.options, "retries": 0, "progress": False})
-        except http.HTTPStatusError as err:
-            if err.status not in (403, 404, 410):  # not published (S3-style hosts say 403)
-                self.metadata_error = err
-                return
-            data = None
+            data = http.fetch_optional(paths.sibling_url(self.url, METADATA_FILE),
+                                       **{**self.options, "retries": 0, "progress": False})
         except SourceError as err:
             self.metadata_error = err
             return
@@ -234,9 +228,8 @@ def lock(folder: Path) -> cache.FileLock:
 
 
 def open_url(url: str, *, progress: bool | None = None) -> CachedModel:
-    """The model at ``url`` through the cache (see the module docstring)."""
-    from ..io.source import parse_model_text
-
+    """The model at ``url`` through the cache (see the module docstring): the
+    :class:`~flaxjs.io.source.RemoteModel` that ``flaxjs.load`` reads."""
     model = CachedModel(url, progress)
     with lock(model.folder):
         cache.remove_partials(model.folder)
