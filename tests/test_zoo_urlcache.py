@@ -88,6 +88,18 @@ def test_an_unreachable_server_falls_back_to_the_cache_with_a_warning(tmp_path, 
         _check_output(flaxjs.load(url))  # the server is gone
 
 
+def test_an_error_page_does_not_replace_the_cached_model(site):
+    url = f"{site.url}/m/model.json"
+    flaxjs.load(url)
+    site.faults["/m/model.json"] = ("html", 1)
+    with pytest.warns(UserWarning, match="an HTML/XML page.*using the copy cached in"):
+        _check_output(flaxjs.load(url))
+    assert _shard_requests(site) == len(SHARDS)
+    site.faults["/m/model.json"] = ("html", 1)
+    with pytest.raises(flaxjs.errors.ModelFormatError):  # nothing cached: the loader's error
+        flaxjs.load(f"{site.url}/m/model.json?v=2")
+
+
 def test_a_cut_weight_file_is_not_cached(site):
     url = f"{site.url}/m/model.json"
     site.faults[SHARDS[1]] = ("short", 1)

@@ -130,12 +130,16 @@ class CachedModel:
             warnings.warn(f"{self.url}: {err}; using the copy cached in {self.folder}",
                           stacklevel=4)
             return cached
-        if cached is None or cache.sha256_bytes(data) != self.record["model"]["sha256"]:
-            self._fresh()
         try:
             checks.model_json(data, where=self.url)
-        except IntegrityError:
-            return data  # not cached; the loader says what is wrong with it
+        except IntegrityError as err:
+            if cached is None:
+                return data  # not cached; the loader says what is wrong with it
+            warnings.warn(f"{err} (the server answered with something else); using the "
+                          f"copy cached in {self.folder}", stacklevel=4)
+            return cached
+        if cached is None or cache.sha256_bytes(data) != self.record["model"]["sha256"]:
+            self._fresh()
         self.record["model"] = _store(self.folder, MODEL_FILE, data)
         self.record["etag"] = {k.lower(): v for k, v in meta.get("headers", {}).items()
                                }.get("etag")
