@@ -485,6 +485,14 @@ def test_a_javascript_model_is_decoded_once_then_loaded_from_its_decoded_copy(
     _check_output(zoo.load("js_model", verify=True), SHARDED)
     assert shard.read_bytes() == model_files(SHARDED)[1].read_bytes()
     assert not _partials(zoo_env)
+    # zoo.verify re-hashes the decoded copy too, and removes it when damaged
+    assert zoo.verify("js_model")
+    shard.write_bytes(b"\0" * stat.st_size)
+    os.utime(shard, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with pytest.raises(IntegrityError, match="the decoded copy .* was removed"):
+        zoo.verify("js_model")
+    assert not target.exists()
+    _check_output(zoo.load("js_model"), SHARDED)
 
 
 @pytest.mark.parametrize("progress", [True, None])

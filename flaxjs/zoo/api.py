@@ -87,11 +87,11 @@ def verify(name: str, **variant: Any) -> Path:
       IntegrityError: files did not match (each named, with both hashes).
     """
     c = registry.resolve(name, variant)
-    folder = fetcher.cache.model_dir(c.name)
+    folder = cache.model_dir(c.name)
     if not (folder / c.model_file).is_file():
         raise ZooError(f"zoo model {c.name!r} is not cached ({folder}); nothing to verify. "
                        f"Fetch it with zoo.fetch({c.name!r}).")
-    problems = fetcher.verify(c)
+    problems = fetcher.verify(c) + decoded.verify(c, folder)
     if problems:
         raise IntegrityError(f"zoo model {c.name!r}: {len(problems)} cached file(s) failed "
                              "verification:\n" + "\n".join(f"  {p}" for p in problems)

@@ -63,6 +63,20 @@ def _write(folder: Path, name: str, data: bytes) -> dict[str, Any]:
     return {"sha256": cache.sha256_bytes(data), "size": len(data), "stamp": cache.stamp_of(path)}
 
 
+def verify(card: Card, folder: Path) -> list[str]:
+    """Re-hash the decoded copy, if there is one; a copy that no longer matches its
+    record (or its sources) is removed, to be built again at the next load."""
+    target = folder / FOLDER
+    if not target.is_dir():
+        return []
+    with cache.lock_for(card.name):
+        if _valid(target, _sources(card, folder), rehash=True):
+            return []
+        shutil.rmtree(target, ignore_errors=True)
+    return [f"the decoded copy {target} did not match its record and was removed (it is "
+            "built again at the next load)"]
+
+
 def ensure(card: Card, folder: Path, *, verify: bool = False) -> Path:
     """The folder holding the decoded model.json + shards of the fetched JS ``card``.
 
