@@ -35,7 +35,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "FLAXJS_OFFLINE": ("flag: the zoo and URL loads never touch the network (cache only)",
                        "off"),
     "FLAXJS_ZOO_MIRROR": ("base URLs or folders tried before the zoo's origins", "none"),
-    "FLAXJS_ZOO_RETRIES": ("HTTP retries per zoo file", "4"),
+    "FLAXJS_ZOO_RETRIES": ("HTTP retries per downloaded file (zoo and URL loads)", "4"),
     "FLAXJS_ZOO_BACKOFF": ("seconds before the first retry (doubled after each)", "0.5"),
     "FLAXJS_ZOO_TIMEOUT": ("read timeout: longest wait for an answer or more bytes, seconds",
                            "10"),

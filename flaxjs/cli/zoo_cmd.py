@@ -133,7 +133,7 @@ def _verify(args) -> int:
     from .. import zoo
     from ..errors import IntegrityError
 
-    names = args.names or zoo.cached()
+    names = args.names or [n for n in zoo.cached() if n in zoo.list()]
     if not names:
         print("no zoo model is cached; nothing to verify", file=sys.stderr)
     failed = 0
