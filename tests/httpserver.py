@@ -32,6 +32,7 @@ FAULTS = {
     "not_a_model": "answers 200 with JSON that is not a model.json",
     "redirect_loop": "redirects to itself",
     "redirect_file": "redirects to file:///etc/passwd",
+    "redirect_ftp": "redirects to ftp://127.0.0.1:1/model.json",
 }
 
 
@@ -96,10 +97,11 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             data = b'{"error": {"code": 404, "message": "model not found"}}'
             self._send(data, kind="application/json")
             self.wfile.write(data)
-        elif kind in ("redirect_loop", "redirect_file"):
+        elif kind.startswith("redirect_"):
             self.send_response(302)
-            self.send_header("Location", self.path if kind == "redirect_loop"
-                             else "file:///etc/passwd")
+            self.send_header("Location", {"redirect_loop": self.path,
+                                          "redirect_file": "file:///etc/passwd",
+                                          "redirect_ftp": "ftp://127.0.0.1:1/model.json"}[kind])
             self.send_header("Content-Length", "0")
             self.end_headers()
         else:

@@ -102,21 +102,21 @@ REFUSED = [
     ("html", MODEL, "an HTML/XML page"),
     ("html", SHARD, "weightsManifest declares 3884"),
     ("not_a_model", MODEL, "no 'modelTopology'"),
-    ("redirect_loop", MODEL, "HTTP 302"),
-    ("redirect_file", MODEL, "HTTP 302"),
+    ("redirect_loop", MODEL, "HTTP 302 .*infinite loop"),
+    ("redirect_file", MODEL, "HTTP 302 .*'file:///etc/passwd' is not allowed"),
+    ("redirect_ftp", MODEL, "HTTP 302 .*'ftp://127.0.0.1:1/model.json' is refused"),
 ]
 
 
 @pytest.mark.parametrize("kind, path, message", REFUSED)
 def test_bad_first_downloads_are_refused_not_pinned(served, zoo_env, kind, path, message):
     served.faults[path] = (kind, 100)
-    with pytest.raises(ZooError, match=message) as err:
+    with pytest.raises(ZooError, match=message):
         zoo.fetch("test_sharded", progress=False)
     pins = check_cache(zoo_env)
     assert Path(path).name not in pins
     if kind.startswith("redirect"):
         assert served.requests[path] <= 11, "a redirect is not retried"
-        assert "passwd" not in str(err.value) or "not allowed" in str(err.value)
     served.faults.clear()
     zoo.fetch("test_sharded", progress=False)  # the next fetch starts afresh
     assert set(check_cache(zoo_env)) == set(FILES)

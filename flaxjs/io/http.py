@@ -22,6 +22,7 @@ import socket
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any, BinaryIO
@@ -66,17 +67,40 @@ def _connection(base: type[http.client.HTTPConnection], read_timeout: float) -> 
     return Connection
 
 
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, read_timeout: float):
+        super().__init__()
+        self.read_timeout = read_timeout
+
+    def http_open(self, req):
+        return self.do_open(_connection(http.client.HTTPConnection, self.read_timeout), req)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, read_timeout: float):
+        super().__init__()
+        self.read_timeout = read_timeout
+
+    def https_open(self, req):
+        return self.do_open(_connection(http.client.HTTPSConnection, self.read_timeout), req,
+                            context=getattr(self, "_context", None))
+
+
+class _RedirectHandler(urllib.request.HTTPRedirectHandler):
+    """Follows redirects to http(s) only (urllib also follows ftp://)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if urllib.parse.urlsplit(newurl).scheme.lower() not in ("http", "https"):
+            raise urllib.error.HTTPError(req.full_url, code, f"{msg}; the redirect to "
+                                         f"{newurl!r} is refused (http and https only)",
+                                         headers, fp)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 def _opener(read_timeout: float) -> urllib.request.OpenerDirector:
-    class HTTPHandler(urllib.request.HTTPHandler):
-        def http_open(self, req):
-            return self.do_open(_connection(http.client.HTTPConnection, read_timeout), req)
-
-    class HTTPSHandler(urllib.request.HTTPSHandler):
-        def https_open(self, req):
-            return self.do_open(_connection(http.client.HTTPSConnection, read_timeout), req,
-                                context=getattr(self, "_context", None))
-
-    return urllib.request.build_opener(HTTPHandler, HTTPSHandler)
+    """urllib's opener: connections reading under ``read_timeout``, http(s) redirects only."""
+    return urllib.request.build_opener(_HTTPHandler(read_timeout), _HTTPSHandler(read_timeout),
+                                       _RedirectHandler())
 
 
 def progress_bar(total: float | None, desc: str, enabled: bool | None, unit: str = "B"):

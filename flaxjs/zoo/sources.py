@@ -227,8 +227,8 @@ def _copy_stream(handle: BinaryIO, open_out: OpenOut, bar=None) -> None:
 
 def _npm_pack(npm: str, spec: str, dest: Path, progress: bool | None = None,
               timeout: float = 900.0) -> Path:
-    """Run ``npm pack`` into ``dest``; while it runs, a bar shows the tarball's name and
-    the time taken (npm reports no progress of its own)."""
+    """Run ``npm pack`` into ``dest``; while it runs, a bar shows the package and the
+    time taken (npm reports no progress of its own)."""
     bar = http.progress_bar(None, f"npm pack {spec}", progress, unit="s")
     try:
         with subprocess.Popen([npm, "pack", spec, "--json", "--pack-destination", str(dest)],
