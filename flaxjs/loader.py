@@ -57,7 +57,9 @@ def load(source: Source, *, strict: bool = True,
       >>> m = flaxjs.load("path/to/model.json")  # doctest: +SKIP
       >>> y = m(x)  # doctest: +SKIP
     """
-    artifacts = open_source(source, weights=weights, progress=progress)
+    from .zoo.urlcache import open_url  # URLs load through the cache (here: no import circle)
+
+    artifacts = open_source(source, weights=weights, progress=progress, opener=open_url)
     return from_artifacts(artifacts, strict=strict, custom_layers=custom_layers)
 
 

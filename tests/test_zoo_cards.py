@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -97,9 +98,18 @@ def test_variants_switch_within_the_family():
         zoo.card("mobilenet", depth=3)
 
 
-def test_unknown_name_suggests_similar():
-    with pytest.raises(ZooError, match="similar: .*mobilenet_v1_0.25_224"):
-        zoo.card("v1_0.25")
+@pytest.mark.parametrize("typo, meant", [
+    ("v1_0.25", "mobilenet_v1_0.25_224"),  # a fragment
+    ("mobilnet", "mobilenet"),  # a misspelt alias
+    ("mobilenet_v1_1.0_24", "mobilenet_v1_1.0_224"),  # a misspelt name
+    ("nsfw", "nsfwjs"),
+])
+def test_unknown_name_asks_did_you_mean(typo, meant):
+    with pytest.raises(ZooError, match=rf"no zoo model named '{typo}'; did you mean .*"
+                                       rf"'{re.escape(meant)}'.*\?"):
+        zoo.card(typo)
+    with pytest.raises(ZooError, match=r"no zoo model named 'xyzzy'\. See flaxjs.zoo.list"):
+        zoo.card("xyzzy")
 
 
 def test_list_patterns():

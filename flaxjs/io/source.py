@@ -15,7 +15,7 @@ import urllib.parse
 import urllib.request
 import warnings
 from collections.abc import Callable, Mapping
-from typing import Any, Union
+from typing import Any, Protocol, Union
 
 from ..errors import ModelFormatError, SourceError
 from . import http, jsmodule, paths
@@ -110,15 +110,6 @@ def _read_local_optional(path: str) -> bytes:
     return _read_file(path, "metadata")
 
 
-def _fetch_optional(url: str) -> bytes:
-    try:
-        return http.fetch_bytes(url, retries=0, progress=False)
-    except http.HTTPStatusError as err:
-        if err.status in (403, 404, 410):  # not published (S3-style hosts answer 403)
-            raise _AbsentError(url) from None
-        raise
-
-
 def _find_model_file(folder: str) -> str:
     for name in ("model.json", "model.min.js"):
         candidate = os.path.join(folder, name)
@@ -153,17 +144,52 @@ def from_path(path: str) -> Artifacts:
     return Artifacts(model_json, model_file, read_shard, metadata)
 
 
-def from_url(url: str, *, progress: bool | None = None) -> Artifacts:
-    """A model.json served over HTTP(S); shards are fetched next to it."""
-    model_json = parse_model_text(http.fetch_bytes(url, progress=progress), location=url)
+class RemoteModel(Protocol):
+    """A model URL's files: what :func:`from_url` reads, from the server or a cache."""
 
-    def read_shard(shard: str) -> bytes:
-        return http.fetch_bytes(paths.shard_url(url, shard), progress=progress)
+    model_bytes: bytes
 
-    prefix, suffix = paths.url_prefix_and_suffix(url)
-    metadata_url = prefix + METADATA_FILE + suffix
-    metadata = _optional_json(lambda: _fetch_optional(metadata_url), metadata_url)
-    return Artifacts(model_json, url, read_shard, metadata)
+    def read_shard(self, shard: str) -> bytes: ...
+
+    def metadata(self) -> bytes | None:
+        """The sibling metadata.json, ``None`` when there is none."""
+        ...
+
+
+class _Direct:
+    """A model URL's files straight from the server."""
+
+    def __init__(self, url: str, *, progress: bool | None = None):
+        self.url, self.progress = url, progress
+        self.model_bytes = http.fetch_bytes(url, progress=progress)
+
+    def read_shard(self, shard: str) -> bytes:
+        return http.fetch_bytes(paths.shard_url(self.url, shard), progress=self.progress)
+
+    def metadata(self) -> bytes | None:
+        return http.fetch_optional(paths.sibling_url(self.url, METADATA_FILE), retries=0,
+                                   progress=False)
+
+
+def from_url(url: str, *, progress: bool | None = None,
+             opener: Callable[..., RemoteModel] | None = None) -> Artifacts:
+    """A model.json served over HTTP(S); shards are fetched next to it.
+
+    ``opener(url, progress=...)`` provides the files (``flaxjs.load`` passes the URL
+    cache, :func:`flaxjs.zoo.urlcache.open_url`); without it they come from the server.
+    """
+    remote = (opener or _Direct)(url, progress=progress)
+    model_json = parse_model_text(remote.model_bytes, location=url)
+    metadata_url = paths.sibling_url(url, METADATA_FILE)
+
+    def read_metadata() -> bytes:
+        data = remote.metadata()
+        if data is None:
+            raise _AbsentError(metadata_url)
+        return data
+
+    metadata = _optional_json(read_metadata, metadata_url)
+    return Artifacts(model_json, url, remote.read_shard, metadata)
 
 
 def from_memory(model: Mapping[str, Any] | bytes | str,
@@ -187,8 +213,10 @@ def from_memory(model: Mapping[str, Any] | bytes | str,
 
 
 def open_source(source: Source, *, weights: Mapping[str, bytes] | None = None,
-                progress: bool | None = None) -> Artifacts:
-    """Dispatch on the kind of ``source`` (see the module docstring)."""
+                progress: bool | None = None,
+                opener: Callable[..., RemoteModel] | None = None) -> Artifacts:
+    """Dispatch on the kind of ``source`` (see the module docstring); ``opener``: as
+    :func:`from_url`'s."""
     if isinstance(source, (Mapping, bytes)):
         return from_memory(source, weights)
     if isinstance(source, os.PathLike):
@@ -201,7 +229,7 @@ def open_source(source: Source, *, weights: Mapping[str, bytes] | None = None,
         return from_memory(source, weights)
     scheme = urllib.parse.urlsplit(source).scheme.lower()
     if scheme in ("http", "https"):
-        return from_url(source, progress=progress)
+        return from_url(source, progress=progress, opener=opener)
     if scheme == "file":
         return from_path(urllib.request.url2pathname(urllib.parse.urlsplit(source).path))
     if not os.path.exists(source):
