@@ -84,7 +84,7 @@ def head_trained(data):
     before = jax.device_get(state.variables)
     state, history = ft.fit(state, x, y, epochs=5, batch_size=50,
                             loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                            validation_data=(xv, yv), progress=False)
+                            validation_data=(xv, yv), verbose=0)
     return model, before, state, history
 
 
@@ -112,7 +112,7 @@ def test_unfreezing_the_top_block_with_a_lower_learning_rate(head_trained, data)
     before = jax.device_get(stage2.variables)
     stage2, history = ft.fit(stage2, x, y, epochs=1, batch_size=50,
                              loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                             validation_data=(xv, yv), progress=False)
+                             validation_data=(xv, yv), verbose=0)
     after = jax.device_get(stage2.variables)
     assert _changed(before["params"], after["params"]) == {
         "classifier/kernel", "classifier/bias", "conv_pw_13/kernel", "conv_pw_13_bn/gamma",

@@ -18,6 +18,7 @@ Example:
 
 Modules: :mod:`.masks` (what trains, optax labels), :mod:`.losses`,
 :mod:`.state` (``TrainState``), :mod:`.steps` (jitted steps), :mod:`.fit`,
+:mod:`.callbacks` (``EarlyStopping``, ``ModelCheckpoint``), :mod:`.progress` (``verbose``),
 :mod:`flaxjs.parallel` (``jax.sharding`` data parallelism, re-exported here),
 :mod:`.regularizers` (Keras weight penalties in the training loss);
 ``save_checkpoint`` / ``restore_checkpoint``
@@ -26,6 +27,7 @@ are :mod:`flaxjs.checkpoint`'s, re-exported here.
 
 from ..checkpoint import restore_checkpoint, save_checkpoint
 from ..parallel import data_mesh, replicate, shard_batch
+from .callbacks import Callback, EarlyStopping, ModelCheckpoint
 from .fit import History, array_batches, evaluate, fit
 from .losses import (
     BinaryCrossEntropy,
@@ -57,8 +59,9 @@ from .steps import eval_step, make_train_step, predict_step, train_step
 from .transfer import KEEP_FROZEN, TransferPlan, transfer_plan
 
 __all__ = [
-    "KEEP_FROZEN", "BinaryCrossEntropy", "CrossEntropy", "History", "MeanAbsoluteError",
-    "MeanSquaredError", "Penalty", "TrainState", "TransferPlan", "accuracy", "array_batches",
+    "KEEP_FROZEN", "BinaryCrossEntropy", "Callback", "CrossEntropy", "EarlyStopping", "History",
+    "MeanAbsoluteError", "MeanSquaredError", "ModelCheckpoint", "Penalty", "TrainState",
+    "TransferPlan", "accuracy", "array_batches",
     "binary_accuracy", "binary_cross_entropy", "data_mesh", "discriminative", "eval_step",
     "evaluate", "fit", "flags_mask", "freeze_optimizer", "get_loss", "lr_labels", "make_train_step",
     "mask_labels", "mean_absolute_error", "mean_squared_error", "merge_view", "pattern_mask",
