@@ -56,16 +56,16 @@ from .masks import (
 from .regularizers import Penalty, penalties, regularization_loss
 from .state import TrainState, updated_model
 from .steps import eval_step, make_train_step, predict_step, train_step
-from .transfer import KEEP_FROZEN, TransferPlan, transfer_plan
+from .transfer import KEEP_FROZEN, TransferPlan, default_cut, transfer_plan, with_new_head
 
 __all__ = [
     "KEEP_FROZEN", "BinaryCrossEntropy", "Callback", "CrossEntropy", "EarlyStopping", "History",
     "MeanAbsoluteError", "MeanSquaredError", "ModelCheckpoint", "Penalty", "TrainState",
-    "TransferPlan", "accuracy", "array_batches",
-    "binary_accuracy", "binary_cross_entropy", "data_mesh", "discriminative", "eval_step",
+    "TransferPlan", "accuracy", "array_batches", "binary_accuracy", "binary_cross_entropy",
+    "data_mesh", "default_cut", "discriminative", "eval_step",
     "evaluate", "fit", "flags_mask", "freeze_optimizer", "get_loss", "lr_labels", "make_train_step",
     "mask_labels", "mean_absolute_error", "mean_squared_error", "merge_view", "pattern_mask",
     "penalties", "predict_step", "regularization_loss", "replicate", "restore_checkpoint",
     "save_checkpoint", "shard_batch", "softmax_cross_entropy", "train_step", "trainable_mask",
-    "trainable_view", "transfer_plan", "updated_model",
+    "trainable_view", "transfer_plan", "updated_model", "with_new_head",
 ]

@@ -72,13 +72,15 @@ def fetch(name: str, *, progress: bool | None = None, force: bool = False,
 
 
 def load(name: str, *, strict: bool = True, progress: bool | None = None,
-         **variant: Any) -> Model | GraphModel:
+         num_classes: int | None = None, **variant: Any) -> Model | GraphModel:
     """Fetch and load a zoo model, with its preprocessing and labels attached.
 
     Args:
       name: a zoo name, alias or family name (``"mobilenet"``, ``"nsfwjs_inception_v3"``).
       strict: as :func:`flaxjs.load`.
       progress: tqdm bars (default: when stderr is a terminal).
+      num_classes: cut at the card's first cut point, freeze, and add a new pooling +
+        Dense head of this many classes (:func:`flaxjs.finetune.with_new_head`).
       **variant: variant values, e.g. ``zoo.load("mobilenet", alpha=0.25)``.
 
     Returns:
@@ -97,10 +99,15 @@ def load(name: str, *, strict: bool = True, progress: bool | None = None,
     folder = fetcher.fetch(c, progress=progress)
     model = load_model(folder / c.model_file, strict=strict, progress=progress)
     labels = registry.labels_of(c, model.metadata)
-    return model.with_info(
+    model = model.with_info(
         card=c, preprocessing=dict(c.preprocessing) if c.preprocessing else None,
         decoding={"output": c.output, "label_offset": c.label_offset},
         labels=tuple(labels) if labels is not None else model.info.labels)
+    if num_classes is None:
+        return model
+    from ..finetune.transfer import with_new_head
+
+    return with_new_head(model, num_classes)
 
 
 def register(entry: Card | Mapping[str, Any] | str, *, replace: bool = False) -> list[Card]:
