@@ -11,9 +11,10 @@ Example:
   ...                               K.Dense(5, activation="softmax")])        # doctest: +SKIP
   >>> state = ft.TrainState.create(model, optax.adam(1e-3))                   # doctest: +SKIP
   >>> state, hist = ft.fit(state, x, y, epochs=5, loss="categorical_crossentropy",
-  ...                      metrics=["accuracy"], validation_data=(xv, yv))    # doctest: +SKIP
+  ...                      metrics=["accuracy"], validation_split=0.2)        # doctest: +SKIP
+  >>> flaxjs.save(state, "web/model")        # the trained model, state.model  # doctest: +SKIP
   >>> lrs = {"dense*": 1e-3, "conv_pw_13*": 1e-5}                             # doctest: +SKIP
-  >>> tuned = ft.updated_model(model, state).unfreeze("conv_pw_13*")         # doctest: +SKIP
+  >>> tuned = state.model.unfreeze("conv_pw_13*")                            # doctest: +SKIP
   >>> state2 = ft.TrainState.create(tuned, ft.discriminative(lrs), trainable=lrs)  # doctest: +SKIP
 
 Modules: :mod:`.masks` (what trains, optax labels), :mod:`.losses`,
