@@ -85,14 +85,14 @@ def fit_targets(outputs: Any, targets: Any, loss: str | LossFn) -> Any:
         return targets
     if y_shape[-1:] == (1,) and t_shape == y_shape[:-1]:
         return jnp.asarray(targets)[..., None]
+    ids = " (or class ids as integers)" if isinstance(fn, CrossEntropy) else ""
     if len(y_shape) == len(t_shape) and y_shape[:-1] == t_shape[:-1]:
         raise TrainingError(
             f"the targets have width {t_shape[-1]} (batch shape {t_shape}) but the model's "
             f"output has width {y_shape[-1]} (batch shape {y_shape}): build the head with "
-            f"{t_shape[-1]} units, or give targets of width {y_shape[-1]}"
-            + (" (or integer class ids)" if isinstance(fn, CrossEntropy) else ""))
+            f"{t_shape[-1]} units, or give targets of width {y_shape[-1]}{ids}")
     raise TrainingError(f"the targets have shape {t_shape} but the model's output has shape "
-                        f"{y_shape} for loss {loss!r}: give targets shaped like the output")
+                        f"{y_shape} for loss {loss!r}: give targets shaped like the output{ids}")
 
 
 def _forward(state: TrainState, params: Any, inputs: tuple[Any, ...], *, train: bool,
