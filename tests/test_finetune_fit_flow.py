@@ -190,8 +190,9 @@ def _states(n: int):
 
 
 def test_early_stopping_follows_keras():
-    """Keras 3's EarlyStopping on val_loss [1.0, 0.5, 0.7, 0.8, 0.4] with patience 2 stops
-    after epoch 3 (0-based) and restores epoch 1's weights."""
+    """As Keras 3's EarlyStopping (checked with keras 3 on TensorFlow): on val_loss
+    [1.0, 0.5, 0.7, 0.8] with patience 2 it stops after epoch 3 (0-based) and restores
+    epoch 1's weights at the end of training, stopped early or not."""
     states = _states(5)
     stop = ft.EarlyStopping("val_loss", patience=2, restore_best_weights=True)
     stop.on_train_begin(states[0])
@@ -203,6 +204,12 @@ def test_early_stopping_follows_keras():
     assert jax.tree_util.tree_all(jax.tree_util.tree_map(
         lambda a, b: bool(np.array_equal(a, b)), restored.params, states[1].params))
     assert int(restored.step) == int(states[3].step)  # optimizer progress stays, as Keras's
+    patient = ft.EarlyStopping("val_loss", patience=5, restore_best_weights=True)
+    patient.on_train_begin(states[0])
+    for i, v in enumerate([1.0, 0.5, 0.7]):
+        assert patient(i, {"val_loss": v}, states[i]) is None
+    assert patient.stopped_epoch == 0  # Keras 3 restores the best at the end all the same
+    assert int(patient.on_train_end(states[2]).params["dense"]["bias"][0]) == 1
     rising = ft.EarlyStopping("val_accuracy", patience=1, min_delta=0.05)
     assert [rising(i, {"val_accuracy": v}, states[0])
             for i, v in enumerate([0.5, 0.53, 0.6])] == [None, True, None]

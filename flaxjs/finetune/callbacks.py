@@ -81,8 +81,9 @@ class EarlyStopping(Callback):
       patience: epochs without improvement before stopping.
       min_delta: the smallest change that counts as an improvement.
       mode: ``"min"``, ``"max"`` or ``"auto"`` (``max`` for accuracies, else ``min``).
-      restore_best_weights: when stopping, hand back the parameters and statistics of the
-        best epoch (the optimizer state and step stay the last ones, as in Keras).
+      restore_best_weights: when training ends (stopped or not, as in Keras 3), hand back
+        the parameters and statistics of the best epoch (the optimizer state and step
+        stay the last ones, as Keras's optimizer does).
 
     Attributes:
       stopped_epoch: the epoch training stopped at (0 when it ran to the end).
@@ -119,7 +120,7 @@ class EarlyStopping(Callback):
         return None
 
     def on_train_end(self, state: TrainState) -> TrainState | None:
-        if self.stopped_epoch and self.restore_best_weights and self._best is not None:
+        if self.restore_best_weights and self._best is not None:
             return state.replace(params=self._best.params, batch_stats=self._best.batch_stats)
         return None
 
