@@ -60,3 +60,15 @@ def test_drift_verdicts():
     assert not quiet.worrying and "top-1 class changed on 0 of 8" in str(quiet)
     assert drift.Drift("uint8", 8, 0.001, 1.0, top1_changed=1).worrying
     assert drift.Drift("uint8", 8, 0.2, 1.0, top1_changed=None).worrying
+
+
+@pytest.mark.skipif(not (SMALL / "model.json").is_file(), reason="corpus not present")
+def test_a_model_that_cannot_be_probed_is_still_written(tmp_path, capsys, monkeypatch):
+    def no_probe(model, rows=drift.ROWS, seed=0):
+        raise flaxjs.FlaxjsError("no probe for this input")
+
+    monkeypatch.setattr(drift, "probe_inputs", no_probe)
+    path = flaxjs.save(flaxjs.load(SMALL), tmp_path / "q", quantize="uint8")
+    assert path.is_file()
+    assert capsys.readouterr().err == ("flaxjs.save: output drift of quantize='uint8' not "
+                                       "measured (FlaxjsError: no probe for this input)\n")

@@ -14,6 +14,7 @@ import dataclasses
 import sys
 import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -97,6 +98,24 @@ def measure(before: Any, after: Any, quantize: str, rows: int = ROWS) -> Drift:
     return Drift(quantize, rows, max_abs, scale, top1)
 
 
+def check(model: Any, written: Path, quantize: str) -> Drift | None:
+    """Load the export at ``written``, measure it against ``model`` and :func:`report`.
+
+    The files are written by then: a model that cannot be reloaded or probed (custom
+    layers, inputs the probe cannot fake) gets a printed note instead of an error.
+    """
+    from ..loader import load
+
+    try:
+        result = measure(model, load(written), quantize)
+    except Exception as error:  # advisory only: the export itself succeeded
+        print(f"flaxjs.save: output drift of quantize={quantize!r} not measured "
+              f"({type(error).__name__}: {error})", file=sys.stderr, flush=True)
+        return None
+    report(result)
+    return result
+
+
 def report(drift: Drift) -> None:
     """Print the drift on stderr; warn when it is :attr:`Drift.worrying`."""
     print(f"flaxjs.save: {drift}", file=sys.stderr, flush=True)
@@ -104,4 +123,4 @@ def report(drift: Drift) -> None:
         warnings.warn(f"{drift}: the exported model computes noticeably different outputs. "
                       "Measure quantize='uint16' or 'float16' (half the size of float32), "
                       "or export without quantize",
-                      DriftWarning, stacklevel=3)
+                      DriftWarning, stacklevel=4)  # report < check < save < caller

@@ -91,10 +91,8 @@ def save(model: Model | GraphModel | TrainState, folder: str | os.PathLike[str],
                   quantize_only=quantize_only, shard_bytes=shard_bytes, metadata=metadata,
                   custom_classes=custom_classes)
     if quantize is not None and check_drift:
-        from ..loader import load
-
         before = model if variables is None else model.with_variables(_as_mapping(variables))
-        drift.report(drift.measure(before, load(path), quantize))
+        drift.check(before, path, quantize)
     return path
 
 
