@@ -1,8 +1,8 @@
 """How much a quantized export moves a model's outputs, measured on a probe batch.
 
 Quantization is lossy, and how lossy depends on the model: per-tensor uint8 codes are
-harmless for some models and change the top-1 class of MobileNet v1 0.25 on a fifth
-of its inputs. :func:`flaxjs.save` therefore runs the model it wrote (decoded exactly
+harmless for some models and move MobileNet v1 0.25's probabilities by up to 0.1,
+changing top-1 classes. :func:`flaxjs.save` therefore runs the model it wrote (decoded exactly
 as TF.js decodes it) and the model it was given on the same probe inputs, prints the
 difference, and warns (:class:`DriftWarning`) above :data:`TOLERANCE` or when a probe
 input's top-1 class changes.

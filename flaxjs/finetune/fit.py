@@ -29,7 +29,7 @@ from .steps import eval_step, train_step
 
 #: ``callback(epoch, logs, state)``: return a new state to continue with it, ``True`` to stop
 #: (a :class:`~flaxjs.finetune.callbacks.Callback` is one, with begin/end hooks too).
-Callback = Callable[[int, dict[str, float], TrainState], "TrainState | bool | None"]
+CallbackFn = Callable[[int, dict[str, float], TrainState], "TrainState | bool | None"]
 
 
 class History:
@@ -143,7 +143,7 @@ def evaluate(state: TrainState, x: Any, y: Any = None, *, batch_size: int = 32,
 def fit(state: TrainState, x: Any, y: Any = None, *, epochs: int = 1, batch_size: int = 32,
         loss: str | LossFn = "mean_squared_error", metrics: Sequence[str | LossFn] = (),
         shuffle: bool = True, validation_data: Any = None, validation_split: float = 0.0,
-        validation_batch_size: int | None = None, callbacks: Sequence[Callback] = (),
+        validation_batch_size: int | None = None, callbacks: Sequence[CallbackFn] = (),
         verbose: int | str = "auto", drop_remainder: bool = False, seed: int = 0,
         mesh: Mesh | None = None) -> tuple[TrainState, History]:
     """Train for ``epochs`` epochs; data-parallel over every device by default.

@@ -116,7 +116,8 @@ def with_new_head(model: Any, num_classes: int, *, cut: str | None = None,
     """
     if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
         raise FlaxjsError(f"num_classes must be a positive integer, got {num_classes!r}")
-    base = model.truncate(default_cut(model) if cut is None else cut).freeze()
+    cut = default_cut(model) if cut is None else cut
+    base = model.truncate(cut).freeze()
     outputs = jax.tree_util.tree_leaves(base.output_spec())
     if len(outputs) != 1:
         raise FlaxjsError(f"the cut at {cut!r} has {len(outputs)} outputs; a new head needs one")
