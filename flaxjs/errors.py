@@ -109,6 +109,11 @@ class CheckpointError(FlaxjsError):
     """A checkpoint is missing, does not fit its target, or cannot be written or read."""
 
 
+class TrainingError(FlaxjsError):
+    """Training data, targets or callbacks do not fit the model (label width, monitored
+    metric, validation split)."""
+
+
 class UnsupportedOpError(FlaxjsError):
     """A graph model uses TensorFlow ops that flaxjs has no converter for."""
 

@@ -122,7 +122,8 @@ def clean() -> int:
 
 
 def load(name: str, *, strict: bool = True, progress: bool | None = None,
-         verify: bool = False, **variant: Any) -> Model | GraphModel:
+         verify: bool = False, num_classes: int | None = None,
+         **variant: Any) -> Model | GraphModel:
     """Fetch and load a zoo model, with its preprocessing and labels attached.
 
     Args:
@@ -130,6 +131,8 @@ def load(name: str, *, strict: bool = True, progress: bool | None = None,
       strict: as :func:`flaxjs.load`.
       progress: tqdm bars (default: when stderr is a terminal).
       verify: re-hash the cached files first (as :func:`fetch` with ``verify=True``).
+      num_classes: cut at the card's first cut point, freeze, and add a new pooling +
+        Dense head of this many classes (:func:`flaxjs.finetune.with_new_head`).
       **variant: variant values, e.g. ``zoo.load("mobilenet", alpha=0.25)``.
 
     Returns:
@@ -151,10 +154,15 @@ def load(name: str, *, strict: bool = True, progress: bool | None = None,
     else:
         model = load_model(folder / c.model_file, strict=strict, progress=progress)
     labels = registry.labels_of(c, model.metadata)
-    return model.with_info(
+    model = model.with_info(
         card=c, preprocessing=dict(c.preprocessing) if c.preprocessing else None,
         decoding={"output": c.output, "label_offset": c.label_offset},
         labels=tuple(labels) if labels is not None else model.info.labels)
+    if num_classes is None:
+        return model
+    from ..finetune.transfer import with_new_head
+
+    return with_new_head(model, num_classes)
 
 
 def register(entry: Card | Mapping[str, Any] | str, *, replace: bool = False) -> list[Card]:
