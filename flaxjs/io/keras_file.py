@@ -1,0 +1,308 @@
+"""Keras's own files as model sources: the Keras 3 ``.keras`` zip and the HDF5 ``.h5``.
+
+Both become the :class:`~flaxjs.io.source.Artifacts` a TF.js folder gives: the Keras
+config is the ``modelTopology`` the topology parser reads (as the TF.js converter writes
+it), and the weights are named arrays that :mod:`flaxjs.matching` assigns to variables:
+
+* ``.h5`` (tf-keras ``model.save("x.h5")``, Keras 3's legacy HDF5): the ``model_config``
+  attribute, and ``model_weights/<layer>/<weight name>`` named by the layer groups'
+  ``weight_names``, with ``:0`` dropped as the TF.js converter does.
+* ``.keras``: ``config.json``, ``metadata.json`` (the Keras version) and
+  ``model.weights.h5``, whose variables are stored by position, ``layers/<key>/vars/<i>``,
+  under keys made from class names (``layers/lstm`` may hold layer ``lstm_1``). They are
+  named ``<layer>/<sublayer>.../vars/<i>`` with the real layer names: the ``name``
+  attribute Keras writes on each ``vars`` group, else the layer the config lists at that
+  key, so nested models, RNN cells and ``Bidirectional`` halves are told apart.
+
+Nothing in the file is executed (Lambda payloads stay refused by the layer converters),
+and zip members are read by name only, size-checked, into memory: nothing is extracted.
+h5py is an optional dependency (``pip install "flaxjs[keras]"``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from ..errors import ModelFormatError, SourceError, WeightsError
+from ..hostmem import aligned_empty, frozen
+from ..keras import keras_name
+from ..topology.spec import MODEL_CLASSES
+
+#: the largest ``config.json``/``metadata.json`` read from a ``.keras`` zip.
+MAX_JSON_BYTES = 64 * 2**20
+#: the largest ``model.weights.h5`` read from a ``.keras`` zip (it is held in memory).
+MAX_WEIGHTS_BYTES = 16 * 2**30
+
+CONFIG_MEMBER = "config.json"
+METADATA_MEMBER = "metadata.json"
+WEIGHTS_MEMBER = "model.weights.h5"
+
+#: class names of TF 2.0-era files that the TF.js converter renames (``translate_class_names``).
+_CLASS_ALIASES = {"BatchNormalizationV1": "BatchNormalization", "UnifiedGRU": "GRU",
+                  "UnifiedLSTM": "LSTM"}
+
+
+def h5py_module() -> Any:
+    """The h5py module, or an error saying how to install it."""
+    try:
+        import h5py
+    except ImportError:
+        raise SourceError('reading Keras .keras and .h5 files needs h5py: '
+                          'pip install "flaxjs[keras]"') from None
+    return h5py
+
+
+def open_h5(data: bytes | str, location: str) -> Any:
+    """An h5py File over bytes in memory or a path, read-only."""
+    h5py = h5py_module()
+    try:
+        return h5py.File(io.BytesIO(data) if isinstance(data, bytes) else data, "r")
+    except OSError as err:
+        raise ModelFormatError(f"{location}: not a readable HDF5 file ({err})") from None
+
+
+# ---------------------------------------------------------------------------- .h5 (Keras 2)
+def read_h5(data: bytes | str, location: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """``(model_json, weights)`` of a Keras ``.h5`` model file (path or bytes)."""
+    with open_h5(data, location) as f:
+        if "model_config" not in f.attrs:
+            raise ModelFormatError(
+                f"{location}: an HDF5 file without a 'model_config' attribute: Keras weights "
+                "alone (save_weights), not a model. Load the file model.save() wrote "
+                "(.keras or .h5), which holds the architecture too")
+        config = _json_attr(f.attrs["model_config"], "model_config", location)
+        keras_version = _text(f.attrs.get("keras_version", "")) or "2"
+        group = f.get("model_weights", f)
+        weights: dict[str, np.ndarray] = {}
+        for layer in _layer_names(group):
+            sub = group.get(layer)
+            if sub is None:
+                raise WeightsError(f"{location}: layer {layer!r} is listed in 'layer_names' "
+                                   "but has no weight group")
+            for name, dataset in _named_datasets(sub):
+                weights[_normal(name)] = _read(dataset, name, location)
+        backend = _text(f.attrs.get("backend", "")) or None
+    return _model_json(config, keras_version, backend), weights
+
+
+def _layer_names(group: Any) -> list[str]:
+    names = group.attrs.get("layer_names")
+    return [_text(n) for n in names] if names is not None else list(group)
+
+
+def _named_datasets(group: Any) -> Iterator[tuple[str, Any]]:
+    """A layer group's weights in ``weight_names`` order (the TF.js converter's walk)."""
+    if "weight_names" in group.attrs:
+        for raw in group.attrs["weight_names"]:
+            name = _text(raw)
+            yield name, group[name]
+        return
+    for key in group:
+        yield from _named_datasets(group[key])
+
+
+def _normal(name: str) -> str:
+    return name[:-2] if name.endswith(":0") else name
+
+
+# ---------------------------------------------------------------------------- .keras (Keras 3)
+def read_keras(source: bytes | str, location: str
+               ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """``(model_json, weights)`` of a Keras 3 ``.keras`` zip (path or bytes)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source) as z:
+            config = _json_member(z, CONFIG_MEMBER, location)
+            if config is None:
+                members = ", ".join(sorted(z.namelist())[:10]) or "none"
+                raise ModelFormatError(
+                    f"{location}: no {CONFIG_MEMBER} in this zip (members: {members}); a Keras 3 "
+                    ".keras file holds config.json and model.weights.h5: save the model with "
+                    "model.save('x.keras')")
+            metadata = _json_member(z, METADATA_MEMBER, location) or {}
+            weights_data = _member(z, WEIGHTS_MEMBER, MAX_WEIGHTS_BYTES, location)
+    except zipfile.BadZipFile as err:
+        raise ModelFormatError(f"{location}: not a readable zip (.keras) file ({err})") from None
+    keras_version = str(metadata.get("keras_version") or "3")
+    if weights_data is None:
+        weights: dict[str, np.ndarray] = {}
+    else:
+        with open_h5(weights_data, f"{location}:{WEIGHTS_MEMBER}") as f:
+            weights = keras3_weights(f, config, location)
+    return _model_json(config, keras_version, None), weights
+
+
+def _member(z: zipfile.ZipFile, name: str, limit: int, location: str) -> bytes | None:
+    """One member's bytes by exact name (``None`` if absent), at most ``limit`` bytes."""
+    try:
+        info = z.getinfo(name)
+    except KeyError:
+        return None
+    if info.file_size > limit:
+        raise ModelFormatError(f"{location}: {name} is {info.file_size} bytes, over the "
+                               f"{limit}-byte limit flaxjs reads")
+    try:
+        with z.open(info) as member:
+            data = member.read(limit + 1)
+    except (RuntimeError, zipfile.BadZipFile, NotImplementedError, OSError) as err:
+        raise ModelFormatError(f"{location}: cannot read {name} from the zip ({err})") from None
+    if len(data) > limit:
+        raise ModelFormatError(f"{location}: {name} unpacks to over {limit} bytes")
+    return data
+
+
+def _json_member(z: zipfile.ZipFile, name: str, location: str) -> dict[str, Any] | None:
+    data = _member(z, name, MAX_JSON_BYTES, location)
+    return None if data is None else _json_attr(data, name, location)
+
+
+def keras3_weights(f: Any, config: Mapping[str, Any], location: str
+                   ) -> dict[str, np.ndarray]:
+    """The variables of a ``model.weights.h5``, named ``<layer>/<sublayer>.../vars/<i>``."""
+    out: dict[str, np.ndarray] = {}
+    _walk_model(f, _entry_config(config), str(config.get("class_name")), [], out, location)
+    return out
+
+
+def _walk_model(group: Any, config: Any, class_name: str, chain: list[str],
+                out: dict[str, np.ndarray], location: str) -> None:
+    """A model's ``layers`` container: each key → the layer the config lists there."""
+    container = group.get("layers")
+    if container is None:
+        return
+    entries = dict(_container_keys(class_name, config))
+    for key in container:
+        sub = container[key]
+        entry = entries.get(key, {})
+        name = _saved_name(sub) or str(_entry_config(entry).get("name") or key)
+        _own_vars(sub, [*chain, name], out, location)
+        if entry.get("class_name") in MODEL_CLASSES:
+            _walk_model(sub, _entry_config(entry), entry["class_name"], [*chain, name], out,
+                        location)
+        else:
+            _walk_children(sub, [*chain, name], out, location)
+
+
+def _walk_children(group: Any, chain: list[str], out: dict[str, np.ndarray],
+                   location: str) -> None:
+    """A layer's sub-objects (RNN cell, Bidirectional halves, attention projections...)."""
+    for key in group:
+        sub = group[key]
+        if key == "vars" or not hasattr(sub, "keys"):
+            continue
+        inner = [*chain, _saved_name(sub) or key] if "vars" in sub else chain
+        _own_vars(sub, inner, out, location)
+        _walk_children(sub, inner, out, location)
+
+
+def _own_vars(group: Any, chain: list[str], out: dict[str, np.ndarray], location: str) -> None:
+    found = group.get("vars")
+    if found is None:
+        return
+    for key in sorted(found, key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k)):
+        name = "/".join([*chain, "vars", key])
+        out[name] = _read(found[key], name, location)
+
+
+def _saved_name(group: Any) -> str | None:
+    """The layer name Keras writes on a ``vars`` group (recent Keras 3 versions)."""
+    found = group.get("vars")
+    if found is None or "name" not in found.attrs:
+        return None
+    return _text(found.attrs["name"]) or None
+
+
+def _container_keys(class_name: str, config: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Keras's keys for a model's layers: snake_case class names made unique with ``_1``...
+    (``saving_lib._save_container_state``); a Sequential's InputLayer is not among them."""
+    layers = config.get("layers", []) if isinstance(config, Mapping) else config
+    used: dict[str, int] = {}
+    for entry in layers or ():
+        if not isinstance(entry, Mapping):
+            continue
+        if class_name == "Sequential" and entry.get("class_name") == "InputLayer":
+            continue
+        key = keras_name(str(entry.get("class_name", "")))
+        if key in used:
+            used[key] += 1
+            key = f"{key}_{used[key]}"
+        else:
+            used[key] = 0
+        yield key, entry
+
+
+def _entry_config(entry: Mapping[str, Any]) -> Any:
+    return entry.get("config", {}) if isinstance(entry, Mapping) else {}
+
+
+# ---------------------------------------------------------------------------- shared
+def _model_json(config: dict[str, Any], keras_version: str, backend: str | None
+                ) -> dict[str, Any]:
+    """The model.json the TF.js converter would write (without its weightsManifest)."""
+    _rename_classes(config)
+    topology: dict[str, Any] = {"keras_version": keras_version, "model_config": config}
+    if backend:
+        topology["backend"] = backend
+    return {"format": "layers-model", "generatedBy": f"keras v{keras_version}",
+            "modelTopology": topology}
+
+
+def _rename_classes(value: Any) -> None:
+    if isinstance(value, dict):
+        if value.get("class_name") in _CLASS_ALIASES:
+            value["class_name"] = _CLASS_ALIASES[value["class_name"]]
+        for item in value.values():
+            _rename_classes(item)
+    elif isinstance(value, list):
+        for item in value:
+            _rename_classes(item)
+
+
+def _read(dataset: Any, name: str, location: str) -> np.ndarray:
+    """A weight as the dtype TF.js would hold: float32, int32 or bool."""
+    if not hasattr(dataset, "dtype"):
+        raise WeightsError(f"{location}: weight {name!r} is a group, not an array")
+    dtype = np.dtype(dataset.dtype)
+    if dataset.attrs.get("dtype") == "bfloat16":  # Keras stores bfloat16 bits as uint16
+        import ml_dtypes
+        return frozen(np.asarray(dataset[()]).view(ml_dtypes.bfloat16).astype(np.float32))
+    target: np.dtype[Any]
+    if dtype.kind == "f":
+        target = np.dtype(np.float32)
+    elif dtype.kind in "iu":
+        target = np.dtype(np.int32)
+    elif dtype.kind == "b":
+        target = np.dtype(bool)
+    else:
+        raise WeightsError(f"{location}: weight {name!r} has dtype {dtype}, which TF.js "
+                           "weights cannot hold (float, int or bool)")
+    value = aligned_empty(dataset.shape, target)
+    if value.size:
+        if dtype == target:
+            dataset.read_direct(value)
+        else:
+            value[...] = dataset[()]
+    return frozen(value)
+
+
+def _json_attr(raw: Any, what: str, location: str) -> dict[str, Any]:
+    try:
+        parsed = json.loads(_text(raw))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ModelFormatError(f"{location}: {what} is not valid JSON ({err})") from None
+    if not isinstance(parsed, dict):
+        raise ModelFormatError(f"{location}: {what} must hold a JSON object")
+    return parsed
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, np.ndarray) and value.shape == ():
+        return _text(value[()])
+    return str(value)
