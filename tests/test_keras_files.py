@@ -19,9 +19,10 @@ import h5py  # the test extra installs it
 import numpy as np
 import pytest
 from corpus import KERAS_REFERENCES, ROOT, TOLERANCE, expected_outputs, inputs, max_error, reference
+from httpserver import serve
 
 import flaxjs
-from flaxjs.errors import ModelFormatError, SourceError
+from flaxjs.errors import ModelFormatError, SourceError, UnsupportedLayerError
 from flaxjs.io import keras_file
 
 KERAS_FILES = ROOT / "tests" / "references" / "keras_files"
@@ -240,3 +241,18 @@ def test_keras_zip_member_size_limit(tmp_path, monkeypatch):
     monkeypatch.setattr(keras_file, "MAX_JSON_BYTES", 100)
     with pytest.raises(ModelFormatError, match=r"config\.json is .* bytes, over the 100-byte"):
         flaxjs.load(KERAS_FILES / "sequential-conv-bn-dense" / "model.keras")
+
+
+def test_lambda_bytecode_is_refused_never_run(tmp_path, monkeypatch):
+    """The Lambda's bytecode would create LAMBDA_RAN in the working folder if it ran."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UnsupportedLayerError, match="Lambda"):
+        flaxjs.load(NOT_TFJS / "lambda.keras")
+    assert not (tmp_path / "LAMBDA_RAN").exists()
+
+
+def test_keras_file_over_http(tmp_path):
+    case = KERAS_FILES / "sequential-conv-bn-dense"
+    with serve(case) as server:
+        model = flaxjs.load(f"{server.url}/model.keras")
+    _check(model, case)

@@ -8,8 +8,10 @@ Each case is a small Keras model saved as Keras itself saves it, so that
 * ``tf_keras`` cases: tf-keras 2 ``model.save("model.h5")``.
 
 ``not-tfjs/`` holds files of other formats that ``flaxjs.load`` must recognise and refuse
-with what to do: a TensorFlow SavedModel's ``saved_model.pb``, a TFLite flatbuffer and a
-Keras 3 weights-only ``save_weights`` file (no architecture).
+with what to do: a TensorFlow SavedModel's ``saved_model.pb``, a TFLite flatbuffer, a
+Keras 3 weights-only ``save_weights`` file (no architecture), and ``lambda.keras``, whose
+``Lambda`` layer holds Python bytecode that would create the file ``LAMBDA_RAN`` in the
+working folder if anything ran it.
 
 Weights and inputs follow ``tools/keras_references`` (``randomize``: every variable from
 ``numpy.random.default_rng(1)``; inputs from ``default_rng(0)``, batch 2, float inputs
@@ -225,7 +227,17 @@ def make_other_formats(out_root: str) -> None:
         f.write(tflite)
     model = k.Sequential([k.Input((3,)), k.layers.Dense(2)])
     model.save_weights(os.path.join(folder, "weights-only.weights.h5"))
-    print("not-tfjs: saved_model/saved_model.pb, model.tflite, weights-only.weights.h5")
+    with tempfile.TemporaryDirectory() as tmp:  # building the model calls the lambda once
+        here = os.getcwd()
+        os.chdir(tmp)
+        try:
+            lam = k.layers.Lambda(lambda x: x * float(open("LAMBDA_RAN", "w").close() or 2))
+            k.Sequential([k.Input((3,)), lam, k.layers.Dense(2)]).save(
+                os.path.join(folder, "lambda.keras"))
+        finally:
+            os.chdir(here)
+    print("not-tfjs: saved_model/saved_model.pb, model.tflite, weights-only.weights.h5, "
+          "lambda.keras")
 
 
 def main() -> None:
