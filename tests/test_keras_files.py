@@ -22,7 +22,7 @@ from corpus import KERAS_REFERENCES, ROOT, TOLERANCE, expected_outputs, inputs, 
 from httpserver import serve
 
 import flaxjs
-from flaxjs.errors import ModelFormatError, SourceError, UnsupportedLayerError
+from flaxjs.errors import ModelFormatError, SourceError, UnsafePathError, UnsupportedLayerError
 from flaxjs.io import keras_file
 
 KERAS_FILES = ROOT / "tests" / "references" / "keras_files"
@@ -145,6 +145,10 @@ def test_keras_file_recognised_by_content_not_name(tmp_path):
         shutil.copy(case / file, folder / "model.json")
         _check(flaxjs.load(folder), case)  # the folder's model.json is a Keras file
     _check(flaxjs.load((case / "model.keras").read_bytes()), case)  # bytes in memory
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(case / "model.keras", alone / "model.keras")
+    _check(flaxjs.load(alone), case)  # a folder with one Keras file and no model.json
 
 
 def test_convert_keras_file_runs_in_tfjs(tmp_path):
@@ -256,3 +260,19 @@ def test_keras_file_over_http(tmp_path):
     with serve(case) as server:
         model = flaxjs.load(f"{server.url}/model.keras")
     _check(model, case)
+
+
+def test_h5_links_to_other_files_are_refused(tmp_path):
+    """An HDF5 external link would make flaxjs read a file the model names."""
+    path = tmp_path / "model.h5"
+    shutil.copy(KERAS_FILES / "tf-keras-nested-models" / "model.h5", path)
+    with h5py.File(tmp_path / "elsewhere.h5", "w") as other:
+        other["kernel"] = np.zeros((6, 5), np.float32)
+    with h5py.File(path, "a") as f:
+        layer = f["model_weights"][f["model_weights"].attrs["layer_names"][1]]
+        name = layer.attrs["weight_names"][0]
+        name = name.decode() if isinstance(name, bytes) else name
+        del layer[name]
+        layer[name] = h5py.ExternalLink(str(tmp_path / "elsewhere.h5"), "kernel")
+    with pytest.raises(UnsafePathError, match="links to another file"):
+        flaxjs.load(path)

@@ -15,7 +15,8 @@ it), and the weights are named arrays that :mod:`flaxjs.matching` assigns to var
   key, so nested models, RNN cells and ``Bidirectional`` halves are told apart.
 
 Nothing in the file is executed (Lambda payloads stay refused by the layer converters),
-and zip members are read by name only, size-checked, into memory: nothing is extracted.
+zip members are read by name only, size-checked, into memory (nothing is extracted), and
+HDF5 links or datasets that point into other files are refused.
 h5py is an optional dependency (``pip install "flaxjs[keras]"``).
 """
 
@@ -29,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ModelFormatError, SourceError, WeightsError
+from ..errors import ModelFormatError, SourceError, UnsafePathError, WeightsError
 from ..hostmem import aligned_empty, frozen
 from ..keras import keras_name
 from ..topology.spec import MODEL_CLASSES
@@ -78,14 +79,11 @@ def read_h5(data: bytes | str, location: str) -> tuple[dict[str, Any], dict[str,
                 "(.keras or .h5), which holds the architecture too")
         config = _json_attr(f.attrs["model_config"], "model_config", location)
         keras_version = _text(f.attrs.get("keras_version", "")) or "2"
-        group = f.get("model_weights", f)
+        group = _child(f, "model_weights", location) if _has(f, "model_weights") else f
         weights: dict[str, np.ndarray] = {}
         for layer in _layer_names(group):
-            sub = group.get(layer)
-            if sub is None:
-                raise WeightsError(f"{location}: layer {layer!r} is listed in 'layer_names' "
-                                   "but has no weight group")
-            for name, dataset in _named_datasets(sub):
+            sub = _child(group, layer, location)
+            for name, dataset in _named_datasets(sub, location):
                 weights[_normal(name)] = _read(dataset, name, location)
         backend = _text(f.attrs.get("backend", "")) or None
     return _model_json(config, keras_version, backend), weights
@@ -96,15 +94,33 @@ def _layer_names(group: Any) -> list[str]:
     return [_text(n) for n in names] if names is not None else list(group)
 
 
-def _named_datasets(group: Any) -> Iterator[tuple[str, Any]]:
+def _named_datasets(group: Any, location: str) -> Iterator[tuple[str, Any]]:
     """A layer group's weights in ``weight_names`` order (the TF.js converter's walk)."""
     if "weight_names" in group.attrs:
         for raw in group.attrs["weight_names"]:
             name = _text(raw)
-            yield name, group[name]
+            yield name, _child(group, name, location)
         return
     for key in group:
-        yield from _named_datasets(group[key])
+        yield from _named_datasets(_child(group, key, location), location)
+
+
+def _child(group: Any, path: str, location: str) -> Any:
+    """``group[path]``, refusing links to other files: HDF5 external links, and (in
+    :func:`_read`) external or virtual datasets, would make flaxjs read files the model
+    names, as weight paths that leave the model's folder would."""
+    h5py = h5py_module()
+    node = group
+    for part in path.split("/"):
+        link = node.get(part, getlink=True)
+        if link is None:
+            raise WeightsError(f"{location}: {node.name}/{part} is named by the file but "
+                               "does not exist")
+        if not isinstance(link, (h5py.HardLink, h5py.SoftLink)):
+            raise UnsafePathError(f"{location}: {node.name}/{part} links to another file; "
+                                  "flaxjs reads weights from the model file only")
+        node = node[part]
+    return node
 
 
 def _normal(name: str) -> str:
@@ -172,14 +188,14 @@ def keras3_weights(f: Any, config: Mapping[str, Any], location: str
 def _walk_model(group: Any, config: Any, class_name: str, chain: list[str],
                 out: dict[str, np.ndarray], location: str) -> None:
     """A model's ``layers`` container: each key → the layer the config lists there."""
-    container = group.get("layers")
-    if container is None:
+    if not _has(group, "layers"):
         return
+    container = _child(group, "layers", location)
     entries = dict(_container_keys(class_name, config))
     for key in container:
-        sub = container[key]
+        sub = _child(container, key, location)
         entry = entries.get(key, {})
-        name = _saved_name(sub) or str(_entry_config(entry).get("name") or key)
+        name = _saved_name(sub, location) or str(_entry_config(entry).get("name") or key)
         _own_vars(sub, [*chain, name], out, location)
         if entry.get("class_name") in MODEL_CLASSES:
             _walk_model(sub, _entry_config(entry), entry["class_name"], [*chain, name], out,
@@ -192,29 +208,36 @@ def _walk_children(group: Any, chain: list[str], out: dict[str, np.ndarray],
                    location: str) -> None:
     """A layer's sub-objects (RNN cell, Bidirectional halves, attention projections...)."""
     for key in group:
-        sub = group[key]
-        if key == "vars" or not hasattr(sub, "keys"):
+        if key == "vars":
             continue
-        inner = [*chain, _saved_name(sub) or key] if "vars" in sub else chain
+        sub = _child(group, key, location)
+        if not hasattr(sub, "keys"):
+            continue
+        inner = [*chain, _saved_name(sub, location) or key] if _has(sub, "vars") else chain
         _own_vars(sub, inner, out, location)
         _walk_children(sub, inner, out, location)
 
 
 def _own_vars(group: Any, chain: list[str], out: dict[str, np.ndarray], location: str) -> None:
-    found = group.get("vars")
-    if found is None:
+    if not _has(group, "vars"):
         return
+    found = _child(group, "vars", location)
     for key in sorted(found, key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k)):
         name = "/".join([*chain, "vars", key])
-        out[name] = _read(found[key], name, location)
+        out[name] = _read(_child(found, key, location), name, location)
 
 
-def _saved_name(group: Any) -> str | None:
+def _saved_name(group: Any, location: str) -> str | None:
     """The layer name Keras writes on a ``vars`` group (recent Keras 3 versions)."""
-    found = group.get("vars")
-    if found is None or "name" not in found.attrs:
+    if not _has(group, "vars"):
         return None
-    return _text(found.attrs["name"]) or None
+    attrs = _child(group, "vars", location).attrs
+    return (_text(attrs["name"]) or None) if "name" in attrs else None
+
+
+def _has(group: Any, name: str) -> bool:
+    """Whether ``group`` has a member ``name`` (without following links to other files)."""
+    return group.get(name, getlink=True) is not None
 
 
 def _container_keys(class_name: str, config: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
@@ -267,6 +290,9 @@ def _read(dataset: Any, name: str, location: str) -> np.ndarray:
     """A weight as the dtype TF.js would hold: float32, int32 or bool."""
     if not hasattr(dataset, "dtype"):
         raise WeightsError(f"{location}: weight {name!r} is a group, not an array")
+    if dataset.is_virtual or dataset.external:
+        raise UnsafePathError(f"{location}: weight {name!r} keeps its data in other files; "
+                              "flaxjs reads weights from the model file only")
     dtype = np.dtype(dataset.dtype)
     if dataset.attrs.get("dtype") == "bfloat16":  # Keras stores bfloat16 bits as uint16
         import ml_dtypes
