@@ -149,6 +149,12 @@ def test_keras_file_recognised_by_content_not_name(tmp_path):
     alone.mkdir()
     shutil.copy(case / "model.keras", alone / "model.keras")
     _check(flaxjs.load(alone), case)  # a folder with one Keras file and no model.json
+    unzipped = tmp_path / "unzipped"  # what model.save(folder, zipped=False) writes
+    with zipfile.ZipFile(case / "model.keras") as z:
+        for name in ("config.json", "metadata.json", "model.weights.h5"):
+            (unzipped / name).parent.mkdir(exist_ok=True)
+            (unzipped / name).write_bytes(z.read(name))
+    _check(flaxjs.load(unzipped), case)
 
 
 def test_convert_keras_file_runs_in_tfjs(tmp_path):
@@ -236,9 +242,10 @@ def test_keras_zip_members_are_read_by_name_only(tmp_path):
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
 
 
-def test_keras_zip_without_config_says_what_it_needs(tmp_path):
-    with pytest.raises(ModelFormatError, match=r"no config\.json.*model\.save"):
-        flaxjs.load(_rezip(tmp_path, {}, drop=("config.json",)))
+@pytest.mark.parametrize("member", ["config.json", "model.weights.h5"])
+def test_keras_zip_without_a_member_says_what_it_needs(tmp_path, member):
+    with pytest.raises(ModelFormatError, match=rf"no {member}.*model\.save"):
+        flaxjs.load(_rezip(tmp_path, {}, drop=(member,)))
 
 
 def test_keras_zip_member_size_limit(tmp_path, monkeypatch):

@@ -7,9 +7,10 @@ it), and the weights are named arrays that :mod:`flaxjs.matching` assigns to var
 * ``.h5`` (tf-keras ``model.save("x.h5")``, Keras 3's legacy HDF5): the ``model_config``
   attribute, and ``model_weights/<layer>/<weight name>`` named by the layer groups'
   ``weight_names``, with ``:0`` dropped as the TF.js converter does.
-* ``.keras``: ``config.json``, ``metadata.json`` (the Keras version) and
-  ``model.weights.h5``, whose variables are stored by position, ``layers/<key>/vars/<i>``,
-  under keys made from class names (``layers/lstm`` may hold layer ``lstm_1``). They are
+* ``.keras`` (or the folder ``model.save(path, zipped=False)`` writes): ``config.json``,
+  ``metadata.json`` (the Keras version) and ``model.weights.h5``, whose variables are
+  stored by position, ``layers/<key>/vars/<i>``, under keys made from class names
+  (``layers/lstm`` may hold layer ``lstm_1``). They are
   named ``<layer>/<sublayer>.../vars/<i>`` with the real layer names: the ``name``
   attribute Keras writes on each ``vars`` group, else the layer the config lists at that
   key, so nested models, RNN cells and ``Bidirectional`` halves are told apart.
@@ -24,8 +25,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -130,27 +132,58 @@ def _normal(name: str) -> str:
 # ---------------------------------------------------------------------------- .keras (Keras 3)
 def read_keras(source: bytes | str, location: str
                ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """``(model_json, weights)`` of a Keras 3 ``.keras`` zip (path or bytes)."""
+    """``(model_json, weights)`` of a Keras 3 ``.keras`` zip (path or bytes), or of the
+    folder ``model.save(path, zipped=False)`` writes."""
+    if isinstance(source, str) and os.path.isdir(source):
+        return _read_keras_members(lambda name, limit: _file(source, name, limit, location),
+                                   lambda: os.listdir(source), location)
     try:
         with zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source) as z:
-            config = _json_member(z, CONFIG_MEMBER, location)
-            if config is None:
-                members = ", ".join(sorted(z.namelist())[:10]) or "none"
-                raise ModelFormatError(
-                    f"{location}: no {CONFIG_MEMBER} in this zip (members: {members}); a Keras 3 "
-                    ".keras file holds config.json and model.weights.h5: save the model with "
-                    "model.save('x.keras')")
-            metadata = _json_member(z, METADATA_MEMBER, location) or {}
-            weights_data = _member(z, WEIGHTS_MEMBER, MAX_WEIGHTS_BYTES, location)
+            return _read_keras_members(lambda name, limit: _member(z, name, limit, location),
+                                       z.namelist, location)
     except zipfile.BadZipFile as err:
         raise ModelFormatError(f"{location}: not a readable zip (.keras) file ({err})") from None
+
+
+def is_keras_folder(folder: str) -> bool:
+    """Whether ``folder`` is a Keras 3 model saved with ``zipped=False``."""
+    return all(os.path.isfile(os.path.join(folder, name))
+               for name in (CONFIG_MEMBER, WEIGHTS_MEMBER))
+
+
+def _read_keras_members(read: Callable[[str, int], bytes | None],
+                        listing: Callable[[], list[str]], location: str
+                        ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    found = {}
+    for name, limit in ((CONFIG_MEMBER, MAX_JSON_BYTES), (WEIGHTS_MEMBER, MAX_WEIGHTS_BYTES)):
+        data = read(name, limit)
+        if data is None:
+            members = ", ".join(sorted(listing())[:10]) or "none"
+            raise ModelFormatError(
+                f"{location}: no {name} here (members: {members}); a Keras 3 .keras file "
+                f"holds {CONFIG_MEMBER} and {WEIGHTS_MEMBER}: save the model with "
+                "model.save('x.keras')")
+        found[name] = data
+    config = _json_attr(found[CONFIG_MEMBER], CONFIG_MEMBER, location)
+    metadata_bytes = read(METADATA_MEMBER, MAX_JSON_BYTES)
+    metadata = _json_attr(metadata_bytes, METADATA_MEMBER, location) if metadata_bytes else {}
     keras_version = str(metadata.get("keras_version") or "3")
-    if weights_data is None:
-        weights: dict[str, np.ndarray] = {}
-    else:
-        with open_h5(weights_data, f"{location}:{WEIGHTS_MEMBER}") as f:
-            weights = keras3_weights(f, config, location)
+    with open_h5(found[WEIGHTS_MEMBER], f"{location}:{WEIGHTS_MEMBER}") as f:
+        weights = keras3_weights(f, config, location)
     return _model_json(config, keras_version, None), weights
+
+
+def _file(folder: str, name: str, limit: int, location: str) -> bytes | None:
+    """One file of an unzipped ``.keras`` folder by exact name, at most ``limit`` bytes."""
+    path = os.path.join(folder, name)
+    if not os.path.isfile(path):
+        return None
+    size = os.path.getsize(path)
+    if size > limit:
+        raise ModelFormatError(f"{location}: {name} is {size} bytes, over the {limit}-byte "
+                               "limit flaxjs reads")
+    with open(path, "rb") as f:
+        return f.read(limit)
 
 
 def _member(z: zipfile.ZipFile, name: str, limit: int, location: str) -> bytes | None:
@@ -170,11 +203,6 @@ def _member(z: zipfile.ZipFile, name: str, limit: int, location: str) -> bytes |
     if len(data) > limit:
         raise ModelFormatError(f"{location}: {name} unpacks to over {limit} bytes")
     return data
-
-
-def _json_member(z: zipfile.ZipFile, name: str, location: str) -> dict[str, Any] | None:
-    data = _member(z, name, MAX_JSON_BYTES, location)
-    return None if data is None else _json_attr(data, name, location)
 
 
 def keras3_weights(f: Any, config: Mapping[str, Any], location: str

@@ -190,7 +190,9 @@ def _find_model_file(folder: str) -> str:
 
 
 def from_path(path: str) -> Artifacts:
-    """A model folder, a model.json file or a Keras file on disk."""
+    """A model folder, a model.json file or a Keras file (or unzipped .keras folder) on disk."""
+    if os.path.isdir(path) and keras_file.is_keras_folder(path):
+        return from_keras_file(path, sniff.ZIP, path)
     model_file = _find_model_file(path) if os.path.isdir(path) else path
     keras = _binary_source(model_file, _read_head(model_file), model_file)
     if keras is not None:
