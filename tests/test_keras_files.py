@@ -283,3 +283,12 @@ def test_h5_links_to_other_files_are_refused(tmp_path):
         layer[name] = h5py.ExternalLink(str(tmp_path / "elsewhere.h5"), "kernel")
     with pytest.raises(UnsafePathError, match="links to another file"):
         flaxjs.load(path)
+
+
+def test_zipped_tfjs_folder_says_to_unzip(tmp_path):
+    case = KERAS_REFERENCES / "einsum-dense"
+    with zipfile.ZipFile(tmp_path / "model.zip", "w") as z:
+        for path in ("model.json", "group1-shard1of1.bin"):
+            z.write(case / path, f"einsum/{path}")
+    with pytest.raises(ModelFormatError, match=r"holds a TF\.js model.*unzip it"):
+        flaxjs.load(tmp_path / "model.zip")

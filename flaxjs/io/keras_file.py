@@ -158,7 +158,11 @@ def _read_keras_members(read: Callable[[str, int], bytes | None],
     for name, limit in ((CONFIG_MEMBER, MAX_JSON_BYTES), (WEIGHTS_MEMBER, MAX_WEIGHTS_BYTES)):
         data = read(name, limit)
         if data is None:
-            members = ", ".join(sorted(listing())[:10]) or "none"
+            names = sorted(listing())
+            if any(n.rsplit("/", 1)[-1] == "model.json" for n in names):
+                raise ModelFormatError(f"{location}: this zip holds a TF.js model (model.json), "
+                                       "not a Keras model: unzip it and load its folder")
+            members = ", ".join(names[:10]) or "none"
             raise ModelFormatError(
                 f"{location}: no {name} here (members: {members}); a Keras 3 .keras file "
                 f"holds {CONFIG_MEMBER} and {WEIGHTS_MEMBER}: save the model with "

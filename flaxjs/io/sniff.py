@@ -30,7 +30,7 @@ def kind_of(head: bytes, name: str = "") -> str | None:
 
     Args:
       head: at least the first :data:`HEAD_BYTES` bytes (or the whole file).
-      name: the file name, which settles protocol buffers (``.pb`` vs ``.onnx``).
+      name: the file name, which tells protocol buffers apart (``.pb`` vs ``.onnx``).
     """
     if any(head[o:o + 8] == _HDF5_SIGNATURE for o in _HDF5_OFFSETS):
         return HDF5
@@ -38,24 +38,27 @@ def kind_of(head: bytes, name: str = "") -> str | None:
         return ZIP
     if head[4:8] == b"TFL3":  # the flatbuffer file identifier of TFLite models
         return TFLITE
+    protobuf = head[:1] == b"\x08"  # field 1 as a varint: both formats start so; JSON never
+    if not (protobuf or b"\x00" in head or not _is_text(head)):
+        return None
     base = os.path.basename(name).lower()
     if base.endswith(".onnx"):
         return ONNX
     if base.endswith(".pb"):
         return SAVED_MODEL
-    if head[:1] == b"\x08":  # protobuf field 1 as a varint: both formats start so
-        if head[1:3] == b"\x01\x12":  # saved_model_schema_version 1, then meta_graphs
-            return SAVED_MODEL
-        if 3 <= head[1] <= 15:  # ModelProto.ir_version
-            return ONNX
-    if b"\x00" in head:
-        return BINARY
+    if protobuf and head[1:3] == b"\x01\x12":  # saved_model_schema_version 1, meta_graphs
+        return SAVED_MODEL
+    if protobuf and 3 <= head[1] <= 15:  # ModelProto.ir_version
+        return ONNX
+    return BINARY
+
+
+def _is_text(head: bytes) -> bool:
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as err:
-        if err.start < len(head) - 3:  # not just a character cut at the end of the head
-            return BINARY
-    return None
+        return err.start >= len(head) - 3  # only a character cut at the end of the head
+    return True
 
 
 _ADVICE = {
