@@ -62,12 +62,41 @@ def h5py_module() -> Any:
 
 
 def open_h5(data: bytes | str, location: str) -> Any:
-    """An h5py File over bytes in memory or a path, read-only."""
+    """An h5py File over bytes in memory or a path, read-only, without links to other files."""
     h5py = h5py_module()
     try:
-        return h5py.File(io.BytesIO(data) if isinstance(data, bytes) else data, "r")
-    except OSError as err:
+        if not isinstance(data, bytes):
+            f = h5py.File(data, "r")
+        else:
+            image = getattr(h5py.h5f, "open_file_image", None)  # HDF5's in-memory file driver
+            f = h5py.File(image(data) if image else io.BytesIO(data), "r")
+    except (OSError, ValueError) as err:
         raise ModelFormatError(f"{location}: not a readable HDF5 file ({err})") from None
+    try:
+        _refuse_outside_links(f, location)
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+def _refuse_outside_links(f: Any, location: str) -> None:
+    """HDF5 external (or user-defined) links would make flaxjs read files the model names,
+    as weight paths that leave the model's folder would; :func:`_read` refuses datasets
+    whose data lies in other files."""
+    h5py = h5py_module()
+    found: list[str] = []
+
+    def visit(name: bytes, info: Any) -> int | None:
+        if info.type not in (h5py.h5l.TYPE_HARD, h5py.h5l.TYPE_SOFT):
+            found.append(name.decode("utf-8", "replace"))
+            return 1  # stops the walk
+        return None
+
+    f.id.links.visit(visit, info=True)
+    if found:
+        raise UnsafePathError(f"{location}: /{found[0]} links to another file; flaxjs reads "
+                              "weights from the model file only")
 
 
 # ---------------------------------------------------------------------------- .h5 (Keras 2)
@@ -81,7 +110,7 @@ def read_h5(data: bytes | str, location: str) -> tuple[dict[str, Any], dict[str,
                 "(.keras or .h5), which holds the architecture too")
         config = _json_attr(f.attrs["model_config"], "model_config", location)
         keras_version = _text(f.attrs.get("keras_version", "")) or "2"
-        group = _child(f, "model_weights", location) if _has(f, "model_weights") else f
+        group = f.get("model_weights", f)
         weights: dict[str, np.ndarray] = {}
         for layer in _layer_names(group):
             sub = _child(group, layer, location)
@@ -108,20 +137,10 @@ def _named_datasets(group: Any, location: str) -> Iterator[tuple[str, Any]]:
 
 
 def _child(group: Any, path: str, location: str) -> Any:
-    """``group[path]``, refusing links to other files: HDF5 external links, and (in
-    :func:`_read`) external or virtual datasets, would make flaxjs read files the model
-    names, as weight paths that leave the model's folder would."""
-    h5py = h5py_module()
-    node = group
-    for part in path.split("/"):
-        link = node.get(part, getlink=True)
-        if link is None:
-            raise WeightsError(f"{location}: {node.name}/{part} is named by the file but "
-                               "does not exist")
-        if not isinstance(link, (h5py.HardLink, h5py.SoftLink)):
-            raise UnsafePathError(f"{location}: {node.name}/{part} links to another file; "
-                                  "flaxjs reads weights from the model file only")
-        node = node[part]
+    node = group.get(path)
+    if node is None:
+        raise WeightsError(f"{location}: {group.name}/{path} is named by the file but does "
+                           "not exist")
     return node
 
 
@@ -220,14 +239,14 @@ def keras3_weights(f: Any, config: Mapping[str, Any], location: str
 def _walk_model(group: Any, config: Any, class_name: str, chain: list[str],
                 out: dict[str, np.ndarray], location: str) -> None:
     """A model's ``layers`` container: each key → the layer the config lists there."""
-    if not _has(group, "layers"):
+    if "layers" not in group:
         return
-    container = _child(group, "layers", location)
+    container = group["layers"]
     entries = dict(_container_keys(class_name, config))
     for key in container:
-        sub = _child(container, key, location)
+        sub = container[key]
         entry = entries.get(key, {})
-        name = _saved_name(sub, location) or str(_entry_config(entry).get("name") or key)
+        name = _saved_name(sub) or str(_entry_config(entry).get("name") or key)
         _own_vars(sub, [*chain, name], out, location)
         if entry.get("class_name") in MODEL_CLASSES:
             _walk_model(sub, _entry_config(entry), entry["class_name"], [*chain, name], out,
@@ -242,34 +261,29 @@ def _walk_children(group: Any, chain: list[str], out: dict[str, np.ndarray],
     for key in group:
         if key == "vars":
             continue
-        sub = _child(group, key, location)
+        sub = group[key]
         if not hasattr(sub, "keys"):
             continue
-        inner = [*chain, _saved_name(sub, location) or key] if _has(sub, "vars") else chain
+        inner = [*chain, _saved_name(sub) or key] if "vars" in sub else chain
         _own_vars(sub, inner, out, location)
         _walk_children(sub, inner, out, location)
 
 
 def _own_vars(group: Any, chain: list[str], out: dict[str, np.ndarray], location: str) -> None:
-    if not _has(group, "vars"):
+    if "vars" not in group:
         return
-    found = _child(group, "vars", location)
+    found = group["vars"]
     for key in sorted(found, key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k)):
         name = "/".join([*chain, "vars", key])
-        out[name] = _read(_child(found, key, location), name, location)
+        out[name] = _read(found[key], name, location)
 
 
-def _saved_name(group: Any, location: str) -> str | None:
+def _saved_name(group: Any) -> str | None:
     """The layer name Keras writes on a ``vars`` group (recent Keras 3 versions)."""
-    if not _has(group, "vars"):
+    if "vars" not in group:
         return None
-    attrs = _child(group, "vars", location).attrs
+    attrs = group["vars"].attrs
     return (_text(attrs["name"]) or None) if "name" in attrs else None
-
-
-def _has(group: Any, name: str) -> bool:
-    """Whether ``group`` has a member ``name`` (without following links to other files)."""
-    return group.get(name, getlink=True) is not None
 
 
 def _container_keys(class_name: str, config: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
