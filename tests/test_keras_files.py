@@ -64,7 +64,8 @@ def test_own_cases_present():
     """Keras 3 .keras and .h5 and tf-keras .h5 files, whatever tests/references/keras holds."""
     names = {(c.name, f) for c, f in OWN_CASES}
     assert {("sequential-conv-bn-dense", "model.keras"), ("functional-text-rnn", "model.keras"),
-            ("functional-text-rnn", "model.h5"), ("tf-keras-nested-rnn", "model.h5"),
+            ("functional-text-rnn", "model.h5"), ("stacked-rnn-cells", "model.keras"),
+            ("tf-keras-nested-rnn", "model.h5"),
             ("tf-keras-nested-models", "model.h5")} <= names
 
 

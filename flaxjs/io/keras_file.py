@@ -252,21 +252,45 @@ def _walk_model(group: Any, config: Any, class_name: str, chain: list[str],
             _walk_model(sub, _entry_config(entry), entry["class_name"], [*chain, name], out,
                         location)
         else:
-            _walk_children(sub, [*chain, name], out, location)
+            _walk_children(sub, [*chain, name], entry, out, location)
 
 
-def _walk_children(group: Any, chain: list[str], out: dict[str, np.ndarray],
-                   location: str) -> None:
-    """A layer's sub-objects (RNN cell, Bidirectional halves, attention projections...)."""
-    for key in group:
-        if key == "vars":
-            continue
+def _walk_children(group: Any, chain: list[str], entry: Mapping[str, Any],
+                   out: dict[str, np.ndarray], location: str) -> None:
+    """A layer's sub-objects (RNN cells, Bidirectional halves, attention projections...), in
+    Keras's creation order where the file's alphabetical order loses it: the order of the
+    layer config's list for a list of sub-layers (``StackedRNNCells`` cells), and a
+    ``Bidirectional``'s forward half first. (Weights matched by order need it.)"""
+    keys = [k for k in group if k != "vars"]
+    if "vars" not in group:  # a list or dict of sub-layers
+        keys = _config_order(keys, entry)
+    for key in sorted(keys, key=lambda k: k != "forward_layer"):
         sub = group[key]
         if not hasattr(sub, "keys"):
             continue
         inner = [*chain, _saved_name(sub) or key] if "vars" in sub else chain
         _own_vars(sub, inner, out, location)
-        _walk_children(sub, inner, out, location)
+        _walk_children(sub, inner, entry, out, location)
+
+
+def _config_order(keys: list[str], entry: Any) -> list[str]:
+    """``keys`` in the order of the list in the layer's config that Keras's keys for the same
+    container come from (``_container_keys``), else as they are."""
+    if isinstance(entry, Mapping):
+        values: Any = entry.values()
+    elif isinstance(entry, list):
+        if entry and all(isinstance(e, Mapping) and "class_name" in e for e in entry):
+            listed = [k for k, _ in _container_keys("", entry)]
+            if sorted(listed) == sorted(keys):
+                return listed
+        values = entry
+    else:
+        return keys
+    for value in values:
+        ordered = _config_order(keys, value)
+        if ordered is not keys:
+            return ordered
+    return keys
 
 
 def _own_vars(group: Any, chain: list[str], out: dict[str, np.ndarray], location: str) -> None:

@@ -91,6 +91,16 @@ def _text(k):
     return k.Model(tokens, L.Dense(2)(x), name="text_rnn")
 
 
+@case("stacked-rnn-cells", "keras3",
+      "RNN over [LSTMCell, GRUCell] (StackedRNNCells: a list of cells, stored under keys "
+      "made from class names) -> SimpleRNN")
+def _stacked(k):
+    L = k.layers
+    x_in = k.Input((5, 3))
+    x = L.RNN([L.LSTMCell(4), L.GRUCell(3)], return_sequences=True)(x_in)
+    return k.Model(x_in, L.SimpleRNN(2)(x), name="stacked_cells")
+
+
 @case("nested-models", "keras3",
       "Functional with a nested Sequential (Dense, BatchNormalization, Dense) and a nested "
       "Functional, each called once")
