@@ -132,6 +132,9 @@ def _named_datasets(group: Any, location: str) -> Iterator[tuple[str, Any]]:
             name = _text(raw)
             yield name, _child(group, name, location)
         return
+    if not hasattr(group, "keys"):
+        raise WeightsError(f"{location}: weight {group.name} is not listed in a "
+                           "'weight_names' attribute, so its name is unknown")
     for key in group:
         yield from _named_datasets(_child(group, key, location), location)
 
@@ -201,10 +204,7 @@ def _file(folder: str, name: str, limit: int, location: str) -> bytes | None:
     path = os.path.join(folder, name)
     if not os.path.isfile(path):
         return None
-    size = os.path.getsize(path)
-    if size > limit:
-        raise ModelFormatError(f"{location}: {name} is {size} bytes, over the {limit}-byte "
-                               "limit flaxjs reads")
+    _check_size(name, os.path.getsize(path), limit, location)
     with open(path, "rb") as f:
         return f.read(limit)
 
@@ -215,9 +215,7 @@ def _member(z: zipfile.ZipFile, name: str, limit: int, location: str) -> bytes |
         info = z.getinfo(name)
     except KeyError:
         return None
-    if info.file_size > limit:
-        raise ModelFormatError(f"{location}: {name} is {info.file_size} bytes, over the "
-                               f"{limit}-byte limit flaxjs reads")
+    _check_size(name, info.file_size, limit, location)
     try:
         with z.open(info) as member:
             data = member.read(limit + 1)
@@ -226,6 +224,12 @@ def _member(z: zipfile.ZipFile, name: str, limit: int, location: str) -> bytes |
     if len(data) > limit:
         raise ModelFormatError(f"{location}: {name} unpacks to over {limit} bytes")
     return data
+
+
+def _check_size(name: str, size: int, limit: int, location: str) -> None:
+    if size > limit:
+        raise ModelFormatError(f"{location}: {name} is {size} bytes, over the {limit}-byte "
+                               "limit flaxjs reads")
 
 
 def keras3_weights(f: Any, config: Mapping[str, Any], location: str
