@@ -234,7 +234,8 @@ def from_url(url: str, *, progress: bool | None = None) -> Artifacts:
 def from_memory(model: Mapping[str, Any] | bytes | str,
                 weights: Mapping[str, bytes] | None,
                 metadata: Mapping[str, Any] | None = None) -> Artifacts:
-    """Model JSON already in memory, shards given as ``{manifest path: bytes}``."""
+    """Model JSON already in memory, shards given as ``{manifest path: bytes}`` (or the bytes
+    of a Keras ``.keras``/``.h5`` file)."""
     location = "<memory>"
     if isinstance(model, bytes):
         keras = _binary_source(model, model[:sniff.HEAD_BYTES], location)

@@ -169,7 +169,8 @@ def files_of(flavor: str) -> list[str]:
 def make(name: str, out_root: str) -> None:
     flavor, notes, build = CASES[name]
     k = keras_module(flavor)
-    k.utils.set_random_seed(0)
+    k.backend.clear_session()  # layer names (dense, dense_1, ...) restart for every case
+    k.utils.set_random_seed(WEIGHT_SEED)
     model = build(k)
     randomize(model, flavor, np.random.default_rng(WEIGHT_SEED))
     xs = inputs_of(model)
