@@ -1,8 +1,8 @@
 """``flaxjs convert SOURCE OUT [--quantize uint8]``: re-write a model for TF.js.
 
-Loads SOURCE (a folder, model.json, URL or zoo name) and saves it with
-:func:`flaxjs.save`, e.g. to quantize a model or to turn a Keras 3 file that
-TF.js cannot load into one it can. A :mod:`flaxjs.cli` subcommand module
+Loads SOURCE (a folder, model.json, Keras .keras/.h5 file, URL or zoo name) and saves it
+with :func:`flaxjs.save`, e.g. to quantize a model or to turn a Keras file, without
+TensorFlow, into a model TF.js loads. A :mod:`flaxjs.cli` subcommand module
 (``HELP``, ``configure``, ``run``).
 """
 
@@ -18,7 +18,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     from ..export.quantize import DTYPES
 
     parser.add_argument("source", metavar="SOURCE",
-                        help="model folder, model.json, http(s) URL or zoo name")
+                        help="model folder, model.json, Keras .keras/.h5 file, http(s) URL or "
+                             "zoo name")
     parser.add_argument("out", metavar="OUT", help="output folder")
     parser.add_argument("--quantize", choices=DTYPES,
                         help="store float32 weights as uint8/uint16 (affine) or float16")
