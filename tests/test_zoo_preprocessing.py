@@ -119,7 +119,7 @@ def test_decode():
     probs = np.array([[0.1, 0.6, 0.3], [0.5, 0.2, 0.3]])
     labels = ["a", "b", "c"]
     assert prep.decode(probs[0], labels, top=2) == [("b", 0.6), ("c", 0.3)]
-    assert prep.decode(probs[:1], labels, top=1) == [("b", 0.6)]
+    assert prep.decode(probs[:1], labels, top=1) == [[("b", 0.6)]]  # a batch of one
     assert [r[0][0] for r in prep.decode(probs, labels, top=1)] == ["b", "a"]
     logits = prep.decode(np.log(probs[0]), labels, output="logits")
     assert [label for label, _ in logits] == ["b", "c", "a"]
