@@ -149,6 +149,6 @@ def did_you_mean(name: str, candidates: Iterable[str], *, n: int = 3) -> str:
 
     pool = list(dict.fromkeys(candidates))
     close = difflib.get_close_matches(name, pool, n=n, cutoff=0.5)
-    if not close:  # a prefix typed in full ('conv' for 'conv2d_1') is close too
+    if not close and name:  # a prefix typed in full ('conv' for 'conv2d_1') is close too
         close = [c for c in pool if c.startswith(name) or name.startswith(c)][:n]
     return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""

@@ -86,6 +86,10 @@ def _cast(x: Any, spec: InputSpec, model: str) -> Any:
 
 def _shape_error(x_shape: tuple[int, ...], spec: InputSpec, model: str) -> str | None:
     want = spec.shape
+    bad = [i for i, (d, s) in enumerate(zip(want, x_shape, strict=False))
+           if d is not None and d != s]
+    if not bad and len(x_shape) == len(want):
+        return None
     head = (f"model {model!r} input {spec.name!r} expects {_shape_text(want)}, got "
             f"{tuple(x_shape)}")
     if len(x_shape) != len(want):
@@ -93,10 +97,6 @@ def _shape_error(x_shape: tuple[int, ...], spec: InputSpec, model: str) -> str |
                 d is None or d == s for d, s in zip(want[1:], x_shape, strict=True)):
             return f"{head}: add a batch axis (x[None])"
         return f"{head}: {len(x_shape)} axes instead of {len(want)}"
-    bad = [i for i, (d, s) in enumerate(zip(want, x_shape, strict=True))
-           if d is not None and d != s]
-    if not bad:
-        return None
     if len(want) == 4 and 3 in bad and x_shape[1] == want[3]:
         return f"{head}: channels first? the model takes NHWC: x.transpose(0, 2, 3, 1)"
     if len(want) == 4 and bad == [3]:

@@ -43,7 +43,7 @@ def find_layer(graph: ModelGraph, name: str) -> tuple[tuple[str, ...], LayerSpec
     hits = [(prefix, spec) for prefix, spec in graph.walk() if spec.name == name]
     if not hits:
         raise UnknownNameError(f"model {graph.name!r} has no layer {name!r}"
-                               + (did_you_mean(name, layer_paths(graph))
+                               + (did_you_mean(name, [s.name for _, s in graph.walk()])
                                   or "; model.layer_names lists its layers"))
     if len(hits) > 1:
         where = ", ".join("/".join((*p, s.name)) for p, s in hits)

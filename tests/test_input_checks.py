@@ -169,3 +169,9 @@ def test_decode_nests_by_the_batch_axis(conv):
     two = model.decode(np.concatenate([probs, probs]), top=2)
     assert len(two) == 2 and two[0] == one[0]
     assert model.decode(probs[0], top=2) == one[0]  # [K]: one list of pairs
+
+
+def test_a_misspelt_nested_layer_name_suggests_the_nested_layer():
+    model = flaxjs.load(IMAGE)
+    with pytest.raises(UnknownNameError, match=r"no layer 'Conv_l' \(did you mean 'Conv_1'"):
+        model.truncate("Conv_l")

@@ -66,7 +66,7 @@ def test_the_repository_is_named_in_pyproject_and_followed_by_notebook_and_badge
     assert _colab_badge(repository) in (ROOT / "README.md").read_text()
 
 
-def _run_install_cell(monkeypatch, tmp_path, *, importable: bool, cwd: Path,
+def _run_install_cell(monkeypatch, *, importable: bool, cwd: Path,
                       released: bool) -> list[list[str]]:
     import importlib.util
     import subprocess
@@ -88,16 +88,15 @@ def _run_install_cell(monkeypatch, tmp_path, *, importable: bool, cwd: Path,
 
 def test_the_notebook_install_cell(monkeypatch, tmp_path):
     repository = _pyproject()["urls"]["Repository"]
-    (tmp_path / "colab").mkdir()
-    nowhere = tmp_path / "colab"
-    assert _run_install_cell(monkeypatch, tmp_path, importable=True, cwd=nowhere,
+    nowhere = tmp_path  # a folder outside any checkout, as Colab's /content
+    assert _run_install_cell(monkeypatch, importable=True, cwd=nowhere,
                              released=True) == []
-    assert _run_install_cell(monkeypatch, tmp_path, importable=False, cwd=nowhere,
+    assert _run_install_cell(monkeypatch, importable=False, cwd=nowhere,
                              released=True) == [["flaxjs[notebook]"]]
-    assert _run_install_cell(monkeypatch, tmp_path, importable=False, cwd=nowhere,
+    assert _run_install_cell(monkeypatch, importable=False, cwd=nowhere,
                              released=False) == [["flaxjs[notebook]"],
                                                  [f"flaxjs[notebook] @ git+{repository}"]]
-    assert _run_install_cell(monkeypatch, tmp_path, importable=False, cwd=ROOT / "notebooks",
+    assert _run_install_cell(monkeypatch, importable=False, cwd=ROOT / "notebooks",
                              released=True) == [["-e", f"{ROOT}[notebook]"]]
 
 

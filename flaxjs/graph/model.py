@@ -231,16 +231,23 @@ class GraphModel(InfoViews):
         if len(inputs) == 1 and isinstance(inputs[0], Mapping):
             return {self.spec.tensor(k).node: self._check(k, v) for k, v in inputs[0].items()}
         names = self.input_names
-        if len(inputs) == 1 and isinstance(inputs[0], (list, tuple)) and len(names) > 1 \
+        required = [n for n in names if self.spec.nodes[n].op == "Placeholder"]
+        if len(inputs) == 1 and isinstance(inputs[0], (list, tuple)) and len(required) > 1:
+            if len(inputs[0]) not in (len(names), len(required)):
+                raise InputError(f"model {self.name!r} takes {len(required)} inputs "
+                                 f"({', '.join(required)}), got one {type(inputs[0]).__name__} "
+                                 f"of {len(inputs[0])} item(s): pass one array each, in that "
+                                 "order, or {name: array}")
+            inputs = tuple(inputs[0])  # Keras's predict([x1, x2])
+        elif len(inputs) == 1 and isinstance(inputs[0], (list, tuple)) and len(names) > 1 \
                 and len(inputs[0]) == len(names):
             inputs = tuple(inputs[0])
-        required = [n for n in names if self.spec.nodes[n].op == "Placeholder"]
         if len(inputs) == len(required) < len(names):  # PlaceholderWithDefault left out
             names = required
         if len(inputs) != len(names):
-            raise InputError(f"the model takes {len(names)} input(s) ({', '.join(names)}), "
-                             f"got {len(inputs)}; pass them in that order or as "
-                             "{name: array}")
+            raise InputError(f"model {self.name!r} takes {len(names)} input(s) "
+                             f"({', '.join(names)}), got {len(inputs)}; pass them in that "
+                             "order or as {name: array}")
         return {name: self._check(name, x) for name, x in zip(names, inputs, strict=True)}
 
     def _check(self, name: str, x: Any) -> Any:
