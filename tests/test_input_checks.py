@@ -175,3 +175,16 @@ def test_a_misspelt_nested_layer_name_suggests_the_nested_layer():
     model = flaxjs.load(IMAGE)
     with pytest.raises(UnknownNameError, match=r"no layer 'Conv_l' \(did you mean 'Conv_1'"):
         model.truncate("Conv_l")
+
+
+def test_a_graph_model_with_a_head_checks_its_inputs_before_jit():
+    from flaxjs import keras as K
+
+    model, (x,), _ = _case(GRAPH)
+    dense = "StatefulPartitionedCall/sequential_1/dense_1/Relu"
+    headed = model.truncate(dense).extend([K.Dense(3, name="new_head")])
+    want = np.asarray(headed(x))
+    assert want.shape == (len(x), 3)
+    np.testing.assert_array_equal(np.asarray(headed(x.tolist())), want)
+    with pytest.raises(InputError, match="add a batch axis"):
+        headed(x[0])

@@ -297,7 +297,7 @@ class GraphModel(InfoViews):
     def __call__(self, *inputs: Any) -> Any:
         """Inference with the model's own weights, jitted (eager for value-dependent ops)."""
         if self.head is not None:
-            return self._jitted_apply(self.variables, *inputs)
+            return self._jitted_apply(self.variables, self._feeds(inputs))  # checked here
         return self._format(self._execute(self._feeds(inputs), self.spec.outputs))
 
     @functools.cached_property
