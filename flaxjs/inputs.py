@@ -1,7 +1,7 @@
 """``m(x)``'s inputs checked against the model's declared inputs before JAX sees them.
 
-TF.js's ``predict`` checks the rank and every fixed size of each input in the same
-way (``checkInputShapes``); here a wrong input gets an :class:`~flaxjs.errors.InputError`
+TF.js's ``model.predict`` refuses a wrong rank or fixed size in the same way; here a
+wrong input gets an :class:`~flaxjs.errors.InputError`
 that says what to do (add a batch axis, resize, drop an alpha channel...) instead
 of a JAX ``TypeError`` or a layer's shape error. Python lists become arrays, and
 values of another dtype of the same kind are cast to the declared one.
@@ -16,7 +16,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, did_you_mean
 from .topology.spec import InputSpec
 
 
@@ -28,9 +28,21 @@ def gather(inputs: Sequence[Any], specs: Sequence[InputSpec], *, model: str) -> 
     """The positional inputs of ``m(x1, x2, ...)``, one per declared input.
 
     A model with several inputs may also be called with one list or tuple of them
-    (Keras's ``predict([x1, x2])``).
+    (Keras's ``predict([x1, x2])``), and any model with one ``{input name: array}`` dict.
     """
     names = ", ".join(s.name for s in specs)
+    if len(inputs) == 1 and isinstance(inputs[0], Mapping):
+        given = inputs[0]
+        declared = [s.name for s in specs]
+        for key in given:
+            if key not in declared:
+                raise InputError(f"model {model!r} has no input {key!r}"
+                                 f"{did_you_mean(str(key), declared)}; its inputs: {names}")
+        missing = [n for n in declared if n not in given]
+        if missing:
+            raise InputError(f"model {model!r}: no value for input(s) {', '.join(missing)} "
+                             f"(its inputs: {names})")
+        return tuple(given[n] for n in declared)
     if len(specs) > 1 and len(inputs) == 1 and isinstance(inputs[0], (list, tuple)):
         items = inputs[0]
         if len(items) == len(specs):
@@ -51,8 +63,8 @@ def _as_array(x: Any, spec: InputSpec, model: str) -> Any:
     if isinstance(x, (jax.Array, np.ndarray)) or (hasattr(x, "shape") and hasattr(x, "dtype")):
         return x
     if isinstance(x, Mapping):
-        raise InputError(f"model {model!r} input {spec.name!r}: got a dict; a Layers model "
-                         "takes arrays in input order (m(x1, x2))")
+        raise InputError(f"model {model!r} input {spec.name!r}: got a dict; pass an array "
+                         "(or one {input name: array} dict for all inputs)")
     try:
         return np.asarray(x)
     except ValueError:  # ragged nested lists

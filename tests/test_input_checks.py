@@ -42,13 +42,17 @@ def conv():
     (lambda x: x.astype(np.complex64), r"is float32, got complex64 values"),
     (lambda x: x.astype(str), r"is float32, got <U\d+ values|got str\d* values"),
     (lambda x: [[1.0, 2.0], [3.0]], r"rows must all have the same length"),
-    (lambda x: {"conv2d_1_input": x}, r"got a dict"),
+    (lambda x: {"conv2d_1_inptu": x}, r"has no input 'conv2d_1_inptu' \(did you mean "
+                                      r"'conv2d_1_input'\?\)"),
+    (lambda x: {}, r"no value for input\(s\) conv2d_1_input"),
 ])
 def test_a_wrong_input_says_what_to_do(conv, make, message):
     model, (x,), _ = conv
     with pytest.raises(InputError, match=message) as info:
         model(make(x))
     assert "sequential_1" in str(info.value) and "conv2d_1_input" in str(info.value)
+    with pytest.raises(InputError, match="got a dict"):  # a dict for one of the inputs
+        model({"conv2d_1_input": {"x": x}})
 
 
 def test_lists_and_other_dtypes_of_the_same_kind_give_tfjs_outputs(conv):
@@ -71,8 +75,10 @@ def test_integer_inputs():
 def test_several_inputs_as_arguments_or_one_list():
     model, xs, want = _case(MULTI)
     by_list = model(list(xs))
-    for got, ref in zip(by_list, want, strict=True):
+    by_name = model({"seq_in": xs[1], "vec_in": xs[0]})
+    for got, named, ref in zip(by_list, by_name, want, strict=True):
         assert max_error(np.asarray(got), ref) <= 1e-4
+        np.testing.assert_array_equal(np.asarray(named), np.asarray(got))
     with pytest.raises(InputError, match=r"takes 2 inputs \(vec_in, seq_in\), got one list of 3"):
         model([xs[0], xs[1], xs[1]])
     with pytest.raises(InputError, match=r"takes 2 input\(s\) \(vec_in, seq_in\), got 1"):
