@@ -1,10 +1,10 @@
 """``m(x)``'s inputs checked against the model's declared inputs before JAX sees them.
 
 TF.js's ``model.predict`` refuses a wrong rank or fixed size in the same way; here a
-wrong input gets an :class:`~flaxjs.errors.InputError`
-that says what to do (add a batch axis, resize, drop an alpha channel...) instead
-of a JAX ``TypeError`` or a layer's shape error. Python lists become arrays, and
-values of another dtype of the same kind are cast to the declared one.
+wrong input gets an :class:`~flaxjs.errors.InputError` that says what to do (add a
+batch axis, resize, drop an alpha channel...) instead of a JAX ``TypeError`` or a
+layer's shape error. Python lists become arrays, and values of another dtype of the
+same kind are cast to the declared one.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from .errors import InputError, did_you_mean
@@ -51,9 +52,8 @@ def gather(inputs: Sequence[Any], specs: Sequence[InputSpec], *, model: str) -> 
                          f"{type(items).__name__} of {len(items)} item(s): call "
                          f"m({', '.join(s.name for s in specs)}) with one array each")
     if len(inputs) != len(specs):
-        hint = (f"; for one input made of a list of {len(inputs)} arrays, pass "
-                "np.stack(...) as one argument" if len(specs) == 1 else
-                "; pass them in that order")
+        hint = ("; pass one array (np.concatenate several batches into one)"
+                if len(specs) == 1 else "; pass them in that order")
         raise InputError(f"model {model!r} takes {len(specs)} input(s) ({names}), got "
                          f"{len(inputs)}{hint}")
     return tuple(inputs)
@@ -73,6 +73,11 @@ def _as_array(x: Any, spec: InputSpec, model: str) -> Any:
                          "length") from None
 
 
+def _kind(dtype: Any) -> str:
+    """numpy's kind letter, with bfloat16 and the other ml_dtypes floats as ``"f"``."""
+    return "f" if jnp.issubdtype(dtype, jnp.floating) else np.dtype(dtype).kind
+
+
 def _cast(x: Any, spec: InputSpec, model: str) -> Any:
     """``x`` in the declared dtype, or an error when the kinds do not mix."""
     if spec.dtype == "string":
@@ -81,16 +86,17 @@ def _cast(x: Any, spec: InputSpec, model: str) -> Any:
             raise InputError(f"model {model!r} input {spec.name!r} takes strings, got "
                              f"{np.dtype(x.dtype).name} values")
         return np.asarray(x, dtype=object)
-    want, have = np.dtype(spec.dtype), np.dtype(x.dtype)
+    want, have = jnp.dtype(spec.dtype), jnp.dtype(x.dtype)
     if have == want:
         return x
     what = f"model {model!r} input {spec.name!r} is {want.name}"
-    if have.kind in "OUSVc":
+    want_kind, have_kind = _kind(want), _kind(have)
+    if have_kind not in "fiub":
         raise InputError(f"{what}, got {have.name} values: pass numbers")
-    if want.kind == "b" and have.kind != "b":
+    if want_kind == "b" and have_kind != "b":
         raise InputError(f"{what}, got {have.name} values: pass booleans")
-    if want.kind in "iu" and have.kind == "f" and not isinstance(x, jax.core.Tracer) \
-            and not np.all(np.mod(np.asarray(x), 1) == 0):
+    if want_kind in "iu" and have_kind == "f" and not isinstance(x, jax.core.Tracer) \
+            and not np.all(np.mod(np.asarray(x, np.float64), 1) == 0):
         raise InputError(f"{what} (e.g. token ids), got {have.name} values with "
                          "fractions: pass integers, e.g. x.astype('int32')")
     return x.astype(want)

@@ -194,3 +194,12 @@ def test_a_graph_model_with_a_head_checks_its_inputs_before_jit():
     np.testing.assert_array_equal(np.asarray(headed(x.tolist())), want)
     with pytest.raises(InputError, match="add a batch axis"):
         headed(x[0])
+
+
+def test_bfloat16_inputs_are_cast(conv):
+    import jax.numpy as jnp
+
+    model, (x,), _ = conv
+    low = jnp.asarray(x, jnp.bfloat16)
+    np.testing.assert_array_equal(np.asarray(model(low)),
+                                  np.asarray(model(np.asarray(low, np.float32))))
