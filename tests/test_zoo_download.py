@@ -241,7 +241,7 @@ def test_builtin_mobilenet_card_through_an_http_mirror(zoo_env, tmp_path, monkey
     image = np.random.default_rng(0).integers(0, 256, (180, 240, 3), dtype=np.uint8)
     x = model.preprocess(image)
     assert x.shape == (1, 224, 224, 3) and x.min() >= -1 and x.max() <= 1
-    top = model.decode(model(x))
+    [top] = model.decode(model(x))  # one list per example, for a batch of one too
     assert len(top) == 5 and all(label in model.labels for label, _ in top)
     assert [s for _, s in top] == sorted((s for _, s in top), reverse=True)
     base = model.truncate("conv_pw_13_relu")  # a transfer-learning base keeps preprocess
