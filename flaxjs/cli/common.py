@@ -46,7 +46,10 @@ def load_source(source: str, *, strict: bool = True, progress: bool | None = Non
     model = load(source, strict=strict, progress=progress)
     path = Path(source) / "model.json" if os.path.isdir(source) else Path(source)
     card = zoo_card_of(path) if path.is_file() else None
-    return with_card(model, card) if card is not None else model
+    if card is None:
+        return model
+    from ..zoo.api import with_card
+    return with_card(model, card)
 
 
 def zoo_card_of(model_file: Path) -> Any:
@@ -68,17 +71,6 @@ def zoo_card_of(model_file: Path) -> Any:
         if digest in pinned:
             return card
     return None
-
-
-def with_card(model: Any, card: Any) -> Any:
-    """``model`` with ``card``'s preprocessing, decoding and labels attached."""
-    from ..zoo import registry
-
-    labels = registry.labels_of(card, model.metadata)
-    return model.with_info(
-        card=card, preprocessing=dict(card.preprocessing) if card.preprocessing else None,
-        decoding={"output": card.output, "label_offset": card.label_offset},
-        labels=tuple(labels) if labels is not None else model.info.labels)
 
 
 def read_images(paths: list[str]) -> list:

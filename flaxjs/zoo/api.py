@@ -153,16 +153,22 @@ def load(name: str, *, strict: bool = True, progress: bool | None = None,
         model = load_model(decoded.ensure(c, folder, verify=verify), strict=strict)
     else:
         model = load_model(folder / c.model_file, strict=strict, progress=progress)
-    labels = registry.labels_of(c, model.metadata)
-    model = model.with_info(
-        card=c, preprocessing=dict(c.preprocessing) if c.preprocessing else None,
-        decoding={"output": c.output, "label_offset": c.label_offset},
-        labels=tuple(labels) if labels is not None else model.info.labels)
+    model = with_card(model, c)
     if num_classes is None:
         return model
     from ..finetune.transfer import with_new_head
 
     return with_new_head(model, num_classes)
+
+
+def with_card(model: Model | GraphModel, card: Card) -> Model | GraphModel:
+    """``model`` with ``card``'s preprocessing, decoding and labels attached (what
+    :func:`load` gives; the CLI uses it for a local copy of a zoo model)."""
+    labels = registry.labels_of(card, model.metadata)
+    return model.with_info(
+        card=card, preprocessing=dict(card.preprocessing) if card.preprocessing else None,
+        decoding={"output": card.output, "label_offset": card.label_offset},
+        labels=tuple(labels) if labels is not None else model.info.labels)
 
 
 def register(entry: Card | Mapping[str, Any] | str, *, replace: bool = False) -> list[Card]:
