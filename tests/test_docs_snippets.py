@@ -34,6 +34,7 @@ SUBSTITUTIONS = {
     "path/to/graph-model/": str(GRAPH),
     'zoo.load("mobilenet")': 'zoo.load("mobilenet_v1_0.25_224")',
     'zoo.fetch("mobilenet")': 'zoo.fetch("mobilenet_v1_0.25_224")',
+    'zoo.verify("mobilenet")': 'zoo.verify("mobilenet_v1_0.25_224")',
     "StatefulPartitionedCall/model/block_16/Relu6": _NODE + "expanded_conv_16/expand/Relu6",
     "*/block_16/*": "*/expanded_conv_16/*",
     "block_5/Relu6": _NODE + "expanded_conv_5/expand/Relu6",
