@@ -21,7 +21,7 @@ from .graph import load as graph_load
 from .graph.model import GraphModel
 from .graph_module import GraphModule
 from .io.source import Artifacts, Source, open_source
-from .layers import constraints, registry
+from .layers import constraints, registry, unconverted
 from .layers.base import shapes_only
 from .model import Model, ModelInfo
 from .topology.parse import model_config_of, parse_model
@@ -85,7 +85,7 @@ def from_artifacts(artifacts: Artifacts, *, strict: bool = True,
     missing_converters = registry.unsupported(
         ((spec.class_name, spec.name) for _, spec in graph.walk()), custom_layers)
     if missing_converters:
-        raise UnsupportedLayerError(missing_converters)
+        raise UnsupportedLayerError(missing_converters, unconverted.NOT_CONVERTED)
     manifest = parse_manifest(model_json.get("weightsManifest"), source=artifacts.location)
     decoded = decode_weights(manifest, read_shards(artifacts, manifest))
     module = GraphModule(graph, dict(custom_layers) if custom_layers else None)
@@ -187,10 +187,13 @@ def report_match(result: matching.MatchResult, location: str, strict: bool,
 
 def apply_constraints(graph: ModelGraph, values: dict[matching.Slot, np.ndarray]
                       ) -> dict[matching.Slot, np.ndarray]:
-    """TF.js applies each variable's constraint when it writes the loaded value."""
+    """TF.js applies each variable's constraint when it writes the loaded value.
+
+    Keras does not, and TF.js cannot load Keras 3 files: their weights load as stored.
+    """
     rules: dict[tuple[str, ...], list[tuple[str, Mapping[str, Any]]]] = {}
     for prefix, spec in graph.walk():
-        found = list(constraints.constraints_of(spec.config))
+        found = [] if spec.keras3 else list(constraints.constraints_of(spec.config))
         if found:
             layer_key = (*prefix, spec.name)
             rules[layer_key] = found

@@ -361,7 +361,13 @@ class InferenceIdentity(KerasLayer):
 
 
 _AUGMENTATIONS = ("RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
-                  "RandomContrast", "RandomBrightness")
+                  "RandomContrast", "RandomBrightness",
+                  # Keras 3 (checked: model(x, training=False) returns x)
+                  "AugMix", "CutMix", "MixUp", "RandAugment",
+                  "RandomColorDegeneration", "RandomColorJitter", "RandomElasticTransform",
+                  "RandomErasing", "RandomGaussianBlur", "RandomGrayscale", "RandomHue",
+                  "RandomInvert", "RandomPerspective", "RandomPosterization", "RandomSaturation",
+                  "RandomSharpness", "RandomShear", "Solarization")
 
 
 @register_layer(*_AUGMENTATIONS, samples=[Sample({"factor": 0.2}, ((2, 6, 5, 3),))], notes=(
@@ -369,6 +375,46 @@ _AUGMENTATIONS = ("RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslati
     "augmentation is not reproduced (identity): augment in the input pipeline."))
 def random_augmentation(spec: LayerSpec) -> nn.Module:
     return InferenceIdentity(name=spec.name)
+
+
+class AutoContrast(KerasLayer):
+    """Keras 3 ``AutoContrast`` (active at inference): per image and channel, the values
+    stretched from their [min, max] over axes 1, 2 to ``value_range``; NaN results (a
+    constant channel) keep the input, as Keras does."""
+
+    value_range: tuple[float, float] = (0.0, 255.0)
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        x = single(inputs, "AutoContrast")
+        images = x.astype(jnp.float32)
+        lo, hi = (np.float32(v) for v in self.value_range)
+        if (lo, hi) != (0.0, 255.0):
+            images = (images - lo) / (hi - lo) * np.float32(255.0)
+        low = jnp.min(images, axis=(1, 2), keepdims=True)
+        high = jnp.max(images, axis=(1, 2), keepdims=True)
+        scale = np.float32(255.0) / (high - low)
+        out = jnp.clip(images * scale + (-low * scale), 0.0, 255.0)
+        if (lo, hi) != (0.0, 255.0):
+            out = out / np.float32(255.0) * (hi - lo) + lo
+        out = jnp.where(jnp.isnan(out), x.astype(jnp.float32), out)
+        if jnp.issubdtype(x.dtype, jnp.integer):
+            return jnp.clip(jnp.round(out), jnp.iinfo(x.dtype).min,
+                            jnp.iinfo(x.dtype).max).astype(x.dtype)
+        return out.astype(x.dtype)
+
+
+@register_layer("AutoContrast", samples=[
+    Sample({"value_range": [0, 1]}, ((2, 4, 5, 3),), low=0, high=1)], notes=(
+    "Keras 3 only, active at inference: per image and channel (min/max over axes 1, 2) "
+    "`clip((x - min) * 255 / (max - min), 0, 255)` in the 0..255 scale of `value_range`; "
+    "a constant channel (NaN) keeps its input."))
+def auto_contrast(spec: LayerSpec) -> nn.Module:
+    value_range = spec.config.get("value_range", (0, 255))
+    if not isinstance(value_range, (list, tuple)) or len(value_range) != 2:
+        raise fail(spec, f"value_range must be [low, high], got {value_range!r}")
+    return AutoContrast(value_range=(float(value_range[0]), float(value_range[1])),
+                        name=spec.name)
 
 
 class RandomCrop(KerasLayer):
