@@ -21,10 +21,13 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from ..topology.config import snake
 from ..topology.spec import LayerSpec
+from . import initializers
 from .base import KerasLayer, channels_first, fail, single
+from .base import padding as padding_of
 from .registry import register_layer
 from .traits import Sample
 
@@ -415,6 +418,95 @@ def auto_contrast(spec: LayerSpec) -> nn.Module:
         raise fail(spec, f"value_range must be [low, high], got {value_range!r}")
     return AutoContrast(value_range=(float(value_range[0]), float(value_range[1])),
                         name=spec.name)
+
+
+# ----------------------------------------------------------------- Keras 3 STFTSpectrogram
+_STFT_MODES = ("log", "magnitude", "psd", "real", "imag", "angle", "stft")
+
+
+class STFTSpectrogram(KerasLayer):
+    """Keras 3 ``STFTSpectrogram``: each channel of a ``[B, T, C]`` signal (``[B, C, T]``
+    channels_first) convolved with the stored ``real_kernel``/``imag_kernel``
+    (``[frame_length, 1, F]``, the windowed Fourier basis) at stride ``frame_step``,
+    then turned into the ``mode``'s quantity, exactly as Keras computes it."""
+
+    mode: str = "log"
+    frame_length: int = 256
+    frame_step: int = 128
+    n_freq: int = 129
+    padding: str = "valid"
+    expand_dims: bool = False
+    channels_first: bool = False
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        x = single(inputs, "STFTSpectrogram").astype(jnp.float32)
+        if not self.channels_first:
+            x = jnp.swapaxes(x, 1, 2)
+        b, c, t = x.shape
+        signal = x.reshape(b * c, t, 1)
+        shape = (self.frame_length, 1, self.n_freq)
+        init = initializers.get("zeros")
+
+        def conv(name: str):
+            kernel = self.param(name, init, shape)
+            y = lax.conv_general_dilated(signal, kernel, (self.frame_step,),
+                                         self.padding.upper(), dimension_numbers=("NWC", "WIO",
+                                                                                  "NWC"))
+            return jnp.swapaxes(y, 1, 2).reshape(b, c, self.n_freq, -1)  # [B, C, F, T']
+
+        if self.mode in ("real", "imag"):
+            return self._layout(conv(f"{self.mode}_kernel"))
+        real, imag = conv("real_kernel"), conv("imag_kernel")
+        if self.mode == "angle":
+            out = jnp.arctan2(imag, real)
+        elif self.mode == "stft":
+            out = jnp.concatenate([real, imag], axis=2)
+        else:
+            power = jnp.square(real) + jnp.square(imag)
+            if self.mode == "psd":
+                out = power + jnp.pad(power[:, :, 1:-1, :], ((0, 0), (0, 0), (1, 1), (0, 0)))
+            else:
+                out = jnp.sqrt(jnp.maximum(power, _EPSILON))
+                if self.mode == "log":
+                    out = jnp.log(jnp.maximum(out, _EPSILON))
+        return self._layout(out)
+
+    def _layout(self, y):
+        """``[B, C, F, T']`` to Keras's output layout."""
+        b, c, f, t = y.shape
+        if self.expand_dims:
+            return jnp.transpose(y, (0, 1, 3, 2) if self.channels_first else (0, 3, 2, 1))
+        y = y.reshape(b, c * f, t)
+        return y if self.channels_first else jnp.swapaxes(y, 1, 2)
+
+
+_EPSILON = 1e-7  # Keras's backend.epsilon()
+
+
+@register_layer("STFTSpectrogram", samples=[
+    Sample({"frame_length": 8, "frame_step": 4, "fft_length": 8, "mode": "magnitude"},
+           ((2, 20, 2),)),
+    Sample({"frame_length": 6, "frame_step": 3, "fft_length": 8, "mode": "stft",
+            "padding": "same", "expand_dims": True, "data_format": "channels_first"},
+           ((2, 2, 17),))], notes=(
+    "Keras 3 only: per channel, a strided 1-D convolution with the stored `real_kernel` / "
+    "`imag_kernel` (the windowed Fourier basis Keras initialises them with, so window and "
+    "scaling live in the weights), then the `mode`: log, magnitude, psd, real, imag, angle, "
+    "stft; padding valid/same and expand_dims as Keras lays them out. channels_first follows "
+    "Keras's code but no reference covers it (TensorFlow's CPU kernel cannot run it)."))
+def stft_spectrogram(spec: LayerSpec) -> nn.Module:
+    c = spec.config
+    mode = str(c.get("mode", "log"))
+    if mode not in _STFT_MODES:
+        raise fail(spec, f"mode {mode!r} is not one of {', '.join(_STFT_MODES)}")
+    frame_length = int(c.get("frame_length", 256))
+    fft_length = c.get("fft_length") or 2 ** math.ceil(math.log2(frame_length))
+    step = c.get("frame_step") or frame_length // 2
+    return STFTSpectrogram(mode=mode, frame_length=frame_length, frame_step=int(step),
+                           n_freq=int(fft_length) // 2 + 1,
+                           padding=padding_of(spec), expand_dims=bool(c.get("expand_dims", False)),
+                           channels_first=channels_first(spec), name=spec.name)
 
 
 class RandomCrop(KerasLayer):

@@ -1,7 +1,8 @@
 """Layer wrappers: TimeDistributed and Bidirectional (TF.js ``layers/wrappers.ts``).
 
 The wrapped layer is converted through the registry like any other layer (also for
-Keras 3's ``SpectralNormalization``, the wrapped layer at inference).
+Keras 3's ``SpectralNormalization``, the wrapped layer at inference, and the layers of
+a Keras 3 ``Pipeline``).
 ``TimeDistributed``'s inner module shares the wrapper's variable scope
 (``flax.linen.share_scope``), so its variables are ``time_distributed/kernel``
 as in TF.js, with no inner layer name. ``Bidirectional`` owns two child RNNs,
@@ -275,3 +276,38 @@ def spectral_normalization(spec: LayerSpec) -> nn.Module:
     name = str(config.get("name") or class_name.lower())
     return SpectralNormalization(inner=LayerSpec(class_name, name, config, keras3=spec.keras3),
                                  name=spec.name)
+
+
+class Pipeline(KerasLayer):
+    """Keras 3 ``Pipeline``: its layers applied in order (each under the pipeline's scope)."""
+
+    inner: tuple[LayerSpec, ...]
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        y = inputs
+        for spec in self.inner:
+            y = registry.convert(spec)(y, train=train)
+        return y
+
+
+@register_layer("Pipeline", samples=[
+    Sample({"layers": [_wrapped("Rescaling", scale=0.5, offset=0.1),
+                       _wrapped("Dense", units=3)]}, ((2, 4),))], notes=(
+    "Keras 3 only: the layers of its `layers` list applied in order, each converted through "
+    "the registry (variables under pipeline/<layer>/); masks are not passed along."))
+def pipeline(spec: LayerSpec) -> nn.Module:
+    entries = spec.config.get("layers")
+    if not isinstance(entries, list) or not entries:
+        raise fail(spec, "a Pipeline needs a non-empty 'layers' list of {class_name, config}")
+    inner = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, Mapping) or "class_name" not in entry:
+            raise fail(spec, f"layers[{i}] is not a {{class_name, config}} entry")
+        class_name = str(entry["class_name"])
+        if class_name in MODEL_CLASSES or registry.lookup(class_name) is None:
+            raise fail(spec, f"layers[{i}]: no converter for {class_name!r} inside a Pipeline")
+        config = copy.deepcopy(dict(entry.get("config") or {}))
+        name = str(config.get("name") or f"{class_name.lower()}_{i}")
+        inner.append(LayerSpec(class_name, name, config, keras3=spec.keras3))
+    return Pipeline(inner=tuple(inner), name=spec.name)

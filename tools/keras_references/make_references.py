@@ -896,6 +896,42 @@ def _reversible_spectral(k):
     return k.Model([ids, h], [y1, y2, y3, y4], name="reversible_embedding_spectral_norm")
 
 
+@case("stft-spectrogram", ["STFTSpectrogram"],
+      "STFTSpectrogram on a [B,32,2] signal: mode log (frame 8, step 4, fft 8), magnitude "
+      "(frame 6, step 3, fft 8, padding same), psd, real, imag, angle, stft (expand_dims, step "
+      "5), magnitude with expand_dims; the kernels randomized as weights",
+      notes="data_format='channels_first' is not covered: TensorFlow's CPU Conv2D kernel "
+            "refuses NCHW. Needs scipy (Keras builds the STFT kernels with it).")
+def _stft(k):
+    L = k.layers
+    x = k.Input((32, 2), name="signal")
+    outs = [L.STFTSpectrogram(mode="log", frame_length=8, frame_step=4, fft_length=8,
+                              name="stft_log")(x),
+            L.STFTSpectrogram(mode="magnitude", frame_length=6, frame_step=3, fft_length=8,
+                              padding="same", name="stft_magnitude_same")(x)]
+    for mode in ("psd", "real", "imag", "angle"):
+        outs.append(L.STFTSpectrogram(mode=mode, frame_length=8, frame_step=4,
+                                      name=f"stft_{mode}")(x))
+    outs.append(L.STFTSpectrogram(mode="stft", frame_length=8, frame_step=5, expand_dims=True,
+                                  name="stft_stft_expand")(x))
+    outs.append(L.STFTSpectrogram(mode="magnitude", frame_length=8, frame_step=4,
+                                  expand_dims=True, name="stft_magnitude_expand")(x))
+    return k.Model(x, outs, name="stft_spectrogram")
+
+
+@case("pipeline", ["Pipeline"],
+      "a Pipeline([Rescaling(2, offset=-1), Dense(3), RandomFlip]) and a Pipeline([Conv1D(2, 2), "
+      "LayerNormalization]) used as layers of a Functional model")
+def _pipeline(k):
+    L = k.layers
+    x = k.Input((4, 3), name="x")
+    p1 = L.Pipeline([L.Rescaling(2.0, offset=-1.0, name="rescale"), L.Dense(3, name="dense"),
+                     L.RandomFlip(seed=1, name="flip")], name="pipeline_a")
+    p2 = L.Pipeline([L.Conv1D(2, 2, name="conv"), L.LayerNormalization(name="norm")],
+                    name="pipeline_b")
+    return k.Model(x, [p1(x), p2(x)], name="pipeline")
+
+
 # --------------------------------------------------------------------------- helpers
 def keras_module(flavor):
     if flavor == "tf_keras":
