@@ -1,4 +1,5 @@
-"""Preprocessing layers: rescaling, resizing, cropping, category encoding, augmentation.
+"""Preprocessing layers: rescaling, resizing, cropping, category encoding, augmentation,
+and Keras 3's AutoContrast and audio front-ends (STFTSpectrogram, MelSpectrogram).
 
 TF.js quirks reproduced (``tfjs-layers/src/layers/preprocessing/*.ts``):
 ``Resizing`` resizes with ``align_corners = not crop_to_aspect_ratio`` and never
@@ -507,6 +508,108 @@ def stft_spectrogram(spec: LayerSpec) -> nn.Module:
                            n_freq=int(fft_length) // 2 + 1,
                            padding=padding_of(spec), expand_dims=bool(c.get("expand_dims", False)),
                            channels_first=channels_first(spec), name=spec.name)
+
+
+# ----------------------------------------------------------------- Keras 3 MelSpectrogram
+_MEL_BREAK_HZ, _MEL_HIGH_Q = 700.0, 1127.0
+
+
+def mel_matrix(n_mels: int, n_bins: int, rate: float, low_hz: float, high_hz: float
+               ) -> np.ndarray:
+    """Keras's (TensorFlow's) ``linear_to_mel_weight_matrix`` ``[n_bins, n_mels]`` in float32:
+    triangles between consecutive mel-spaced edges, the DC bin zeroed."""
+    def mel(hz):
+        return np.float32(_MEL_HIGH_Q) * np.log(np.float32(1.0) + hz / np.float32(_MEL_BREAK_HZ))
+
+    f32 = np.float32
+    bins = mel(np.linspace(f32(0.0), f32(rate) / f32(2.0), n_bins, dtype=f32)[1:])[:, None]
+    edges = np.linspace(mel(f32(low_hz)), mel(f32(high_hz)), n_mels + 2, dtype=f32)
+    lower, center, upper = edges[:-2][None], edges[1:-1][None], edges[2:][None]
+    weights = np.maximum(f32(0.0), np.minimum((bins - lower) / (center - lower),
+                                              (upper - bins) / (upper - center)))
+    return np.pad(weights, ((1, 0), (0, 0))).astype(f32)
+
+
+def _window(kind: str, length: int) -> np.ndarray:
+    """TensorFlow's periodic Hann / Hamming window."""
+    a = 0.5 if kind == "hann" else 0.54
+    n = np.arange(length, dtype=np.float64)
+    return (a - (1.0 - a) * np.cos(2.0 * np.pi * n / length)).astype(np.float32)
+
+
+class MelSpectrogram(KerasLayer):
+    """Keras 3 ``MelSpectrogram`` on ``[B, T]`` (or ``[T]``) audio: centred (reflect-padded)
+    frames of ``fft_length`` at ``sequence_stride``, the ``sequence_length`` window padded to
+    ``fft_length``, ``|rfft|^mag_exp``, the mel filter bank, optionally decibels clamped to
+    ``top_db`` below the maximum of the whole batch (as Keras does); ``[..., mels, frames]``."""
+
+    fft_length: int = 2048
+    sequence_stride: int = 512
+    sequence_length: int = 2048
+    window: str | None = "hann"
+    sampling_rate: float = 16000.0
+    num_mel_bins: int = 128
+    min_freq: float = 20.0
+    max_freq: float = 8000.0
+    power_to_db: bool = True
+    top_db: float = 80.0
+    mag_exp: float = 2.0
+    min_power: float = 1e-10
+    ref_power: float = 1.0
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        x = single(inputs, "MelSpectrogram").astype(jnp.float32)
+        half = self.fft_length // 2
+        x = jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(half, half)], mode="reflect")
+        n_frames = 1 + (x.shape[-1] - self.fft_length) // self.sequence_stride
+        starts = np.arange(n_frames) * self.sequence_stride
+        frames = x[..., starts[:, None] + np.arange(self.fft_length)[None, :]]
+        if self.window is not None:
+            left = (self.fft_length - self.sequence_length) // 2
+            win = np.zeros(self.fft_length, np.float32)
+            win[left:left + self.sequence_length] = _window(self.window, self.sequence_length)
+            frames = frames * win
+        spectrum = jnp.fft.rfft(frames, n=self.fft_length, axis=-1)
+        spec = jnp.sqrt(jnp.square(spectrum.real) + jnp.square(spectrum.imag)) ** self.mag_exp
+        weights = mel_matrix(self.num_mel_bins, spec.shape[-1], self.sampling_rate,
+                             self.min_freq, self.max_freq)
+        out = jnp.tensordot(spec, weights, axes=1)
+        if self.power_to_db:
+            log_spec = 10.0 * jnp.log10(jnp.maximum(out, self.min_power))
+            log_spec = log_spec - 10.0 * np.log10(max(abs(self.ref_power), self.min_power))
+            out = jnp.maximum(log_spec, jnp.max(log_spec) - self.top_db)
+        return jnp.swapaxes(out, -1, -2)
+
+
+@register_layer("MelSpectrogram", batch_coupled=True, samples=[
+    Sample({"fft_length": 16, "sequence_stride": 4, "sequence_length": 12,
+            "sampling_rate": 800, "num_mel_bins": 6, "top_db": 20.0}, ((2, 40),)),
+    Sample({"fft_length": 8, "sequence_stride": 3, "window": "hamming", "power_to_db": False,
+            "mag_exp": 1.0, "sampling_rate": 400, "num_mel_bins": 4}, ((2, 30),))], notes=(
+    "Keras 3 only: centred reflect-padded frames, periodic Hann/Hamming window of "
+    "sequence_length padded to fft_length, |rfft|^mag_exp, TensorFlow's mel filter bank "
+    "(DC bin zeroed), optional dB `10 log10(max(x, min_power) / ref_power)` clamped to top_db "
+    "below the maximum over the whole batch (so one sample depends on the others, as in "
+    "Keras); output [..., num_mel_bins, frames]."))
+def mel_spectrogram(spec: LayerSpec) -> nn.Module:
+    c = spec.config
+    fft = int(c.get("fft_length", 2048))
+    rate = float(c.get("sampling_rate", 16000))
+    window = c.get("window", "hann")
+    if window not in ("hann", "hamming", None):
+        raise fail(spec, f"window {window!r} is not one of hann, hamming, None")
+    length = int(c.get("sequence_length") or fft)
+    if length > fft:
+        raise fail(spec, f"sequence_length {length} is larger than fft_length {fft}")
+    return MelSpectrogram(
+        fft_length=fft, sequence_stride=int(c.get("sequence_stride", 512)),
+        sequence_length=length, window=window, sampling_rate=rate,
+        num_mel_bins=int(c.get("num_mel_bins", 128)), min_freq=float(c.get("min_freq", 20.0)),
+        max_freq=float(c.get("max_freq") or int(rate / 2)),
+        power_to_db=bool(c.get("power_to_db", True)), top_db=float(c.get("top_db", 80.0)),
+        mag_exp=float(c.get("mag_exp", 2.0)), min_power=float(c.get("min_power", 1e-10)),
+        ref_power=float(c.get("ref_power", 1.0)), name=spec.name)
 
 
 class RandomCrop(KerasLayer):

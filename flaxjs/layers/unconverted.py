@@ -15,8 +15,6 @@ _LOOKUP = ("vocabulary lookup on string/integer features: Keras 3 keeps an adapt
            "arrays JAX runs; do the lookup in the input pipeline")
 _HASH = ("TensorFlow's string hashes (FarmHash / SipHash of the string form) of categorical "
          "features, not reproduced; hash in the input pipeline")
-_AUDIO = ("audio front-end (framed, windowed FFT and mel filter bank, no weights); not "
-          "converted yet: compute the spectrogram in the input pipeline")
 
 #: class name -> why it is not converted.
 NOT_CONVERTED: dict[str, str] = {
@@ -33,7 +31,6 @@ NOT_CONVERTED: dict[str, str] = {
     "JaxLayer": _CODE,
     "Lambda": _CODE,
     "MaxNumBoundingBoxes": "pads/truncates bounding-box dictionaries; no tensor computation",
-    "MelSpectrogram": _AUDIO,
     "StringLookup": _LOOKUP,
     "TextVectorization": _LOOKUP,
     "TFSMLayer": _CODE,
