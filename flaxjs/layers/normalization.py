@@ -329,7 +329,7 @@ class RMSNormalization(KerasLayer):
 
 
 @register_layer("RMSNormalization", samples=[
-    Sample({}, ((2, 3, 4),)), Sample({"axis": [1, 2], "epsilon": 0.01}, ((2, 3, 4),))], notes=(
+    Sample({"axis": [1, 2], "epsilon": 0.01}, ((2, 3, 4),))], notes=(
     "Keras 3 only: `x * rsqrt(mean(x^2, axis) + epsilon) * scale` (epsilon default 1e-6); "
     "`scale` shaped like the sorted axes, multiplied aligned with the last axes as Keras "
     "does."))
