@@ -268,6 +268,16 @@ class _Projection(nn.Module):
         return y
 
 
+def _query_value_key(xs: Sequence[jax.Array], order: Sequence[int]
+                     ) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Query, value and key from the inputs at ``order`` (value defaults to the query, key
+    to the value)."""
+    q_at, v_at, k_at = order
+    q = xs[q_at]
+    v = xs[v_at] if 0 <= v_at < len(xs) else q
+    return q, v, xs[k_at] if 0 <= k_at < len(xs) else v
+
+
 class MultiHeadAttention(KerasLayer):
     """Keras ``MultiHeadAttention`` on ``[query, value(, key)]``.
 
@@ -294,10 +304,7 @@ class MultiHeadAttention(KerasLayer):
         xs = as_list(inputs)
         if len(xs) not in (1, 2, 3):
             raise ValueError(f"{self.name}: expects [query, value(, key)]")
-        q_at, v_at, k_at = self.order
-        q_in = xs[q_at]
-        v_in = xs[v_at] if 0 <= v_at < len(xs) else q_in
-        k_in = xs[k_at] if 0 <= k_at < len(xs) else v_in
+        q_in, v_in, k_in = _query_value_key(xs, self.order)
         common: dict[str, Any] = dict(use_bias=self.use_bias, kernel_init=self.kernel_init,
                                       bias_init=self.bias_init)
         heads = self.num_heads
@@ -417,11 +424,7 @@ class GroupedQueryAttention(KerasLayer):
 
     @nn.compact
     def __call__(self, inputs, *, train: bool = False, mask=None):
-        xs = as_list(inputs)
-        q_at, v_at, k_at = self.order
-        q_in = xs[q_at]
-        v_in = xs[v_at] if 0 <= v_at < len(xs) else q_in
-        k_in = xs[k_at] if 0 <= k_at < len(xs) else v_in
+        q_in, v_in, k_in = _query_value_key(as_list(inputs), self.order)
         common: dict[str, Any] = dict(use_bias=self.use_bias, kernel_init=self.kernel_init,
                                       bias_init=self.bias_init)
         heads, groups = self.num_query_heads, self.num_key_value_heads

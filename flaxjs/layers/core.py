@@ -308,6 +308,13 @@ def masking(spec: LayerSpec) -> nn.Module:
     return Masking(mask_value=0.0 if value is None else float(value), name=spec.name)
 
 
+def lookup(table: jax.Array, x: jax.Array) -> jax.Array:
+    """Rows of ``table`` at ``x`` cast to int32; out-of-range ids give fill (NaN) rows."""
+    ids = x if x.dtype == jnp.int32 else x.astype(jnp.int32)
+    ids = jnp.where((ids >= 0) & (ids < table.shape[0]), ids, table.shape[0])
+    return jnp.take(table, ids, axis=0, mode="fill")
+
+
 class Embedding(KerasLayer):
     """Row lookup of ``embeddings [input_dim, output_dim]`` after an int32 cast.
 
@@ -337,9 +344,7 @@ class Embedding(KerasLayer):
         x = single(inputs)
         table = self.param("embeddings", self._init, (self.input_dim, self.output_dim),
                            jnp.dtype(self.dtype))
-        ids = x if x.dtype == jnp.int32 else x.astype(jnp.int32)
-        ids = jnp.where((ids >= 0) & (ids < self.input_dim), ids, self.input_dim)
-        return jnp.take(table, ids, axis=0, mode="fill")
+        return lookup(table, x)
 
     def shape_rule(self, shapes):
         (shape,) = shapes
@@ -388,9 +393,7 @@ class ReversibleEmbedding(KerasLayer):
         kernel = None if self.tie_weights else self.param(
             "reverse_embeddings", self.embeddings_init, (self.output_dim, self.input_dim))
         if not self.reverse:
-            ids = x if x.dtype == jnp.int32 else x.astype(jnp.int32)
-            ids = jnp.where((ids >= 0) & (ids < self.input_dim), ids, self.input_dim)
-            return jnp.take(table, ids, axis=0, mode="fill")
+            return lookup(table, x)
         logits = x @ (table.T if kernel is None else kernel)
         if self.logit_soft_cap is not None:
             logits = jnp.tanh(logits / self.logit_soft_cap) * self.logit_soft_cap

@@ -638,7 +638,7 @@ def _regularizers(k):
       "GRU(2, go_backwards, reset_after=False)) merge sum; Bidirectional(SimpleRNN(2, "
       "return_sequences), backward_layer=SimpleRNN(2, go_backwards, return_sequences, "
       "use_bias=False)) merge mul")
-def _bidirectional(k):
+def _bidirectional(k, simple_rnn=True):
     L = k.layers
     x = k.Input((4, 3), name="x")
     y1 = L.Bidirectional(L.LSTM(3, return_sequences=True, name="fwd_lstm"),
@@ -649,6 +649,8 @@ def _bidirectional(k):
                          backward_layer=L.GRU(2, go_backwards=True, reset_after=False,
                                               name="bwd_gru"),
                          merge_mode="sum", name="bidi_gru")(x)
+    if not simple_rnn:
+        return k.Model(x, [y1, y2], name="bidirectional_backward_layer")
     y3 = L.Bidirectional(L.SimpleRNN(2, return_sequences=True, name="fwd_rnn"),
                          backward_layer=L.SimpleRNN(2, return_sequences=True, go_backwards=True,
                                                     use_bias=False, name="bwd_rnn"),
@@ -661,17 +663,14 @@ def _bidirectional(k):
       "Bidirectional(GRU, backward_layer=GRU(go_backwards, reset_after=False)) sum",
       flavor="tf_keras")
 def _bidirectional_tf_keras(k):
-    L = k.layers
-    x = k.Input((4, 3), name="x")
-    y1 = L.Bidirectional(L.LSTM(3, return_sequences=True, name="fwd_lstm"),
-                         backward_layer=L.LSTM(3, return_sequences=True, go_backwards=True,
-                                               activation="relu", name="bwd_lstm"),
-                         name="bidi_lstm")(x)
-    y2 = L.Bidirectional(L.GRU(2, name="fwd_gru"),
-                         backward_layer=L.GRU(2, go_backwards=True, reset_after=False,
-                                              name="bwd_gru"),
-                         merge_mode="sum", name="bidi_gru")(x)
-    return k.Model(x, [y1, y2], name="bidirectional_backward_layer")
+    return _bidirectional(k, simple_rnn=False)
+
+
+def _adapt_data():
+    """[50, 4] data with per-feature scales and offsets for Normalization.adapt."""
+    rng = np.random.default_rng(ADAPT_SEED)
+    return (rng.normal(size=(50, 4)) * [3.0, 0.5, 1.0, 2.0] + [2.0, -1.0, 0.5, 4.0]
+            ).astype("float32")
 
 
 @case("normalization-adapted-sequential", ["Normalization"],
@@ -680,9 +679,7 @@ def _bidirectional_tf_keras(k):
       "Normalization(invert=True) on its output")
 def _norm_adapted_sequential(k):
     L = k.layers
-    rng = np.random.default_rng(ADAPT_SEED)
-    data = (rng.normal(size=(50, 4)) * [3.0, 0.5, 1.0, 2.0] + [2.0, -1.0, 0.5, 4.0]
-            ).astype("float32")
+    data = _adapt_data()
     norm = L.Normalization(name="norm_adapted_seq")
     norm.adapt(data)
     return k.Sequential([k.Input((4,), name="x"), norm, L.Dense(3, name="dense")],
@@ -690,14 +687,12 @@ def _norm_adapted_sequential(k):
 
 
 @case("normalization-adapted-default-names", ["Normalization"],
-      "Normalization layers with Keras's default names (normalization, normalization_1) and "
-      "no Input: a Sequential [Normalization, Dense] adapted after the model was built, and "
-      "a second Sequential's adapted Normalization used in front of it (nested)")
+      "a Sequential [Normalization, Dense] with Keras's default layer names and no Input, "
+      "built with model.build((None, 4)), then its Normalization adapted (its variables "
+      "carry the model's prefix)")
 def _norm_adapted_names(k):
     L = k.layers
-    rng = np.random.default_rng(ADAPT_SEED)
-    data = (rng.normal(size=(50, 4)) * [3.0, 0.5, 1.0, 2.0] + [2.0, -1.0, 0.5, 4.0]
-            ).astype("float32")
+    data = _adapt_data()
     model = k.Sequential([L.Normalization(), L.Dense(3)])
     model.build((None, 4))
     model.layers[0].adapt(data)
@@ -709,9 +704,7 @@ def _norm_adapted_names(k):
       "same data (denormalization), in a Functional model")
 def _norm_adapted_invert(k):
     L = k.layers
-    rng = np.random.default_rng(ADAPT_SEED)
-    data = (rng.normal(size=(50, 4)) * [3.0, 0.5, 1.0, 2.0] + [2.0, -1.0, 0.5, 4.0]
-            ).astype("float32")
+    data = _adapt_data()
     n1 = L.Normalization(name="norm_adapted_fwd")
     n1.adapt(data)
     n2 = L.Normalization(invert=True, name="norm_adapted_inv")
