@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .layers import registry
+from .layers import registry, unconverted
 
 #: TF.js 4.22's npm package deserializes 69 classes (``registerClass`` calls reachable
 #: from ``tfjs-layers``'s entry point): the registrations marked ``tfjs`` plus these.
@@ -26,8 +26,10 @@ _BUILT_IN = {
     "InputLayer": ("graph", "model inputs; shape from batch_input_shape / input_shape / Keras 3 "
                             "batch_shape, dtype from the config (never cast, as TF.js)"),
     "Sequential": ("graph", "list or {name, layers} config; nested as a sub-module"),
-    "Model": ("graph", "functional graph; shared layers, nested models (node 0 is internal), "
-                       "multiple inputs/outputs, Keras 3 call events"),
+    "Model": ("graph", "functional graph; shared layers, nested models (node 0 is internal; "
+                       "Keras 3 call events count a nested model's calls from 0), multiple "
+                       "inputs/outputs, Keras 3 call events (tensors passed by keyword "
+                       "included)"),
     "Functional": ("graph", "same as Model"),
 }
 
@@ -130,9 +132,26 @@ def markdown(references: Mapping[str, Sequence[Case]] | None = None) -> str:
     for row in table:
         cells = (row.class_name, "yes" if row.tfjs else "no", row.family,
                  _cases_cell(row.cases), row.notes)
-        lines.append("| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ")
-                                        for cell in cells) + " |")
+        lines.append(_row(cells))
+    left_out = {name: why for name, why in unconverted.NOT_CONVERTED.items()
+                if registry.registration(name) is None}
+    lines += [
+        "",
+        "## Keras 3.15 classes not converted",
+        "",
+        f"Every class of `keras.layers` in Keras 3.15 that a saved model can hold has a "
+        f"converter above, except these {len(left_out)}; a model using one fails to load "
+        "with this reason.",
+        "",
+        "| class | why |",
+        "|---|---|",
+        *(_row((name, why)) for name, why in sorted(left_out.items())),
+    ]
     return "\n".join(lines) + "\n"
+
+
+def _row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in cells) + " |"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

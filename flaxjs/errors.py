@@ -60,13 +60,17 @@ class LayerConfigError(FlaxjsError):
 class UnsupportedLayerError(FlaxjsError):
     """The model uses Keras classes that have no registered converter."""
 
-    def __init__(self, layers: Iterable[tuple[str, str]]):
+    def __init__(self, layers: Iterable[tuple[str, str]],
+                 reasons: Mapping[str, str] | None = None):
         self.layers = sorted(set(layers), key=lambda t: (t[0], t[1]))
         by_class: dict[str, list[str]] = {}
         for class_name, name in self.layers:
             by_class.setdefault(class_name, []).append(name)
+        why = reasons or {}
         listing = "\n".join(
-            f"  {cls}: {', '.join(names)}" for cls, names in sorted(by_class.items()))
+            f"  {cls}: {', '.join(names)}" + (f" (not converted: {why[cls]})" if cls in why
+                                              else "")
+            for cls, names in sorted(by_class.items()))
         example = next(iter(sorted(by_class)))
         super().__init__(
             f"no converter for {len(by_class)} Keras class(es) used by this model:\n"

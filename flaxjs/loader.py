@@ -21,7 +21,7 @@ from .graph import load as graph_load
 from .graph.model import GraphModel
 from .graph_module import GraphModule
 from .io.source import Artifacts, Source, open_source
-from .layers import constraints, registry
+from .layers import constraints, registry, unconverted
 from .layers.base import shapes_only
 from .model import Model, ModelInfo
 from .topology.parse import model_config_of, parse_model
@@ -88,7 +88,7 @@ def from_artifacts(artifacts: Artifacts, *, strict: bool = True,
     missing_converters = registry.unsupported(
         ((spec.class_name, spec.name) for _, spec in graph.walk()), custom_layers)
     if missing_converters:
-        raise UnsupportedLayerError(missing_converters)
+        raise UnsupportedLayerError(missing_converters, unconverted.NOT_CONVERTED)
     if artifacts.arrays is not None:  # a Keras file: its weights are read already
         decoded = artifacts.arrays
     else:
@@ -106,7 +106,8 @@ def from_artifacts(artifacts: Artifacts, *, strict: bool = True,
     if result.missing or result.mismatched:
         tree = jax.tree_util.tree_map(np.asarray, init_variables(module, graph, jax.random.key(0)))
     values = {slot: decoded[name] for slot, name in result.assigned.items()}
-    values = apply_constraints(graph, values)
+    if artifacts.arrays is None:  # a Keras file loads as Keras loads it: as stored
+        values = apply_constraints(graph, values)
     for slot, value in values.items():
         _set(tree, (slot.collection, *slot.path), value)
     variables = jax.device_put(tree)
@@ -193,10 +194,13 @@ def report_match(result: matching.MatchResult, location: str, strict: bool,
 
 def apply_constraints(graph: ModelGraph, values: dict[matching.Slot, np.ndarray]
                       ) -> dict[matching.Slot, np.ndarray]:
-    """TF.js applies each variable's constraint when it writes the loaded value."""
+    """TF.js applies each variable's constraint when it writes the loaded value.
+
+    Keras does not, and TF.js cannot load Keras 3 files: their weights load as stored.
+    """
     rules: dict[tuple[str, ...], list[tuple[str, Mapping[str, Any]]]] = {}
     for prefix, spec in graph.walk():
-        found = list(constraints.constraints_of(spec.config))
+        found = [] if spec.keras3 else list(constraints.constraints_of(spec.config))
         if found:
             layer_key = (*prefix, spec.name)
             rules[layer_key] = found

@@ -20,7 +20,7 @@ from . import hostmem
 from .layers import registry
 from .layers.base import channels_first
 from .layers.traits import Foldable
-from .topology.spec import Call, LayerSpec, ModelGraph, TensorRef
+from .topology.spec import LayerSpec, ModelGraph, TensorRef
 
 #: a model's per-call converters (``flaxjs.load(..., custom_layers=...)``).
 Custom = Mapping[str, registry.Converter] | None
@@ -105,7 +105,8 @@ def plan(graph: ModelGraph, path: tuple[str, ...] = (), custom: Custom = None
     for spec in graph.layers:
         if spec.name in replaced:
             continue
-        calls = tuple(Call(tuple(rewire(r) for r in c.inputs), c.kwargs) for c in spec.calls)
+        calls = tuple(dataclasses.replace(c, inputs=tuple(rewire(r) for r in c.inputs))
+                      for c in spec.calls)
         config = {**spec.config, "use_bias": True} if spec.name in folded_convs else spec.config
         inner = None
         if spec.graph is not None:

@@ -13,7 +13,10 @@ import pytest
 
 from corpus import CORPUS, KERAS_REFERENCES
 from flaxjs import coverage
+import flaxjs
+from flaxjs.errors import UnsupportedLayerError
 from flaxjs.layers import registry
+from flaxjs.layers.unconverted import NOT_CONVERTED
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "coverage.md"
 FOLDERS = [CORPUS, KERAS_REFERENCES.parent]
@@ -55,3 +58,17 @@ def test_reference_cases_are_read_from_model_json(tmp_path):
     found = coverage.reference_cases([tmp_path / "refs"])
     assert found == {"Bidirectional": [coverage.Case("refs/one", "Keras")],
                      "LSTM": [coverage.Case("refs/one", "Keras")]}
+
+
+def test_left_out_keras3_classes_are_listed_and_refused_with_their_reason():
+    table = coverage.markdown()
+    for name, why in NOT_CONVERTED.items():
+        assert registry.registration(name) is None, f"{name} is converted after all"
+        assert f"| {name} | {why} |" in table
+    model = {"modelTopology": {"keras_version": "3.15.1", "model_config": {
+        "class_name": "Sequential", "config": {"name": "m", "layers": [
+            {"class_name": "InputLayer", "config": {"name": "x", "batch_shape": [None, 3]}},
+            {"class_name": "StringLookup", "config": {"name": "lookup"}}]}}}}
+    with pytest.raises(UnsupportedLayerError, match=r"StringLookup: lookup \(not converted: "
+                                                    r"vocabulary lookup"):
+        flaxjs.load(model, weights={})

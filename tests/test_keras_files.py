@@ -28,8 +28,6 @@ from flaxjs.io import keras_file
 KERAS_FILES = ROOT / "tests" / "references" / "keras_files"
 NOT_TFJS = KERAS_FILES / "not-tfjs"
 MODEL_FILES = ("model.keras", "model.h5")
-#: Keras 3 configs of nested models do not parse yet (issue #15, item 1).
-NESTED_KERAS3 = {("nested-models", "model.keras"), ("nested-models", "model.h5")}
 
 
 def _cases() -> list[tuple[Path, str]]:
@@ -45,9 +43,7 @@ OWN_CASES = [(c, f) for c, f in CASES if c.parent == KERAS_FILES]
 
 
 def _param(case: Path, file: str):
-    marks = [pytest.mark.xfail(strict=True, reason="Keras 3 nested-model topology, issue #15 "
-                               "item 1")] if (case.name, file) in NESTED_KERAS3 else []
-    return pytest.param(case, file, id=f"{case.name}/{file}", marks=marks)
+    return pytest.param(case, file, id=f"{case.name}/{file}")
 
 
 def _check(model, case: Path) -> None:

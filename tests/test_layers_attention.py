@@ -133,16 +133,29 @@ def test_mha_attention_axes_treat_other_axes_as_batch():
                                rtol=1e-5, atol=1e-6)
 
 
-def test_mha_tf_keras2_self_attention_kwarg_and_refusals():
-    x = _x((2, 4, 8))
-    self_call = Call((TensorRef("x"),), {"value": ["x", 0, 0]})
-    mha = _layer("MultiHeadAttention", {"num_heads": 2, "key_dim": 4}, calls=[self_call])
-    params = mha.init(jax.random.key(0), x)
-    np.testing.assert_allclose(np.asarray(mha.apply(params, x)),
-                               np.asarray(mha.apply(params, [x, x])), rtol=1e-6)
-    other = Call((TensorRef("x"),), {"value": ["y", 0, 0]})
-    with pytest.raises(LayerConfigError, match="self-attention"):
-        _layer("MultiHeadAttention", {"num_heads": 2, "key_dim": 4}, calls=[other])
+def test_mha_tensor_kwargs_are_placed_by_name_and_odd_calls_refused():
+    q, v, k = _x((2, 4, 8)), _x((2, 5, 3), 1), _x((2, 5, 6), 2)
+    config = {"num_heads": 2, "key_dim": 4}
+    positional = _layer("MultiHeadAttention", config,
+                        calls=[Call((TensorRef("q"), TensorRef("v"), TensorRef("k")))])
+    params = positional.init(jax.random.key(0), [q, v, k])
+    want = np.asarray(positional.apply(params, [q, v, k]))
+    # mha(q, key=k, value=v): the kwarg tensors follow the positional ones in kwarg order
+    by_name = _layer("MultiHeadAttention", config, calls=[
+        Call((TensorRef("q"), TensorRef("k"), TensorRef("v")), {}, ("key", "value"))])
+    np.testing.assert_allclose(np.asarray(by_name.apply(params, [q, k, v])), want, rtol=1e-6)
+    # a query alone is self-attention
+    alone = _layer("MultiHeadAttention", config, calls=[Call((TensorRef("q"),))])
+    own = alone.init(jax.random.key(1), q)
+    np.testing.assert_allclose(np.asarray(alone.apply(own, q)),
+                               np.asarray(positional.apply(own, [q, q, q])), rtol=1e-6)
+    odd = Call((TensorRef("q"), TensorRef("v")), {}, ("bias",))
+    with pytest.raises(LayerConfigError, match="unsupported tensor call arguments"):
+        _layer("MultiHeadAttention", config, calls=[odd])
+    twice = [Call((TensorRef("q"), TensorRef("v"))),
+             Call((TensorRef("q"), TensorRef("k"), TensorRef("v")), {}, ("key", "value"))]
+    with pytest.raises(LayerConfigError, match="different arguments"):
+        _layer("MultiHeadAttention", config, calls=twice)
     masked = Call((TensorRef("x"), TensorRef("y")), {"attention_mask": {"class_name": "x"}})
     with pytest.raises(LayerConfigError, match="attention_mask"):
         _layer("MultiHeadAttention", {"num_heads": 2, "key_dim": 4}, calls=[masked])

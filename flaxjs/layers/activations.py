@@ -92,6 +92,50 @@ def log_softmax(x, axis: int = -1):
     return jax.nn.log_softmax(x, axis=axis)
 
 
+def sparse_plus(x):
+    return jnp.where(x <= -1.0, jnp.zeros_like(x), jnp.where(x < 1.0, 0.25 * (x + 1.0) ** 2, x))
+
+
+def sparse_sigmoid(x):
+    return jnp.where(x <= -1.0, jnp.zeros_like(x),
+                     jnp.where(x >= 1.0, jnp.ones_like(x), 0.5 * (x + 1.0)))
+
+
+def squareplus(x, b: float = 4.0):
+    return 0.5 * (x + jnp.sqrt(x * x + b))
+
+
+def soft_shrink(x, threshold: float = 0.5):
+    return jnp.where(x > threshold, x - threshold,
+                     jnp.where(x < -threshold, x + threshold, jnp.zeros_like(x)))
+
+
+def hard_shrink(x, threshold: float = 0.5):
+    return jnp.where(jnp.abs(x) > threshold, x, jnp.zeros_like(x))
+
+
+def tanh_shrink(x):
+    return x - jnp.tanh(x)
+
+
+def glu(x, axis: int = -1):
+    """Keras's GLU: the axis split in halves ``a, b``, ``a * sigmoid(b)`` (half the size)."""
+    a, b = jnp.split(x, 2, axis=axis)
+    return a * jax.nn.sigmoid(b)
+
+
+def sparsemax(x, axis: int = -1):
+    """Keras's sparsemax: the Euclidean projection onto the simplex along ``axis``."""
+    z = jnp.moveaxis(x, axis, -1)
+    ordered = -jnp.sort(-z, axis=-1)
+    cumsum = jnp.cumsum(ordered, axis=-1)
+    r = jnp.arange(1, z.shape[-1] + 1, dtype=z.dtype)
+    support = ordered - (cumsum - 1.0) / r > 0
+    k = jnp.sum(support, axis=-1, keepdims=True).astype(z.dtype)
+    tau = (jnp.sum(jnp.where(support, cumsum, 0.0), axis=-1, keepdims=True) - 1.0) / k
+    return jnp.moveaxis(jnp.maximum(z - tau, 0.0), -1, axis)
+
+
 _TFJS: dict[str, Activation] = {
     "linear": linear,
     "relu": relu,
@@ -122,6 +166,14 @@ _KERAS_ONLY: dict[str, Activation] = {
     "hard_tanh": lambda x: jnp.clip(x, -1.0, 1.0),
     "celu": jax.nn.celu,
     "relu_max_6": relu6,
+    "sparse_plus": sparse_plus,
+    "sparse_sigmoid": sparse_sigmoid,
+    "squareplus": squareplus,
+    "soft_shrink": soft_shrink,
+    "hard_shrink": hard_shrink,
+    "tanh_shrink": tanh_shrink,
+    "glu": glu,
+    "sparsemax": sparsemax,
 }
 
 

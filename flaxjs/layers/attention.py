@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..topology.spec import LayerSpec, TensorRef
+from ..topology.spec import LayerSpec
 from . import activations, initializers
 from .base import KerasLayer, activation, as_list, fail, single
 from .registry import register_layer
@@ -268,6 +268,16 @@ class _Projection(nn.Module):
         return y
 
 
+def _query_value_key(xs: Sequence[jax.Array], order: Sequence[int]
+                     ) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Query, value and key from the inputs at ``order`` (value defaults to the query, key
+    to the value)."""
+    q_at, v_at, k_at = order
+    q = xs[q_at]
+    v = xs[v_at] if 0 <= v_at < len(xs) else q
+    return q, v, xs[k_at] if 0 <= k_at < len(xs) else v
+
+
 class MultiHeadAttention(KerasLayer):
     """Keras ``MultiHeadAttention`` on ``[query, value(, key)]``.
 
@@ -287,15 +297,14 @@ class MultiHeadAttention(KerasLayer):
     dropout: float = 0.0
     kernel_init: initializers.Initializer = initializers.get("glorot_uniform")
     bias_init: initializers.Initializer = initializers.get("zeros")
+    order: tuple[int, ...] = (0, 1, 2)  # input index of query, value, key (-1: key = value)
 
     @nn.compact
     def __call__(self, inputs, *, train: bool = False, mask=None):
         xs = as_list(inputs)
         if len(xs) not in (1, 2, 3):
             raise ValueError(f"{self.name}: expects [query, value(, key)]")
-        q_in = xs[0]
-        v_in = xs[1] if len(xs) > 1 else q_in
-        k_in = xs[2] if len(xs) > 2 else v_in
+        q_in, v_in, k_in = _query_value_key(xs, self.order)
         common: dict[str, Any] = dict(use_bias=self.use_bias, kernel_init=self.kernel_init,
                                       bias_init=self.bias_init)
         heads = self.num_heads
@@ -333,18 +342,27 @@ class MultiHeadAttention(KerasLayer):
         return _Projection(tuple(tail), n_in=2, name="attention_output", **common)(out)
 
 
-def _kwarg_is_query(spec: LayerSpec, key: str) -> bool:
-    """A tf.keras 2 call kwarg ``key`` is absent or a reference to the call's query tensor."""
+_MHA_ARGS = ("query", "value", "key")
+
+
+def _argument_order(spec: LayerSpec, names: Sequence[str]) -> tuple[int, ...]:
+    """Where each of the call arguments ``names`` sits in the layer's inputs (-1: absent).
+
+    The first inputs are the positional arguments in signature order, then the tensors
+    passed by keyword (``Call.tensor_kwargs``); every call must agree.
+    """
+    orders = set()
     for call in spec.calls:
-        value = call.kwargs.get(key)
-        if value is None:
-            continue
-        if not (isinstance(value, (list, tuple)) and len(value) >= 3
-                and isinstance(value[0], str) and call.inputs):
-            return False
-        if TensorRef(value[0], int(value[1]), int(value[2])) != call.inputs[0]:
-            return False
-    return True
+        got = [*names[:call.n_positional], *call.tensor_kwargs]
+        unknown = [n for n in got if n not in names] + [n for n in set(got) if got.count(n) > 1]
+        if unknown or len(got) > len(names):
+            raise fail(spec, f"unsupported tensor call arguments {got} (the layer takes "
+                             f"{', '.join(names)})")
+        orders.add(tuple(got.index(n) if n in got else -1 for n in names))
+    if len(orders) > 1:
+        raise fail(spec, "the calls pass the tensors as different arguments; call a shared "
+                         "layer the same way each time")
+    return orders.pop() if orders else tuple(range(len(names)))
 
 
 @register_layer("MultiHeadAttention", samples=[
@@ -355,15 +373,14 @@ def _kwarg_is_query(spec: LayerSpec, key: str) -> bool:
     "q scaled by 1/sqrt(key_dim), softmax jointly over the attention axes' key positions "
     "(default: all but batch/features), output projection `attention_output`; "
     "`use_causal_mask` honoured; dropout on the weights only with train=True. Input masks and "
-    "`attention_mask` not applied (refused when given); tf.keras 2 files whose `value`/`key` "
-    "arrive as call kwargs load only when they are the query itself (self-attention)."))
+    "`attention_mask` not applied (refused when given). query/value/key positional or by "
+    "keyword (Keras 3 kwargs, tf.keras's value/key kwargs): cross-attention included."))
 def multi_head_attention(spec: LayerSpec) -> nn.Module:
     c = spec.config
     _refuse_call_kwargs(spec, ("attention_mask", "return_attention_scores"))
-    for key in ("value", "key"):  # tf.keras 2 serializes the second argument as a kwarg
-        if not _kwarg_is_query(spec, key):
-            raise fail(spec, f"the `{key}` tensor is passed as a call kwarg that is not the "
-                             "query; only self-attention is supported for this file format")
+    order = _argument_order(spec, _MHA_ARGS)  # tf.keras and mha(query=..., value=...) pass
+    if order[0] < 0:                          # tensors as kwargs
+        raise fail(spec, "the calls pass no query tensor")
     key_dim = int(c["key_dim"])
     value_dim = c.get("value_dim")
     out = c.get("output_shape")
@@ -376,10 +393,94 @@ def multi_head_attention(spec: LayerSpec) -> nn.Module:
         output_shape=_output_shape(out) if out else None,
         attention_axes=tuple(int(a) for a in axes) if axes else None,
         use_bias=bool(c.get("use_bias", True)), causal=_call_flag(spec, "use_causal_mask"),
+        order=order,
         dropout=float(c.get("dropout") or 0.0),
         kernel_init=initializers.get(c.get("kernel_initializer"), "glorot_uniform"),
         bias_init=initializers.get(c.get("bias_initializer"), "zeros"),
         name=spec.name)
 
 
-__all__ = ["AdditiveAttention", "Attention", "EinsumDense", "MultiHeadAttention", "einsum_shapes"]
+class GroupedQueryAttention(KerasLayer):
+    """Keras 3 ``GroupedQueryAttention`` on ``[query, value(, key)]`` (``[B, T, d]``).
+
+    ``num_query_heads`` query heads share ``num_key_value_heads`` key/value heads (each
+    repeated ``num_query_heads // num_key_value_heads`` times, consecutively); projections
+    ``query``/``key``/``value`` (``kernel [d, heads, head_dim]``), optional sigmoid
+    ``gate`` on the query, scores scaled by ``1/sqrt(head_dim)``, causal and sliding-window
+    masks, output projection ``attention_output``.
+    """
+
+    head_dim: int
+    num_query_heads: int
+    num_key_value_heads: int
+    use_bias: bool = True
+    use_gate: bool = False
+    causal: bool = False
+    sliding_window: int | None = None
+    dropout: float = 0.0
+    kernel_init: initializers.Initializer = initializers.get("glorot_uniform")
+    bias_init: initializers.Initializer = initializers.get("zeros")
+    order: tuple[int, ...] = (0, 1, 2)
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        q_in, v_in, k_in = _query_value_key(as_list(inputs), self.order)
+        common: dict[str, Any] = dict(use_bias=self.use_bias, kernel_init=self.kernel_init,
+                                      bias_init=self.bias_init)
+        heads, groups = self.num_query_heads, self.num_key_value_heads
+        repeats = heads // groups
+        q = _Projection((heads, self.head_dim), name="query", **common)(q_in)
+        k = _Projection((groups, self.head_dim), name="key", **common)(k_in)
+        v = _Projection((groups, self.head_dim), name="value", **common)(v_in)
+        k, v = jnp.repeat(k, repeats, axis=2), jnp.repeat(v, repeats, axis=2)
+        q = q * (1.0 / math.sqrt(float(self.head_dim)))
+        scores = jnp.einsum("bquh,bkuh->buqk", q, k)
+        allowed = jnp.ones(scores.shape[-2:], bool)
+        if self.causal:
+            allowed = allowed & _causal(*scores.shape[-2:])
+        if self.sliding_window is not None:
+            rows, cols = jnp.arange(scores.shape[-2]), jnp.arange(scores.shape[-1])
+            allowed = allowed & (jnp.abs(rows[:, None] - cols[None, :]) < self.sliding_window)
+        if self.causal or self.sliding_window is not None:
+            scores = jnp.where(allowed, scores, scores - _NEG)
+        weights = _dropout(self, jax.nn.softmax(scores, axis=-1), self.dropout, train)
+        out = jnp.einsum("buqk,bkuh->bquh", weights, v)
+        if self.use_gate:
+            out = out * jax.nn.sigmoid(_Projection((heads, self.head_dim), name="gate",
+                                                   **common)(q_in))
+        return _Projection((q_in.shape[-1],), n_in=2, name="attention_output", **common)(out)
+
+
+@register_layer("GroupedQueryAttention", samples=[
+    Sample({"head_dim": 2, "num_query_heads": 4, "num_key_value_heads": 2, "use_gate": True,
+            "sliding_window": 2}, ((2, 4, 6), (2, 5, 6)))], notes=(
+    "Keras 3 only. Query heads share key/value heads (repeated consecutively), projections "
+    "`query`/`key`/`value` [d, heads, head_dim], scores scaled by 1/sqrt(head_dim), "
+    "`use_causal_mask` and `sliding_window` (|i - j| < window) honoured, optional sigmoid "
+    "`gate`, output projection `attention_output`; dropout only with train=True. Input masks "
+    "and `attention_mask` refused."))
+def grouped_query_attention(spec: LayerSpec) -> nn.Module:
+    c = spec.config
+    _refuse_call_kwargs(spec, ("attention_mask", "return_attention_scores", "query_mask",
+                               "value_mask", "key_mask"))
+    order = _argument_order(spec, _MHA_ARGS)
+    if order[0] < 0:
+        raise fail(spec, "the calls pass no query tensor")
+    heads, groups = int(c["num_query_heads"]), int(c["num_key_value_heads"])
+    if groups <= 0 or heads % groups:
+        raise fail(spec, f"num_query_heads {heads} is not a multiple of num_key_value_heads "
+                         f"{groups}")
+    window = c.get("sliding_window")
+    return GroupedQueryAttention(
+        head_dim=int(c["head_dim"]), num_query_heads=heads, num_key_value_heads=groups,
+        use_bias=bool(c.get("use_bias", True)), use_gate=bool(c.get("use_gate", False)),
+        causal=_call_flag(spec, "use_causal_mask"),
+        sliding_window=int(window) if window is not None else None,
+        dropout=float(c.get("dropout") or 0.0),
+        kernel_init=initializers.get(c.get("kernel_initializer"), "glorot_uniform"),
+        bias_init=initializers.get(c.get("bias_initializer"), "zeros"), order=order,
+        name=spec.name)
+
+
+__all__ = ["AdditiveAttention", "Attention", "EinsumDense", "GroupedQueryAttention",
+           "MultiHeadAttention", "einsum_shapes"]

@@ -308,6 +308,13 @@ def masking(spec: LayerSpec) -> nn.Module:
     return Masking(mask_value=0.0 if value is None else float(value), name=spec.name)
 
 
+def lookup(table: jax.Array, x: jax.Array) -> jax.Array:
+    """Rows of ``table`` at ``x`` cast to int32; out-of-range ids give fill (NaN) rows."""
+    ids = x if x.dtype == jnp.int32 else x.astype(jnp.int32)
+    ids = jnp.where((ids >= 0) & (ids < table.shape[0]), ids, table.shape[0])
+    return jnp.take(table, ids, axis=0, mode="fill")
+
+
 class Embedding(KerasLayer):
     """Row lookup of ``embeddings [input_dim, output_dim]`` after an int32 cast.
 
@@ -337,9 +344,7 @@ class Embedding(KerasLayer):
         x = single(inputs)
         table = self.param("embeddings", self._init, (self.input_dim, self.output_dim),
                            jnp.dtype(self.dtype))
-        ids = x if x.dtype == jnp.int32 else x.astype(jnp.int32)
-        ids = jnp.where((ids >= 0) & (ids < self.input_dim), ids, self.input_dim)
-        return jnp.take(table, ids, axis=0, mode="fill")
+        return lookup(table, x)
 
     def shape_rule(self, shapes):
         (shape,) = shapes
@@ -368,5 +373,56 @@ def embedding(spec: LayerSpec) -> nn.Module:
                      name=spec.name)
 
 
+class ReversibleEmbedding(KerasLayer):
+    """Keras 3 ``ReversibleEmbedding``: an ``Embedding`` that, called with
+    ``reverse=True``, maps hidden states back to logits over the vocabulary
+    (``x @ embeddings.T``, or ``x @ reverse_embeddings`` without ``tie_weights``),
+    optionally soft-capped ``tanh(logits / cap) * cap``. It gives no mask."""
+
+    input_dim: int
+    output_dim: int
+    reverse: bool = False
+    tie_weights: bool = True
+    logit_soft_cap: float | None = None
+    embeddings_init: initializers.Initializer = initializers.get(None, "random_uniform")
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        x = single(inputs)
+        table = self.param("embeddings", self.embeddings_init, (self.input_dim, self.output_dim))
+        kernel = None if self.tie_weights else self.param(
+            "reverse_embeddings", self.embeddings_init, (self.output_dim, self.input_dim))
+        if not self.reverse:
+            return lookup(table, x)
+        logits = x @ (table.T if kernel is None else kernel)
+        if self.logit_soft_cap is not None:
+            logits = jnp.tanh(logits / self.logit_soft_cap) * self.logit_soft_cap
+        return logits
+
+
+@register_layer("ReversibleEmbedding", samples=[
+    Sample({"input_dim": 7, "output_dim": 3}, ((2, 5),), dtype="int32", low=0, high=7)], notes=(
+    "Keras 3 only: a forward call is Embedding's lookup (ids cast to int32, out-of-range ids "
+    "give NaN rows, no mask); a call with reverse=True gives `x @ embeddings.T` (or "
+    "`reverse_embeddings` when tie_weights=False), soft-capped by logit_soft_cap. All calls "
+    "of one layer must agree on reverse (a tied input/output embedding used both ways in one "
+    "model is refused). Quantized variants refused."))
+def reversible_embedding(spec: LayerSpec) -> nn.Module:
+    c = spec.config
+    modes = {bool(call.kwargs.get("reverse", False)) for call in spec.calls} or {False}
+    if len(modes) > 1:
+        raise fail(spec, "its calls mix reverse=True and reverse=False; flaxjs builds one "
+                         "module per layer and cannot switch per call")
+    if c.get("quantization_config") or c.get("reverse_dtype") not in (None, "float32"):
+        raise fail(spec, "quantized or non-float32 reverse_dtype variants are not supported")
+    cap = c.get("logit_soft_cap")
+    return ReversibleEmbedding(input_dim=int(c["input_dim"]), output_dim=int(c["output_dim"]),
+                               reverse=modes.pop(), tie_weights=bool(c.get("tie_weights", True)),
+                               logit_soft_cap=float(cap) if cap is not None else None,
+                               embeddings_init=initializers.get(c.get("embeddings_initializer"),
+                                                                "random_uniform"),
+                               name=spec.name)
+
+
 __all__ = ["Activation", "Dense", "Dropout", "Embedding", "Flatten", "Identity", "Masking",
-           "Permute", "RepeatVector", "Reshape"]
+           "Permute", "RepeatVector", "Reshape", "ReversibleEmbedding"]

@@ -15,13 +15,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 from ..topology.spec import LayerSpec
 from . import initializers
 from .base import KerasLayer, fail, single
 from .registry import register_layer
-from .traits import Export, Sample
+from .traits import Export, ExportContext, Sample, refuse
 
 _RANDOM = {"class_name": "RandomUniform", "config": {"minval": 0.5, "maxval": 1.5, "seed": 1}}
 _ONES = {"class_name": "Ones", "config": {}}
@@ -183,6 +184,7 @@ class LayerNormalization(KerasLayer):
     scale: bool = True
     gamma_init: initializers.Initializer = initializers.get("ones")
     beta_init: initializers.Initializer = initializers.get("zeros")
+    rms_scaling: bool = False
 
     supports_masking = True
 
@@ -192,11 +194,13 @@ class LayerNormalization(KerasLayer):
         axes = _resolve(self.axis, x.ndim, self.name or "LayerNormalization")
         pshape = tuple(x.shape[a] for a in axes)
         gamma = self.param("gamma", self.gamma_init, pshape) if self.scale else None
-        beta = self.param("beta", self.beta_init, pshape) if self.center else None
+        center = self.center and not self.rms_scaling
+        beta = self.param("beta", self.beta_init, pshape) if center else None
         bshape = _broadcast_shape(x.shape, axes)
         mean, var = _moments(x, axes, keepdims=True)
         inv = jnp.reciprocal(jnp.sqrt(var + self.epsilon))
-        y = (x - mean) * inv
+        # Keras 3 rms_scaling: x (not centred) over sqrt(variance + eps), no beta
+        y = x * inv if self.rms_scaling else (x - mean) * inv
         if gamma is not None:
             y = y * gamma.reshape(bshape)
         if beta is not None:
@@ -204,18 +208,24 @@ class LayerNormalization(KerasLayer):
         return y
 
 
-@register_layer("LayerNormalization", tfjs=True, export=Export(defaults={
+def _layer_norm_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> None:
+    if config.pop("rms_scaling", False):
+        raise refuse(spec, "rms_scaling=True: TF.js ignores it and would centre and shift")
+
+
+@register_layer("LayerNormalization", tfjs=True, export=Export(_layer_norm_export, defaults={
     "axis": -1, "epsilon": 1e-3, "center": True, "scale": True}), samples=[
         Sample({"gamma_initializer": _RANDOM}, ((2, 3, 4),)),
-        Sample({"axis": [1, 2], "epsilon": 0.01}, ((2, 3, 4),))], notes=(
+        Sample({"axis": [1, 2], "epsilon": 0.01}, ((2, 3, 4),)),
+        Sample({"rms_scaling": True, "gamma_initializer": _RANDOM}, ((2, 3, 4),),
+               keras3=True, exportable=False)], notes=(
     "mean and biased two-pass variance over `axis` (int or list), epsilon default 1e-3; "
     "gamma/beta shaped like the normalized dims (reshaped onto them). Any input rank (TF.js: "
-    "<= 4). Refused: Keras 3 rms_scaling=True."))
+    "<= 4). Keras 3 rms_scaling=True (TF.js cannot load it): `x / sqrt(var + eps) * gamma`, "
+    "x not centred, no beta, as Keras computes it."))
 def layer_normalization(spec: LayerSpec) -> nn.Module:
     c = spec.config
-    if c.get("rms_scaling"):
-        raise fail(spec, "rms_scaling=True is not supported")
-    return LayerNormalization(
+    return LayerNormalization(rms_scaling=bool(c.get("rms_scaling", False)),
         axis=_axes(spec, c.get("axis", -1)), epsilon=float(c.get("epsilon", 1e-3)),
         center=bool(c.get("center", True)), scale=bool(c.get("scale", True)),
         gamma_init=_init(c, "gamma_initializer", "ones"),
@@ -299,6 +309,35 @@ def unit_normalization(spec: LayerSpec) -> nn.Module:
     return UnitNormalization(axis=_axes(spec, spec.config.get("axis", -1)), name=spec.name)
 
 
+class RMSNormalization(KerasLayer):
+    """Keras 3 ``RMSNormalization``: ``x / sqrt(mean(x², axis) + eps) · scale``.
+
+    ``scale`` has the sizes of the (sorted) axes and multiplies the result as Keras does,
+    aligned with the input's last axes.
+    """
+
+    axis: tuple[int, ...] = (-1,)
+    epsilon: float = 1e-6
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        x = single(inputs, "RMSNormalization").astype(jnp.float32)
+        axes = sorted(_resolve(self.axis, x.ndim, self.name or "RMSNormalization"))
+        scale = self.param("scale", initializers.get("ones"), tuple(x.shape[a] for a in axes))
+        ms = jnp.mean(jnp.square(x), axis=tuple(axes), keepdims=True)
+        return x * jax.lax.rsqrt(ms + self.epsilon) * scale
+
+
+@register_layer("RMSNormalization", samples=[
+    Sample({"axis": [1, 2], "epsilon": 0.01}, ((2, 3, 4),))], notes=(
+    "Keras 3 only: `x * rsqrt(mean(x^2, axis) + epsilon) * scale` (epsilon default 1e-6); "
+    "`scale` shaped like the sorted axes, multiplied aligned with the last axes as Keras "
+    "does."))
+def rms_normalization(spec: LayerSpec) -> nn.Module:
+    return RMSNormalization(axis=_axes(spec, spec.config.get("axis", -1)),
+                            epsilon=float(spec.config.get("epsilon", 1e-6)), name=spec.name)
+
+
 class Normalization(KerasLayer):
     """Keras ``Normalization``: ``(x - mean) / max(sqrt(variance), 1e-7)``.
 
@@ -367,4 +406,4 @@ def normalization(spec: LayerSpec) -> nn.Module:
 
 
 __all__ = ["BatchNormalization", "GroupNormalization", "LayerNormalization", "Normalization",
-           "UnitNormalization"]
+           "RMSNormalization", "UnitNormalization"]

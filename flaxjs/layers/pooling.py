@@ -178,4 +178,57 @@ def global_pooling(spec: LayerSpec) -> nn.Module:
                          masked=keras and average and rank == 1, name=spec.name)
 
 
-__all__ = ["GlobalPooling", "Pooling", "pool_nd"]
+# ----------------------------------------------------------------- Keras 3 adaptive pooling
+def adaptive_windows(n_in: int, n_out: int) -> list[tuple[int, int]]:
+    """Keras's adaptive windows ``[floor(i·n/out), ceil((i+1)·n/out))`` of an axis."""
+    i = np.arange(n_out, dtype=np.float32)
+    starts = np.minimum(np.floor(i * np.float32(n_in) / np.float32(n_out)), n_in - 1)
+    ends = np.minimum(np.ceil((i + 1) * np.float32(n_in) / np.float32(n_out)), n_in)
+    return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
+
+
+class AdaptivePooling(KerasLayer):
+    """Keras 3 ``AdaptiveAverage/MaxPooling{1,2,3}D``: each spatial axis cut into
+    ``output_size`` windows (overlapping when the size does not divide), pooled
+    axis by axis (max and mean over a box are separable)."""
+
+    kind: str = "avg"
+    output_size: tuple[int, ...] = (1,)
+    channels_first: bool = False
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        x = single(inputs)
+        x = x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)
+        axes = spatial_axes(x.ndim, self.channels_first)
+        if len(axes) != len(self.output_size):
+            raise ValueError(f"{self.name}: output_size {self.output_size} does not fit an "
+                             f"input of rank {x.ndim}")
+        reduce = jnp.max if self.kind == "max" else jnp.mean
+        for axis, n_out in zip(axes, self.output_size, strict=True):
+            parts = [reduce(lax.slice_in_dim(x, a, b, axis=axis), axis=axis, keepdims=True)
+                     for a, b in adaptive_windows(x.shape[axis], n_out)]
+            x = jnp.concatenate(parts, axis=axis)
+        return x
+
+
+_ADAPTIVE_NOTES = (
+    "Keras 3 only: window i of an axis of length n covers [floor(i*n/out), ceil((i+1)*n/out)) "
+    "(windows overlap when out does not divide n), averaged or maxed; data_format honoured.")
+
+
+@register_layer("AdaptiveAveragePooling1D", "AdaptiveMaxPooling1D", notes=_ADAPTIVE_NOTES,
+                samples=[Sample({"output_size": 2}, ((2, 5, 3),))])
+@register_layer("AdaptiveAveragePooling2D", "AdaptiveMaxPooling2D", notes=_ADAPTIVE_NOTES,
+                samples=[Sample({"output_size": [2, 3]}, ((2, 5, 7, 2),))])
+@register_layer("AdaptiveAveragePooling3D", "AdaptiveMaxPooling3D", notes=_ADAPTIVE_NOTES,
+                samples=[Sample({"output_size": [2, 1, 2], "data_format": "channels_first"},
+                                ((2, 2, 3, 4, 3),))])
+def adaptive_pooling(spec: LayerSpec) -> nn.Module:
+    rank = int(spec.class_name[-2])
+    return AdaptivePooling(kind="max" if "Max" in spec.class_name else "avg",
+                           output_size=ints(spec, "output_size", rank),
+                           channels_first=channels_first(spec), name=spec.name)
+
+
+__all__ = ["AdaptivePooling", "GlobalPooling", "Pooling", "pool_nd"]

@@ -1,4 +1,5 @@
-"""Preprocessing layers: rescaling, resizing, cropping, category encoding, augmentation.
+"""Preprocessing layers: rescaling, resizing, cropping, category encoding, augmentation,
+and Keras 3's AutoContrast and audio front-ends (STFTSpectrogram, MelSpectrogram).
 
 TF.js quirks reproduced (``tfjs-layers/src/layers/preprocessing/*.ts``):
 ``Resizing`` resizes with ``align_corners = not crop_to_aspect_ratio`` and never
@@ -21,10 +22,13 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from ..topology.config import snake
 from ..topology.spec import LayerSpec
+from . import initializers
 from .base import KerasLayer, channels_first, fail, single
+from .base import padding as padding_of
 from .registry import register_layer
 from .traits import Sample
 
@@ -361,7 +365,13 @@ class InferenceIdentity(KerasLayer):
 
 
 _AUGMENTATIONS = ("RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
-                  "RandomContrast", "RandomBrightness")
+                  "RandomContrast", "RandomBrightness",
+                  # Keras 3 (checked: model(x, training=False) returns x)
+                  "AugMix", "CutMix", "MixUp", "RandAugment",
+                  "RandomColorDegeneration", "RandomColorJitter", "RandomElasticTransform",
+                  "RandomErasing", "RandomGaussianBlur", "RandomGrayscale", "RandomHue",
+                  "RandomInvert", "RandomPerspective", "RandomPosterization", "RandomSaturation",
+                  "RandomSharpness", "RandomShear", "Solarization")
 
 
 @register_layer(*_AUGMENTATIONS, samples=[Sample({"factor": 0.2}, ((2, 6, 5, 3),))], notes=(
@@ -369,6 +379,233 @@ _AUGMENTATIONS = ("RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslati
     "augmentation is not reproduced (identity): augment in the input pipeline."))
 def random_augmentation(spec: LayerSpec) -> nn.Module:
     return InferenceIdentity(name=spec.name)
+
+
+class AutoContrast(KerasLayer):
+    """Keras 3 ``AutoContrast`` (active at inference): per image and channel, the values
+    stretched from their [min, max] over axes 1, 2 to ``value_range``; NaN results (a
+    constant channel) keep the input, as Keras does."""
+
+    value_range: tuple[float, float] = (0.0, 255.0)
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        x = single(inputs, "AutoContrast")
+        images = x.astype(jnp.float32)
+        lo, hi = (np.float32(v) for v in self.value_range)
+        if (lo, hi) != (0.0, 255.0):
+            images = (images - lo) / (hi - lo) * np.float32(255.0)
+        low = jnp.min(images, axis=(1, 2), keepdims=True)
+        high = jnp.max(images, axis=(1, 2), keepdims=True)
+        scale = np.float32(255.0) / (high - low)
+        out = jnp.clip(images * scale + (-low * scale), 0.0, 255.0)
+        if (lo, hi) != (0.0, 255.0):
+            out = out / np.float32(255.0) * (hi - lo) + lo
+        out = jnp.where(jnp.isnan(out), x.astype(jnp.float32), out)
+        if jnp.issubdtype(x.dtype, jnp.integer):
+            return jnp.clip(jnp.round(out), jnp.iinfo(x.dtype).min,
+                            jnp.iinfo(x.dtype).max).astype(x.dtype)
+        return out.astype(x.dtype)
+
+
+@register_layer("AutoContrast", samples=[
+    Sample({"value_range": [0, 1]}, ((2, 4, 5, 3),), low=0, high=1)], notes=(
+    "Keras 3 only, active at inference: per image and channel (min/max over axes 1, 2) "
+    "`clip((x - min) * 255 / (max - min), 0, 255)` in the 0..255 scale of `value_range`; "
+    "a constant channel (NaN) keeps its input."))
+def auto_contrast(spec: LayerSpec) -> nn.Module:
+    value_range = spec.config.get("value_range", (0, 255))
+    if not isinstance(value_range, (list, tuple)) or len(value_range) != 2:
+        raise fail(spec, f"value_range must be [low, high], got {value_range!r}")
+    return AutoContrast(value_range=(float(value_range[0]), float(value_range[1])),
+                        name=spec.name)
+
+
+# ----------------------------------------------------------------- Keras 3 STFTSpectrogram
+_STFT_MODES = ("log", "magnitude", "psd", "real", "imag", "angle", "stft")
+
+
+class STFTSpectrogram(KerasLayer):
+    """Keras 3 ``STFTSpectrogram``: each channel of a ``[B, T, C]`` signal (``[B, C, T]``
+    channels_first) convolved with the stored ``real_kernel``/``imag_kernel``
+    (``[frame_length, 1, F]``, the windowed Fourier basis) at stride ``frame_step``,
+    then turned into the ``mode``'s quantity, exactly as Keras computes it."""
+
+    mode: str = "log"
+    frame_length: int = 256
+    frame_step: int = 128
+    n_freq: int = 129
+    padding: str = "valid"
+    expand_dims: bool = False
+    channels_first: bool = False
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        x = single(inputs, "STFTSpectrogram").astype(jnp.float32)
+        if not self.channels_first:
+            x = jnp.swapaxes(x, 1, 2)
+        b, c, t = x.shape
+        signal = x.reshape(b * c, t, 1)
+        shape = (self.frame_length, 1, self.n_freq)
+        init = initializers.get("zeros")
+
+        def conv(name: str):
+            kernel = self.param(name, init, shape)
+            y = lax.conv_general_dilated(signal, kernel, (self.frame_step,),
+                                         self.padding.upper(), dimension_numbers=("NWC", "WIO",
+                                                                                  "NWC"))
+            return jnp.swapaxes(y, 1, 2).reshape(b, c, self.n_freq, -1)  # [B, C, F, T']
+
+        if self.mode in ("real", "imag"):
+            return self._layout(conv(f"{self.mode}_kernel"))
+        real, imag = conv("real_kernel"), conv("imag_kernel")
+        if self.mode == "angle":
+            out = jnp.arctan2(imag, real)
+        elif self.mode == "stft":
+            out = jnp.concatenate([real, imag], axis=2)
+        else:
+            power = jnp.square(real) + jnp.square(imag)
+            if self.mode == "psd":
+                out = power + jnp.pad(power[:, :, 1:-1, :], ((0, 0), (0, 0), (1, 1), (0, 0)))
+            else:
+                out = jnp.sqrt(jnp.maximum(power, _EPSILON))
+                if self.mode == "log":
+                    out = jnp.log(jnp.maximum(out, _EPSILON))
+        return self._layout(out)
+
+    def _layout(self, y):
+        """``[B, C, F, T']`` to Keras's output layout."""
+        b, c, f, t = y.shape
+        if self.expand_dims:
+            return jnp.transpose(y, (0, 1, 3, 2) if self.channels_first else (0, 3, 2, 1))
+        y = y.reshape(b, c * f, t)
+        return y if self.channels_first else jnp.swapaxes(y, 1, 2)
+
+
+_EPSILON = 1e-7  # Keras's backend.epsilon()
+
+
+@register_layer("STFTSpectrogram", samples=[
+    Sample({"frame_length": 6, "frame_step": 3, "fft_length": 8, "mode": "stft",
+            "padding": "same", "expand_dims": True, "data_format": "channels_first"},
+           ((2, 2, 17),))], notes=(
+    "Keras 3 only: per channel, a strided 1-D convolution with the stored `real_kernel` / "
+    "`imag_kernel` (the windowed Fourier basis Keras initialises them with, so window and "
+    "scaling live in the weights), then the `mode`: log, magnitude, psd, real, imag, angle, "
+    "stft; padding valid/same and expand_dims as Keras lays them out. channels_first follows "
+    "Keras's code but no reference covers it (TensorFlow's CPU kernel cannot run it)."))
+def stft_spectrogram(spec: LayerSpec) -> nn.Module:
+    c = spec.config
+    mode = str(c.get("mode", "log"))
+    if mode not in _STFT_MODES:
+        raise fail(spec, f"mode {mode!r} is not one of {', '.join(_STFT_MODES)}")
+    frame_length = int(c.get("frame_length", 256))
+    fft_length = c.get("fft_length") or 2 ** math.ceil(math.log2(frame_length))
+    step = c.get("frame_step") or frame_length // 2
+    return STFTSpectrogram(mode=mode, frame_length=frame_length, frame_step=int(step),
+                           n_freq=int(fft_length) // 2 + 1,
+                           padding=padding_of(spec), expand_dims=bool(c.get("expand_dims", False)),
+                           channels_first=channels_first(spec), name=spec.name)
+
+
+# ----------------------------------------------------------------- Keras 3 MelSpectrogram
+_MEL_BREAK_HZ, _MEL_HIGH_Q = 700.0, 1127.0
+
+
+def mel_matrix(n_mels: int, n_bins: int, rate: float, low_hz: float, high_hz: float
+               ) -> np.ndarray:
+    """Keras's (TensorFlow's) ``linear_to_mel_weight_matrix`` ``[n_bins, n_mels]`` in float32:
+    triangles between consecutive mel-spaced edges, the DC bin zeroed."""
+    def mel(hz):
+        return np.float32(_MEL_HIGH_Q) * np.log(np.float32(1.0) + hz / np.float32(_MEL_BREAK_HZ))
+
+    f32 = np.float32
+    bins = mel(np.linspace(f32(0.0), f32(rate) / f32(2.0), n_bins, dtype=f32)[1:])[:, None]
+    edges = np.linspace(mel(f32(low_hz)), mel(f32(high_hz)), n_mels + 2, dtype=f32)
+    lower, center, upper = edges[:-2][None], edges[1:-1][None], edges[2:][None]
+    weights = np.maximum(f32(0.0), np.minimum((bins - lower) / (center - lower),
+                                              (upper - bins) / (upper - center)))
+    return np.pad(weights, ((1, 0), (0, 0))).astype(f32)
+
+
+def _window(kind: str, length: int) -> np.ndarray:
+    """TensorFlow's periodic Hann / Hamming window."""
+    a = 0.5 if kind == "hann" else 0.54
+    n = np.arange(length, dtype=np.float64)
+    return (a - (1.0 - a) * np.cos(2.0 * np.pi * n / length)).astype(np.float32)
+
+
+class MelSpectrogram(KerasLayer):
+    """Keras 3 ``MelSpectrogram`` on ``[B, T]`` (or ``[T]``) audio: centred (reflect-padded)
+    frames of ``fft_length`` at ``sequence_stride``, the ``sequence_length`` window padded to
+    ``fft_length``, ``|rfft|^mag_exp``, the mel filter bank, optionally decibels clamped to
+    ``top_db`` below the maximum of the whole batch (as Keras does); ``[..., mels, frames]``."""
+
+    fft_length: int = 2048
+    sequence_stride: int = 512
+    sequence_length: int = 2048
+    window: str | None = "hann"
+    sampling_rate: float = 16000.0
+    num_mel_bins: int = 128
+    min_freq: float = 20.0
+    max_freq: float = 8000.0
+    power_to_db: bool = True
+    top_db: float = 80.0
+    mag_exp: float = 2.0
+    min_power: float = 1e-10
+    ref_power: float = 1.0
+
+    @nn.compact
+    def __call__(self, inputs, *, train: bool = False, mask=None):
+        x = single(inputs, "MelSpectrogram").astype(jnp.float32)
+        half = self.fft_length // 2
+        x = jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(half, half)], mode="reflect")
+        n_frames = 1 + (x.shape[-1] - self.fft_length) // self.sequence_stride
+        starts = np.arange(n_frames) * self.sequence_stride
+        frames = x[..., starts[:, None] + np.arange(self.fft_length)[None, :]]
+        if self.window is not None:
+            left = (self.fft_length - self.sequence_length) // 2
+            win = np.zeros(self.fft_length, np.float32)
+            win[left:left + self.sequence_length] = _window(self.window, self.sequence_length)
+            frames = frames * win
+        spectrum = jnp.fft.rfft(frames, n=self.fft_length, axis=-1)
+        spec = jnp.sqrt(jnp.square(spectrum.real) + jnp.square(spectrum.imag)) ** self.mag_exp
+        weights = mel_matrix(self.num_mel_bins, spec.shape[-1], self.sampling_rate,
+                             self.min_freq, self.max_freq)
+        out = jnp.tensordot(spec, weights, axes=1)
+        if self.power_to_db:
+            log_spec = 10.0 * jnp.log10(jnp.maximum(out, self.min_power))
+            log_spec = log_spec - 10.0 * np.log10(max(abs(self.ref_power), self.min_power))
+            out = jnp.maximum(log_spec, jnp.max(log_spec) - self.top_db)
+        return jnp.swapaxes(out, -1, -2)
+
+
+@register_layer("MelSpectrogram", batch_coupled=True, samples=[
+    Sample({"fft_length": 16, "sequence_stride": 4, "sequence_length": 12,
+            "sampling_rate": 800, "num_mel_bins": 6, "top_db": 20.0}, ((2, 40),))], notes=(
+    "Keras 3 only: centred reflect-padded frames, periodic Hann/Hamming window of "
+    "sequence_length padded to fft_length, |rfft|^mag_exp, TensorFlow's mel filter bank "
+    "(DC bin zeroed), optional dB `10 log10(max(x, min_power) / ref_power)` clamped to top_db "
+    "below the maximum over the whole batch (so one sample depends on the others, as in "
+    "Keras); output [..., num_mel_bins, frames]."))
+def mel_spectrogram(spec: LayerSpec) -> nn.Module:
+    c = spec.config
+    fft = int(c.get("fft_length", 2048))
+    rate = float(c.get("sampling_rate", 16000))
+    window = c.get("window", "hann")
+    if window not in ("hann", "hamming", None):
+        raise fail(spec, f"window {window!r} is not one of hann, hamming, None")
+    length = int(c.get("sequence_length") or fft)
+    if length > fft:
+        raise fail(spec, f"sequence_length {length} is larger than fft_length {fft}")
+    return MelSpectrogram(
+        fft_length=fft, sequence_stride=int(c.get("sequence_stride", 512)),
+        sequence_length=length, window=window, sampling_rate=rate,
+        num_mel_bins=int(c.get("num_mel_bins", 128)), min_freq=float(c.get("min_freq", 20.0)),
+        max_freq=float(c.get("max_freq") or int(rate / 2)),
+        power_to_db=bool(c.get("power_to_db", True)), top_db=float(c.get("top_db", 80.0)),
+        mag_exp=float(c.get("mag_exp", 2.0)), min_power=float(c.get("min_power", 1e-10)),
+        ref_power=float(c.get("ref_power", 1.0)), name=spec.name)
 
 
 class RandomCrop(KerasLayer):

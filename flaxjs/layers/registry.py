@@ -34,6 +34,7 @@ import flax.linen as nn
 from ..errors import FlaxjsError, UnsupportedLayerError
 from ..topology.spec import MODEL_CLASSES, LayerSpec
 from .traits import AS_IS, Export, Foldable, Sample, refused
+from .unconverted import NOT_CONVERTED
 
 Converter = Callable[[LayerSpec], nn.Module]
 
@@ -171,7 +172,7 @@ def convert(spec: LayerSpec, custom: Mapping[str, Converter] | None = None) -> n
     """Build the module of one (non-model) layer, or raise :class:`UnsupportedLayerError`."""
     fn = lookup(spec.class_name, custom)
     if fn is None:
-        raise UnsupportedLayerError([(spec.class_name, spec.name)])
+        raise UnsupportedLayerError([(spec.class_name, spec.name)], NOT_CONVERTED)
     return fn(spec)
 
 

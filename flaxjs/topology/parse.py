@@ -62,6 +62,40 @@ def parse_model(model_config: Mapping[str, Any], *, location: str = "model.json"
     return _Parser(location, keras3).model(class_name, model_config.get("config"))
 
 
+def _is_ref(value: Any) -> bool:
+    """A tf.keras ``[layer, node, tensor]`` reference in a call kwarg."""
+    return (isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 3
+            and isinstance(value[0], str) and all(isinstance(v, int) for v in value[1:]))
+
+
+def _is_list_of_refs(value: Any) -> bool:
+    return (isinstance(value, Sequence) and not isinstance(value, str) and bool(value)
+            and all(_is_ref(v) for v in value))
+
+
+def _keras3_nodes(specs: Sequence[LayerSpec], outputs: Sequence[TensorRef]
+                  ) -> tuple[list[LayerSpec], list[TensorRef]]:
+    """Keras 3's node numbers rewritten in the Keras 2 numbering the graph uses.
+
+    Keras 2 numbers a nested model's calls from 1 (node 0 is its own internal call)
+    everywhere. Keras 3 writes a call event's input references with the node's index
+    among this model's calls only (``serialize_node`` drops the internal node), and
+    ``output_layers`` with Keras 2's numbering for a nested ``Functional`` but from 0
+    for a nested ``Sequential`` (not a Functional subclass in Keras 3).
+    """
+    models = {s.name for s in specs if s.is_model}
+    sequential = {s.name for s in specs if s.is_model and s.class_name == "Sequential"}
+
+    def shift(ref: TensorRef, names: set[str]) -> TensorRef:
+        return dataclasses.replace(ref, node=ref.node + 1) if ref.layer in names else ref
+
+    specs = [dataclasses.replace(s, calls=tuple(
+        dataclasses.replace(c, inputs=tuple(shift(r, models) for r in c.inputs))
+        for c in s.calls))
+        if any(r.layer in models for c in s.calls for r in c.inputs) else s for s in specs]
+    return specs, [shift(r, sequential) for r in outputs]
+
+
 def _calls_of(specs: Sequence[LayerSpec], name: str) -> tuple[Call, ...]:
     return next(s.calls for s in specs if s.name == name)
 
@@ -167,6 +201,9 @@ class _Parser:
         by_name = {s.name: s for s in specs}
         inputs, _ = self.io_refs(config.get("input_layers"), f"{name}.input_layers")
         outputs, keys = self.io_refs(config.get("output_layers"), f"{name}.output_layers")
+        if self.keras3:
+            specs, outputs = _keras3_nodes(specs, outputs)
+            by_name = {s.name: s for s in specs}
         if not outputs:
             raise self.fail(f"model {name!r} declares no output_layers")
         input_specs = []
@@ -246,7 +283,13 @@ class _Parser:
             states: list[TensorRef] = []
             self.collect_keras3(kwargs.pop("initial_state", None), states)
             kwargs.pop("mask", None)
-            return Call(tuple(refs + states), kwargs)
+            named, names = [], []
+            for key, value in kwargs.items():
+                found: list[TensorRef] = []
+                self.collect_keras3(value, found)
+                named += found
+                names += [key] * len(found)
+            return Call(tuple(refs + states + named), kwargs, tuple(names))
         if not isinstance(event, Sequence) or not event:
             raise self.fail(f"layer {layer!r}: malformed call event {str(event)[:80]}")
         if isinstance(event[0], str):  # a single reference not wrapped in a list
@@ -263,7 +306,15 @@ class _Parser:
             refs.append(TensorRef(str(ref[0]), int(ref[1]), int(ref[2])))
         if constants:
             kwargs["_constants"] = constants
-        return Call(tuple(refs), kwargs)
+        names = []
+        for key, value in kwargs.items():  # tf.keras writes a tensor kwarg as a triple
+            if key == "mask" or key == "_constants":
+                continue
+            for item in (value if _is_list_of_refs(value) else [value]):
+                if _is_ref(item):
+                    refs.append(TensorRef(str(item[0]), int(item[1]), int(item[2])))
+                    names.append(key)
+        return Call(tuple(refs), kwargs, tuple(names))
 
     def collect_keras3(self, value: Any, out: list[TensorRef]) -> None:
         if isinstance(value, Mapping):

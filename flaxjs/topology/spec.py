@@ -31,10 +31,21 @@ class TensorRef:
 
 @dataclasses.dataclass(frozen=True)
 class Call:
-    """One call of a layer: its input tensors (positional, then initial states)."""
+    """One call of a layer: its input tensors (positional, then initial states, then the
+    tensors passed by keyword).
+
+    ``tensor_kwargs`` names the keyword argument of each of the last inputs that came from
+    the call's kwargs (``mha(q, value=v)``); the kwargs keep their raw values too.
+    """
 
     inputs: tuple[TensorRef, ...]
     kwargs: dict[str, Any] = dataclasses.field(default_factory=dict, hash=False, compare=False)
+    tensor_kwargs: tuple[str, ...] = dataclasses.field(default=(), compare=False)
+
+    @property
+    def n_positional(self) -> int:
+        """How many inputs came before the tensors passed by keyword."""
+        return len(self.inputs) - len(self.tensor_kwargs)
 
 
 @dataclasses.dataclass(frozen=True)
