@@ -90,9 +90,15 @@ def rows(references: Mapping[str, Sequence[Case]] | None = None) -> list[Row]:
     references = references or {}
     out = [Row(name, True, family, notes, tuple(references.get(name, ())))
            for name, (family, notes) in _BUILT_IN.items()]
-    out += [Row(r.class_name, r.tfjs, r.family, r.notes, tuple(references.get(r.class_name, ())))
-            for r in registry.registrations()]
+    out += [Row(r.class_name, r.tfjs, r.family, _with_aliases(r.notes, r.aliases),
+                tuple(references.get(r.class_name, ()))) for r in registry.registrations()]
     return sorted(out, key=lambda row: row.class_name)
+
+
+def _with_aliases(notes: str, aliases: Sequence[str]) -> str:
+    if not aliases:
+        return notes
+    return f"{notes} Also read as {', '.join(f'`{a}`' for a in aliases)}.".lstrip()
 
 
 def _cases_cell(cases: Sequence[Case]) -> str:

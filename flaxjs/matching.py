@@ -189,10 +189,10 @@ class _Matcher:
         candidates = self.by_layer[before[layer_pos]]
         if scope:
             direction = scope[0].split("_")[0]  # forward_layer / backward_layer
+            if not direction:  # an unnamed private sublayer: no scope to match by
+                return None
             candidates = [s for s in candidates if s.sub and s.sub[0].startswith(direction)]
-            ordered = sorted(candidates, key=lambda s: s.index)
-        else:
-            ordered = sorted(candidates, key=lambda s: s.index)
+        ordered = sorted(candidates, key=lambda s: s.index)
         if index < len(ordered) and ordered[index] in self.free:
             return ordered[index]
         return None

@@ -114,11 +114,16 @@ def test_keras3_positions_name_the_same_objects_as_keras(case):
         np.testing.assert_array_equal(value, expected[name], err_msg=name)
 
 
-@pytest.mark.parametrize("case", ["sequential-conv-bn-dense", "nested-models"])
+@pytest.mark.parametrize("case", [KERAS_FILES / "sequential-conv-bn-dense",
+                                  KERAS_FILES / "nested-models",
+                                  KERAS_REFERENCES / "multi-head-attention-cross",
+                                  KERAS_REFERENCES / "grouped-query-attention"],
+                         ids=lambda c: c.name)
 def test_keras3_positions_without_saved_names(case):
     """Older Keras 3 files lack the ``name`` attribute on ``vars`` groups: the layer a
-    ``layers/<class key>`` holds is then taken from the config."""
-    with zipfile.ZipFile(KERAS_FILES / case / "model.keras") as z:
+    ``layers/<class key>`` holds is then taken from the config, a sublayer's scope from
+    its attribute name (``query_dense``, ``_query_dense``) by the class's registration."""
+    with zipfile.ZipFile(case / "model.keras") as z:
         config = json.loads(z.read("config.json"))
         data = io.BytesIO(z.read("model.weights.h5"))
     with h5py.File(data, "a") as f:
@@ -130,8 +135,23 @@ def test_keras3_positions_without_saved_names(case):
         assert not any("name" in obj.attrs for obj in groups)
     with h5py.File(data, "r") as f:
         bare = keras_file.keras3_weights(f, config, "model.keras")
-    _, named = keras_file.read_keras(str(KERAS_FILES / case / "model.keras"), "model.keras")
+    _, named = keras_file.read_keras(str(case / "model.keras"), "model.keras")
     assert sorted(bare) == sorted(named)
+
+
+@pytest.mark.parametrize("case", ["multi-head-attention-cross-tf-keras",
+                                  "grouped-query-attention",
+                                  "reversible-embedding-spectral-norm"])
+def test_keras3_positions_name_the_tfjs_objects(case):
+    """Each object's ``vars/<i>`` are the weights the TF.js converter wrote for it, in order:
+    tf-keras's unnamed ``_query_dense`` is ``query``, and a SpectralNormalization's own copy
+    of its layer's kernel is left out (its own variable is ``vector_u`` alone)."""
+    folder = KERAS_REFERENCES / case
+    manifest = json.loads((folder / "model.json").read_text())["weightsManifest"]
+    tfjs = _legacy_positions({w["name"]: np.empty(w["shape"]) for group in manifest
+                              for w in group["weights"]})
+    _, positions = keras_file.read_keras(str(folder / "model.keras"), "model.keras")
+    assert {k: v.shape for k, v in positions.items()} == {k: v.shape for k, v in tfjs.items()}
 
 
 def test_keras_file_recognised_by_content_not_name(tmp_path):

@@ -116,3 +116,28 @@ def test_sample_runs_jits_differentiates_and_exports(reg, index, sample, tmp_pat
 
 def _leaves_jax(tree) -> list:
     return jax.tree_util.tree_leaves(tree)
+
+
+def test_aliases_share_their_class_registration_and_are_listed_once():
+    """A class files name two ways (Keras 3 saves GroupedQueryAttention as
+    GroupQueryAttention) has one registration: its samples and coverage row appear once."""
+    regs = registry.registrations()
+    names = [r.class_name for r in regs]
+    assert len(names) == len(set(names))
+    aliased = [r for r in regs if r.aliases]
+    assert aliased
+    for reg in aliased:
+        for alias in reg.aliases:
+            assert alias not in names and registry.registration(alias) is reg
+            with registry.registered(), pytest.raises(flaxjs.FlaxjsError, match=alias):
+                registry.register_layer("Other", aliases=[alias])(reg.converter)
+
+
+@pytest.mark.parametrize("reg", [r for r in registry.registrations() if r.keras_file.sublayers],
+                         ids=lambda r: r.class_name)
+def test_keras_file_sublayer_scopes_are_the_modules_scopes(reg):
+    """The scopes a registration gives a ``.keras`` file's unnamed sublayers are variable
+    scopes its module creates (its first sample enables them all)."""
+    sample = reg.samples[0]
+    model = build(sample.class_name or reg.class_name, sample)
+    assert set(reg.keras_file.sublayers.values()) <= set(model.variables["params"]["layer"])

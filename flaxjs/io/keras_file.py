@@ -13,7 +13,11 @@ it), and the weights are named arrays that :mod:`flaxjs.matching` assigns to var
   (``layers/lstm`` may hold layer ``lstm_1``). They are
   named ``<layer>/<sublayer>.../vars/<i>`` with the real layer names: the ``name``
   attribute Keras writes on each ``vars`` group, else the layer the config lists at that
-  key, so nested models, RNN cells and ``Bidirectional`` halves are told apart.
+  key, or for a sublayer the scope its class's registration gives its attribute
+  (:class:`~flaxjs.layers.traits.KerasFileLayout`: ``_query_dense`` → ``query``), so
+  nested models, RNN cells, ``Bidirectional`` halves and attention projections are told
+  apart. A wrapper's own copies of its layer's variables are left out (the rest keep
+  their order, numbered from 0).
 
 Nothing in the file is executed (Lambda payloads stay refused by the layer converters),
 zip members are read by name only, size-checked, into memory (nothing is extracted), and
@@ -35,6 +39,8 @@ import numpy as np
 from ..errors import ModelFormatError, SourceError, UnsafePathError, WeightsError
 from ..hostmem import aligned_empty, frozen
 from ..keras import keras_name
+from ..layers import registry
+from ..layers.traits import KerasFileLayout
 from ..topology.spec import MODEL_CLASSES
 
 #: the largest ``config.json``/``metadata.json`` read from a ``.keras`` zip.
@@ -251,30 +257,50 @@ def _walk_model(group: Any, config: Any, class_name: str, chain: list[str],
         sub = container[key]
         entry = entries.get(key, {})
         name = _saved_name(sub) or str(_entry_config(entry).get("name") or key)
-        _own_vars(sub, [*chain, name], out, location)
-        if entry.get("class_name") in MODEL_CLASSES:
-            _walk_model(sub, _entry_config(entry), entry["class_name"], [*chain, name], out,
-                        location)
+        class_name = str(entry.get("class_name", ""))
+        _own_vars(sub, [*chain, name], _layout(class_name), out, location)
+        if class_name in MODEL_CLASSES:
+            _walk_model(sub, _entry_config(entry), class_name, [*chain, name], out, location)
         else:
-            _walk_children(sub, [*chain, name], entry, out, location)
+            _walk_children(sub, [*chain, name], entry, entry, out, location)
 
 
-def _walk_children(group: Any, chain: list[str], entry: Mapping[str, Any],
+def _walk_children(group: Any, chain: list[str], entry: Mapping[str, Any], owner: Any,
                    out: dict[str, np.ndarray], location: str) -> None:
     """A layer's sub-objects (RNN cells, Bidirectional halves, attention projections...), in
     Keras's creation order where the file's alphabetical order loses it: the order of the
     layer config's list for a list of sub-layers (``StackedRNNCells`` cells), and a
-    ``Bidirectional``'s forward half first. (Weights matched by order need it.)"""
+    ``Bidirectional``'s forward half first. (Weights matched by order need it.)
+    ``owner`` is the config entry of the object ``group`` holds, when the config has it."""
     keys = [k for k in group if k != "vars"]
     if "vars" not in group:  # a list or dict of sub-layers
         keys = _config_order(keys, entry)
+    layout = _layout(owner.get("class_name")) if isinstance(owner, Mapping) else None
     for key in sorted(keys, key=lambda k: k != "forward_layer"):
         sub = group[key]
         if not hasattr(sub, "keys"):
             continue
-        inner = [*chain, _saved_name(sub) or key] if "vars" in sub else chain
-        _own_vars(sub, inner, out, location)
-        _walk_children(sub, inner, entry, out, location)
+        attribute = key.lstrip("_")
+        scope = layout.sublayers.get(attribute, key) if layout else key
+        inner = [*chain, _saved_name(sub) or scope] if "vars" in sub else chain
+        held = _held_entry(owner, attribute)
+        _own_vars(sub, inner, _layout(held.get("class_name")), out, location)
+        _walk_children(sub, inner, entry, held, out, location)
+
+
+def _held_entry(owner: Any, attribute: str) -> Mapping[str, Any]:
+    """The config entry of the sublayer a layer holds as ``attribute`` (a wrapper's
+    ``layer``, a Bidirectional half, an RNN's ``cell``), or ``{}``."""
+    config = _entry_config(owner)
+    held = config.get("layer" if attribute == "forward_layer" else attribute) \
+        if isinstance(config, Mapping) else None
+    return held if isinstance(held, Mapping) and "class_name" in held else {}
+
+
+def _layout(class_name: Any) -> KerasFileLayout:
+    """Where the class's registration says a ``.keras`` file stores its variables."""
+    reg = registry.registration(str(class_name)) if class_name else None
+    return reg.keras_file if reg else KerasFileLayout()
 
 
 def _config_order(keys: list[str], entry: Any) -> list[str]:
@@ -297,12 +323,17 @@ def _config_order(keys: list[str], entry: Any) -> list[str]:
     return keys
 
 
-def _own_vars(group: Any, chain: list[str], out: dict[str, np.ndarray], location: str) -> None:
+def _own_vars(group: Any, chain: list[str], layout: KerasFileLayout,
+              out: dict[str, np.ndarray], location: str) -> None:
+    """The object's own variables, but the copies of its sublayers' ones the layout names,
+    numbered from 0 in their stored order."""
     if "vars" not in group:
         return
     found = group["vars"]
-    for key in sorted(found, key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k)):
-        name = "/".join([*chain, "vars", key])
+    keys = sorted(found, key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k))
+    kept = [k for k in keys if not (k.isdigit() and int(k) in layout.repeated)]
+    for i, key in enumerate(kept):
+        name = "/".join([*chain, "vars", str(i) if key.isdigit() else key])
         out[name] = _read(found[key], name, location)
 
 
@@ -315,8 +346,10 @@ def _saved_name(group: Any) -> str | None:
 
 
 def _container_keys(class_name: str, config: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """Keras's keys for a model's layers: snake_case class names made unique with ``_1``...
-    (``saving_lib._save_container_state``); a Sequential's InputLayer is not among them."""
+    """Keras's keys for a model's layers: snake_case Python class names (a registered
+    alias's class: ``GroupQueryAttention`` is ``grouped_query_attention``) made unique with
+    ``_1``... (``saving_lib._save_container_state``); a Sequential's InputLayer is not
+    among them."""
     layers = config.get("layers", []) if isinstance(config, Mapping) else config
     used: dict[str, int] = {}
     for entry in layers or ():
@@ -324,7 +357,9 @@ def _container_keys(class_name: str, config: Any) -> Iterator[tuple[str, Mapping
             continue
         if class_name == "Sequential" and entry.get("class_name") == "InputLayer":
             continue
-        key = keras_name(str(entry.get("class_name", "")))
+        class_name = str(entry.get("class_name", ""))
+        reg = registry.registration(class_name)
+        key = keras_name(reg.class_name if reg else class_name)
         if key in used:
             used[key] += 1
             key = f"{key}_{used[key]}"

@@ -25,7 +25,7 @@ from ..topology.spec import LayerSpec
 from . import activations, initializers
 from .base import KerasLayer, activation, as_list, fail, single
 from .registry import register_layer
-from .traits import Sample
+from .traits import KerasFileLayout, Sample
 
 _NEG = 1e9  # Keras's additive mask value for float32 scores
 
@@ -343,6 +343,10 @@ class MultiHeadAttention(KerasLayer):
 
 
 _MHA_ARGS = ("query", "value", "key")
+#: the projections' attribute names in Keras (tf-keras ``_query_dense``, Keras 3
+#: ``query_dense``) → their variable scopes
+_PROJECTIONS = {"query_dense": "query", "key_dense": "key", "value_dense": "value",
+                "output_dense": "attention_output"}
 
 
 def _argument_order(spec: LayerSpec, names: Sequence[str]) -> tuple[int, ...]:
@@ -365,7 +369,7 @@ def _argument_order(spec: LayerSpec, names: Sequence[str]) -> tuple[int, ...]:
     return orders.pop() if orders else tuple(range(len(names)))
 
 
-@register_layer("MultiHeadAttention", samples=[
+@register_layer("MultiHeadAttention", keras_file=KerasFileLayout(_PROJECTIONS), samples=[
     Sample({"num_heads": 2, "key_dim": 3}, ((2, 4, 6), (2, 4, 6))),
     Sample({"num_heads": 2, "key_dim": 3, "value_dim": 2, "output_shape": [5]},
            ((2, 4, 6), (2, 4, 6)))], notes=(
@@ -451,7 +455,8 @@ class GroupedQueryAttention(KerasLayer):
         return _Projection((q_in.shape[-1],), n_in=2, name="attention_output", **common)(out)
 
 
-@register_layer("GroupedQueryAttention", samples=[
+@register_layer("GroupedQueryAttention", aliases=["GroupQueryAttention"],
+                keras_file=KerasFileLayout({**_PROJECTIONS, "gate_dense": "gate"}), samples=[
     Sample({"head_dim": 2, "num_query_heads": 4, "num_key_value_heads": 2, "use_gate": True,
             "sliding_window": 2}, ((2, 4, 6), (2, 5, 6)))], notes=(
     "Keras 3 only. Query heads share key/value heads (repeated consecutively), projections "

@@ -33,7 +33,7 @@ import flax.linen as nn
 
 from ..errors import FlaxjsError, UnsupportedLayerError
 from ..topology.spec import MODEL_CLASSES, LayerSpec
-from .traits import AS_IS, Export, Foldable, Sample, refused
+from .traits import AS_IS, Export, Foldable, KerasFileLayout, Sample, refused
 from .unconverted import NOT_CONVERTED
 
 Converter = Callable[[LayerSpec], nn.Module]
@@ -54,6 +54,9 @@ class Registration:
       depthwise: its CPU lowering makes large loop fusions (XLA's fusion emitters help).
       batch_coupled: one sample's output may depend on other samples of the batch.
       samples: small configs the registry-driven tests build one-layer models from.
+      aliases: other ``class_name`` values files give the class (Keras 3 saves
+        ``GroupedQueryAttention`` as ``GroupQueryAttention``), converted alike.
+      keras_file: where a ``.keras`` file stores its variables apart from TF.js's names.
     """
 
     class_name: str
@@ -66,6 +69,8 @@ class Registration:
     depthwise: bool = False
     batch_coupled: bool = False
     samples: tuple[Sample, ...] = ()
+    aliases: tuple[str, ...] = ()
+    keras_file: KerasFileLayout = dataclasses.field(default_factory=KerasFileLayout)
 
 
 _LOCK = threading.RLock()
@@ -75,7 +80,8 @@ _REGISTRY: dict[str, Registration] = {}
 def register_layer(*class_names: str, notes: str = "", tfjs: bool = False,
                    export: Export | None = None, foldable: Foldable | None = None,
                    depthwise: bool = False, batch_coupled: bool = False,
-                   samples: Sequence[Sample] = (), override: bool = False
+                   samples: Sequence[Sample] = (), aliases: Sequence[str] = (),
+                   keras_file: KerasFileLayout | None = None, override: bool = False
                    ) -> Callable[[Converter], Converter]:
     """Register a converter for one or more Keras class names.
 
@@ -91,24 +97,33 @@ def register_layer(*class_names: str, notes: str = "", tfjs: bool = False,
       batch_coupled: one sample's output may depend on other samples of the batch
         (``Model.__call__`` then never splits a batch).
       samples: small configs the registry-driven tests build models from.
+      aliases: other class names files give the same class (one registration: listed
+        once, its samples built once); allowed with a single class name only.
+      keras_file: where a ``.keras`` file stores the class's variables, if not as TF.js
+        names them (see :class:`~flaxjs.layers.traits.KerasFileLayout`).
       override: replace an existing registration instead of raising.
     """
     if not class_names:
         raise TypeError("register_layer needs at least one class name")
+    if aliases and len(class_names) > 1:
+        raise TypeError("register_layer takes aliases for a single class name only")
 
     def decorate(fn: Converter) -> Converter:
         module = inspect.getmodule(fn)
         family = module.__name__.rsplit(".", 1)[-1] if module else "custom"
         with _LOCK:
-            for name in class_names:
+            for name in (*class_names, *aliases):
                 if name in _REGISTRY and not override:
                     raise FlaxjsError(
                         f"a converter for {name!r} is already registered "
                         f"({_REGISTRY[name].family}); pass override=True to replace it")
             for name in class_names:
-                _REGISTRY[name] = Registration(
+                reg = Registration(
                     name, fn, family, notes, tfjs, _export_of(name, tfjs, export), foldable,
-                    depthwise, batch_coupled, tuple(samples))
+                    depthwise, batch_coupled, tuple(samples), tuple(aliases),
+                    keras_file or KerasFileLayout())
+                for key in (name, *aliases):
+                    _REGISTRY[key] = reg
         return fn
 
     return decorate
@@ -177,9 +192,10 @@ def convert(spec: LayerSpec, custom: Mapping[str, Converter] | None = None) -> n
 
 
 def registrations() -> list[Registration]:
-    """Every registration, sorted by family then class name."""
+    """Every registration (once, not per alias), sorted by family then class name."""
     with _LOCK:
-        return sorted(_REGISTRY.values(), key=lambda r: (r.family, r.class_name))
+        return sorted((r for key, r in _REGISTRY.items() if key == r.class_name),
+                      key=lambda r: (r.family, r.class_name))
 
 
 def unsupported(specs: Iterable[tuple[str, str]], custom: Mapping[str, Converter] | None = None

@@ -11,6 +11,8 @@ next to the converter, and the rest of flaxjs reads it from there:
   emitters pay off (:func:`flaxjs.runtime.compiler_options`);
 * ``batch_coupled`` — its output for one sample may depend on the others (raw TF
   ops can reduce over axis 0), so ``Model.__call__`` never splits the batch;
+* :class:`KerasFileLayout` — where a Keras ``.keras`` file stores the class's variables
+  apart from the names TF.js gives them (:mod:`flaxjs.io.keras_file`);
 * :class:`Sample` — small configs the registry-driven tests build models from.
 """
 
@@ -104,6 +106,24 @@ class Foldable:
 
 
 @dataclasses.dataclass(frozen=True)
+class KerasFileLayout:
+    """How a ``.keras`` file stores the class's variables where its names differ from TF.js's.
+
+    Attributes:
+      sublayers: a sublayer's attribute name (leading underscores dropped) → the scope of
+        its variables in TF.js and flaxjs (MultiHeadAttention's ``query_dense`` →
+        ``query``), for files that do not write the sublayer's name (tf-keras, early
+        Keras 3).
+      repeated: positions among the layer's own stored variables that repeat a sublayer's
+        variable (SpectralNormalization's ``self.kernel = self.layer.kernel`` is saved
+        twice); not read.
+    """
+
+    sublayers: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    repeated: tuple[int, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
 class Sample:
     """A small model to exercise a class: one layer on fresh inputs.
 
@@ -132,5 +152,5 @@ class Sample:
     exportable: bool = True
 
 
-__all__ = ["AS_IS", "Export", "ExportContext", "ExportRule", "Foldable", "Sample", "is_default",
-           "refuse", "refused"]
+__all__ = ["AS_IS", "Export", "ExportContext", "ExportRule", "Foldable", "KerasFileLayout",
+           "Sample", "is_default", "refuse", "refused"]

@@ -25,7 +25,7 @@ from ..topology.spec import MODEL_CLASSES, LayerSpec
 from . import registry
 from .base import KerasLayer, as_list, fail, single
 from .registry import register_layer
-from .traits import Export, ExportContext, Sample, refuse
+from .traits import Export, ExportContext, KerasFileLayout, Sample, refuse
 
 Array = jax.Array
 
@@ -264,7 +264,7 @@ class SpectralNormalization(KerasLayer):
         return y
 
 
-@register_layer("SpectralNormalization", samples=[
+@register_layer("SpectralNormalization", keras_file=KerasFileLayout(repeated=(0,)), samples=[
     Sample({"layer": _wrapped("Dense", units=3), "power_iterations": 1}, ((2, 4),))], notes=(
     "Keras 3 only: inference runs the wrapped layer (variables under the wrapper, "
     "spectral_normalization/<layer>/kernel) on its stored kernel, as Keras does; the "
