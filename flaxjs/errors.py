@@ -61,7 +61,7 @@ class UnsupportedLayerError(FlaxjsError):
     """The model uses Keras classes that have no registered converter."""
 
     def __init__(self, layers: Iterable[tuple[str, str]]):
-        self.layers = sorted(set(layers), key=lambda t: (t[0], t[1]))
+        self.layers = sorted({(str(c), str(n)) for c, n in layers})
         by_class: dict[str, list[str]] = {}
         for class_name, name in self.layers:
             by_class.setdefault(class_name, []).append(name)

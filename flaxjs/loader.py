@@ -86,6 +86,8 @@ def from_artifacts(artifacts: Artifacts, *, strict: bool = True,
         ((spec.class_name, spec.name) for _, spec in graph.walk()), custom_layers)
     if missing_converters:
         raise UnsupportedLayerError(missing_converters)
+    for _, spec in graph.walk():  # every config field, before any weight is read
+        registry.validate(spec, custom_layers)
     manifest = parse_manifest(model_json.get("weightsManifest"), source=artifacts.location)
     decoded = decode_weights(manifest, read_shards(artifacts, manifest))
     module = GraphModule(graph, dict(custom_layers) if custom_layers else None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
 import flax.linen as nn
@@ -155,9 +155,7 @@ def activation(spec: LayerSpec, key: str = "activation", default: str | None = "
     if key not in spec.config:
         value = default
     else:
-        value = spec.config[key]
-        if isinstance(value, Mapping):
-            value = value.get("config", {}).get("name") or value.get("class_name")
+        value = activations.name_of(spec.config[key])
         if value is None:
             value = default if null_means_default else "linear"
     if not activations.is_known(value):

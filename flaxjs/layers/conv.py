@@ -31,6 +31,7 @@ from .base import (
     single,
 )
 from .core import DENSE_DEFAULTS
+from .fields import POSITIVE_INTS, Int, Ints, Str
 from .registry import register_layer
 from .traits import Export, ExportContext, Foldable, Sample, is_default, refuse
 
@@ -366,9 +367,20 @@ _CONV2D_DEFAULTS = {**DENSE_DEFAULTS, "strides": [1, 1], "padding": "valid",
                     "data_format": "channels_last", "dilation_rate": [1, 1]}
 _BIAS = {"bias_initializer": {"class_name": "RandomUniform", "config": {"seed": 1}}}
 
+#: the fields of a sliding window (convolutions, pooling).
+WINDOW_FIELDS = {"strides": POSITIVE_INTS, "dilation_rate": POSITIVE_INTS,
+                 "padding": Str("valid", "same", "causal"),
+                 "data_format": Str("channels_last", "channels_first")}
+_CONV_FIELDS = {**WINDOW_FIELDS, "kernel_size": Ints(1, required=True),
+                "filters": Int(1, required=True), "groups": Int(1)}
+_DEPTHWISE_FIELDS = {**WINDOW_FIELDS, "kernel_size": Ints(1, required=True),
+                     "depth_multiplier": Int(1)}
+_TRANSPOSE_FIELDS = {**_CONV_FIELDS, "output_padding": Ints(0)}
+_SEPARABLE_FIELDS = {**_DEPTHWISE_FIELDS, "filters": Int(1, required=True)}
+
 
 @register_layer("Conv1D", tfjs=True, export=Export(_conv_export, _CONV1D_DEFAULTS),
-                foldable=Foldable(1), notes=(
+                foldable=Foldable(1), fields=_CONV_FIELDS, notes=(
     "channels_first: TF.js transposes the input to NWC and returns [B,T,f] (reproduced; "
     "Keras 3 files get [B,f,T]). Keras-only: padding='causal' (left pad (k-1)·d) and "
     "groups>1 (grouped conv), which TF.js cannot run."), samples=[
@@ -384,7 +396,7 @@ def conv1d(spec: LayerSpec) -> nn.Module:
 
 
 @register_layer("Conv2D", tfjs=True, export=Export(_conv_export, _CONV2D_DEFAULTS),
-                foldable=Foldable(2), notes=(
+                foldable=Foldable(2), fields=_CONV_FIELDS, notes=(
     "TF.js `same` padding (extra cell bottom/right); channels_first via NHWC transposes, "
     "a softmax activation then runs over the last (W) axis as in TF.js. Keras-only: "
     "groups>1 (grouped conv; TF.js ignores `groups` and fails on the kernel shape)."), samples=[
@@ -394,7 +406,8 @@ def conv1d(spec: LayerSpec) -> nn.Module:
                 "dilation_rate": 2}, ((2, 3, 7, 8),)),
         Sample({"filters": 4, "kernel_size": 3, "groups": 2}, ((2, 6, 6, 4),),
                exportable=False)])
-@register_layer("Conv3D", tfjs=True, export=Export(_conv_export), foldable=Foldable(3), notes=(
+@register_layer("Conv3D", tfjs=True, export=Export(_conv_export), foldable=Foldable(3),
+                fields=_CONV_FIELDS, notes=(
     "as Conv2D in 3-D (kernel [kd,kh,kw,in,f]); TF.js's 3-D `same` padding is not clamped "
     "at 0 (kernel < stride shifts the windows by one cell; reproduced); groups>1 Keras-only."),
     samples=[Sample({"filters": 3, "kernel_size": 2, "strides": 2, "padding": "same", **_BIAS},
@@ -412,7 +425,8 @@ def _conv_transpose_export(spec: LayerSpec, config: dict, ctx: ExportContext) ->
                      "Keras 3 layer uses")
 
 
-@register_layer("Conv2DTranspose", tfjs=True, export=Export(_conv_transpose_export), notes=(
+@register_layer("Conv2DTranspose", tfjs=True, export=Export(_conv_transpose_export),
+                fields=_TRANSPOSE_FIELDS, notes=(
     "kernel [kh,kw,f,in]; gradient of conv2d, output in·s (same) or in·s+max(k-s,0) "
     "(valid). TF.js ignores output_padding and dilation_rate (reproduced); Keras 3 files "
     "honour both."), samples=[
@@ -420,11 +434,12 @@ def _conv_transpose_export(spec: LayerSpec, config: dict, ctx: ExportContext) ->
                ((2, 4, 5, 2),)),
         Sample({"filters": 2, "kernel_size": 3, "strides": 2, "output_padding": 1},
                ((2, 4, 4, 2),), keras3=True, exportable=False)])
-@register_layer("Conv3DTranspose", tfjs=True, export=Export(_conv_transpose_export), notes=(
+@register_layer("Conv3DTranspose", tfjs=True, export=Export(_conv_transpose_export),
+                fields=_TRANSPOSE_FIELDS, notes=(
     "as Conv2DTranspose in 3-D (kernel [kd,kh,kw,f,in]), with TF.js's unclamped 3-D "
     "`same` padding (see Conv3D)."), samples=[
         Sample({"filters": 2, "kernel_size": 2, "strides": 2, **_BIAS}, ((2, 3, 2, 3, 2),))])
-@register_layer("Conv1DTranspose", notes=(
+@register_layer("Conv1DTranspose", fields=_TRANSPOSE_FIELDS, notes=(
     "Keras-only (TF.js has no Conv1DTranspose): kernel [k,f,in]; output_padding and "
     "dilation_rate honoured."), samples=[
         Sample({"filters": 3, "kernel_size": 3, "strides": 2, "output_padding": 1, **_BIAS},
@@ -448,7 +463,7 @@ def _depthwise_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> None
                      "Keras 3 layer uses")
 
 
-@register_layer("DepthwiseConv2D", tfjs=True, depthwise=True,
+@register_layer("DepthwiseConv2D", tfjs=True, depthwise=True, fields=_DEPTHWISE_FIELDS,
                 export=Export(_depthwise_export, {"depth_multiplier": 1}),
                 foldable=Foldable(2, kernel="depthwise_kernel"), notes=(
     "output channel c·dm+m; TF.js ignores dilation_rate (reproduced for TF.js-loadable "
@@ -458,7 +473,7 @@ def _depthwise_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> None
                 **_BIAS}, ((2, 7, 6, 3),)),
         Sample({"kernel_size": 3, "dilation_rate": 2}, ((2, 7, 7, 2),), keras3=True,
                exportable=False)])
-@register_layer("DepthwiseConv1D", depthwise=True, notes=(
+@register_layer("DepthwiseConv1D", depthwise=True, fields=_DEPTHWISE_FIELDS, notes=(
     "Keras-only (TF.js has no DepthwiseConv1D): kernel [k,in,dm] (`depthwise_kernel`, "
     "Keras 3 `kernel`), dilation honoured."), samples=[
         Sample({"kernel_size": 3, "depth_multiplier": 2, "dilation_rate": 2, **_BIAS},
@@ -479,7 +494,7 @@ def _separable_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> None
                      "the wrong axis (Keras 3 semantics were used)")
 
 
-@register_layer("SeparableConv2D", tfjs=True, depthwise=True,
+@register_layer("SeparableConv2D", tfjs=True, depthwise=True, fields=_SEPARABLE_FIELDS,
                 export=Export(_separable_export, {"depth_multiplier": 1}), notes=(
     "depthwise (strides, padding, dilation) then 1x1 conv. depth_multiplier is read from "
     "the config (TF.js's own save omits it: such files only load with dm=1). "
@@ -489,7 +504,7 @@ def _separable_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> None
                 **_BIAS}, ((2, 6, 5, 3),)),
         Sample({"filters": 4, "kernel_size": 2, "depth_multiplier": 2,  # TF.js's bias axis
                 "data_format": "channels_first"}, ((2, 2, 5, 5),))])      # needs H' == filters
-@register_layer("SeparableConv1D", depthwise=True, notes=(
+@register_layer("SeparableConv1D", depthwise=True, fields=_SEPARABLE_FIELDS, notes=(
     "Keras-only (TF.js throws for rank 1): depthwise_kernel [k,in,dm], pointwise_kernel "
     "[1,in·dm,f]; Keras semantics."), samples=[
         Sample({"filters": 4, "kernel_size": 3, "depth_multiplier": 2, **_BIAS}, ((2, 7, 3),))])

@@ -20,6 +20,7 @@ from jax import lax
 
 from ..topology.spec import LayerSpec
 from .base import KerasLayer, as_list, fail
+from .fields import BOOL, Int, Ints
 from .registry import register_layer
 from .traits import Export, ExportContext, Sample, refuse
 
@@ -192,7 +193,8 @@ def _concatenate_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> No
         raise refuse(spec, f"TF.js concatenates on the last axis for axis={axis}")
 
 
-@register_layer("Concatenate", tfjs=True, export=Export(_concatenate_export), notes=(
+@register_layer("Concatenate", tfjs=True, export=Export(_concatenate_export),
+                fields={"axis": Int()}, notes=(
     "TF.js quirk reproduced: a negative axis other than -1 concatenates on the LAST axis "
     "(Keras 3 files: the configured axis); masks concatenated (missing = all true) and ANDed "
     "over the last axis"), samples=[Sample({"axis": 1}, ((2, 3, 4), (2, 2, 4))),
@@ -272,7 +274,8 @@ class Dot(KerasLayer):
         return None
 
 
-@register_layer("Dot", tfjs=True, samples=[
+@register_layer("Dot", tfjs=True, fields={"axes": Ints(required=True), "normalize": BOOL},
+                samples=[
     Sample({"axes": -1, "normalize": True}, ((2, 4), (2, 4))),
     Sample({"axes": [2, 2]}, ((2, 3, 4), (2, 5, 4)))],
                 notes="inputs of rank <= 3 (as TF.js); normalize divides by "

@@ -20,12 +20,15 @@ import jax.numpy as jnp
 from ..topology.spec import LayerSpec
 from . import initializers
 from .base import KerasLayer, fail, single
+from .fields import BOOL, Field, Float, Floats, Ints, is_int
 from .registry import register_layer
 from .traits import Export, Sample
 
 _RANDOM = {"class_name": "RandomUniform", "config": {"minval": 0.5, "maxval": 1.5, "seed": 1}}
 _ONES = {"class_name": "Ones", "config": {}}
 _ZEROS = {"class_name": "Zeros", "config": {}}
+_FIELDS = {"axis": Ints(), "epsilon": Float(), "momentum": Float(), "center": BOOL,
+           "scale": BOOL}
 
 
 def _axes(spec: LayerSpec, value: Any, *, allow_none: bool = False) -> tuple[int, ...]:
@@ -138,7 +141,7 @@ class BatchNormalization(KerasLayer):
 @register_layer("BatchNormalization", tfjs=True, export=Export(defaults={
     "axis": -1, "momentum": 0.99, "epsilon": 1e-3, "center": True, "scale": True,
     "beta_initializer": _ZEROS, "gamma_initializer": _ONES, "moving_mean_initializer": _ZEROS,
-    "moving_variance_initializer": _ONES}), samples=[
+    "moving_variance_initializer": _ONES}), fields=_FIELDS, samples=[
         Sample({"gamma_initializer": _RANDOM, "moving_variance_initializer": _RANDOM},
                ((2, 3, 3, 4),)),
         Sample({"axis": 1, "center": False, "epsilon": 0.01}, ((2, 3, 5),))], notes=(
@@ -205,7 +208,8 @@ class LayerNormalization(KerasLayer):
 
 
 @register_layer("LayerNormalization", tfjs=True, export=Export(defaults={
-    "axis": -1, "epsilon": 1e-3, "center": True, "scale": True}), samples=[
+    "axis": -1, "epsilon": 1e-3, "center": True, "scale": True}), fields={
+        **_FIELDS, "rms_scaling": BOOL}, samples=[
         Sample({"gamma_initializer": _RANDOM}, ((2, 3, 4),)),
         Sample({"axis": [1, 2], "epsilon": 0.01}, ((2, 3, 4),))], notes=(
     "mean and biased two-pass variance over `axis` (int or list), epsilon default 1e-3; "
@@ -260,7 +264,8 @@ class GroupNormalization(KerasLayer):
         return y.reshape(x.shape)
 
 
-@register_layer("GroupNormalization", samples=[
+@register_layer("GroupNormalization", fields={**_FIELDS, "groups": Field(
+    "-1 or a positive integer", lambda v: is_int(v) and (v == -1 or v >= 1))}, samples=[
     Sample({"groups": 2, "gamma_initializer": _RANDOM}, ((2, 3, 3, 4),)),
     Sample({"groups": -1, "axis": 1}, ((2, 4, 5),))], notes=(
     "Keras-only (TF.js cannot load it). Keras semantics: `groups` (-1 = one per channel) along "
@@ -292,7 +297,9 @@ class UnitNormalization(KerasLayer):
         return x * jnp.reciprocal(jnp.sqrt(jnp.maximum(sq, 1e-12)))
 
 
-@register_layer("UnitNormalization", samples=[Sample({"axis": -1}, ((2, 3, 4),)),
+@register_layer("UnitNormalization",
+                fields={"axis": Ints()},
+                samples=[Sample({"axis": -1}, ((2, 3, 4),)),
                                              Sample({"axis": [1, 2]}, ((2, 3, 4),))], notes=(
     "Keras-only (TF.js cannot load it): `x / sqrt(max(sum(x^2), 1e-12))` over `axis`."))
 def unit_normalization(spec: LayerSpec) -> nn.Module:
@@ -349,7 +356,8 @@ def _frozen(value: Any) -> Any:
     return value
 
 
-@register_layer("Normalization", samples=[
+@register_layer("Normalization", fields={"axis": Ints(), "mean": Floats(), "variance": Floats(),
+                                         "invert": BOOL}, samples=[
     Sample({"axis": -1, "mean": [0.1, 0.2, 0.3], "variance": [1.0, 2.0, 0.5]}, ((2, 4, 3),)),
     Sample({"axis": -1, "mean": [0.1, 0.2, 0.3], "variance": [1.0, 2.0, 0.5], "invert": True},
            ((2, 3),))], notes=(

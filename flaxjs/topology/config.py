@@ -50,6 +50,12 @@ def camel(value: str) -> str:
     return re.sub(r"_+(.)", lambda m: m.group(1).upper(), value)
 
 
+#: the dtype names a Keras or TF.js config may give a layer or an input.
+DTYPES = frozenset({"float16", "bfloat16", "float32", "float64", "int8", "int16", "int32",
+                    "int64", "uint8", "uint16", "uint32", "uint64", "bool", "string",
+                    "complex64"})
+
+
 def dtype_name(value: Any, default: str = "float32") -> str:
     """The compute dtype of a layer ``dtype`` entry: a string or a (DType)Policy object."""
     if value is None:
@@ -61,6 +67,8 @@ def dtype_name(value: Any, default: str = "float32") -> str:
         name = cfg.get("name", default) if isinstance(cfg, Mapping) else default
     else:
         return default
+    if not isinstance(name, str):
+        return default
     if name.startswith("mixed_"):
         return name[len("mixed_"):]
     return name
@@ -71,7 +79,7 @@ def variable_dtype(value: Any, default: str = "float32") -> str:
     if isinstance(value, Mapping):
         cfg = value.get("config", {})
         name = cfg.get("name", default) if isinstance(cfg, Mapping) else default
-        return "float32" if name.startswith("mixed_") else name
+        return "float32" if str(name).startswith("mixed_") else str(name)
     return dtype_name(value, default)
 
 
