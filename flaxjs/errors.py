@@ -57,6 +57,13 @@ class LayerConfigError(FlaxjsError):
         self.class_name = class_name
 
 
+class LayerSizeError(FlaxjsError):
+    """A layer's window does not fit its input, or a size it would compute is over
+    :data:`flaxjs.layers.sizes.MAX_ELEMENTS`. Raised from shapes while tracing, before XLA
+    compiles or allocates anything; a model re-raises it as a :class:`LayerConfigError`
+    naming the layer."""
+
+
 class UnsupportedLayerError(FlaxjsError):
     """The model uses Keras classes that have no registered converter."""
 

@@ -22,6 +22,7 @@ from ..errors import LayerConfigError
 from ..topology.config import as_tuple
 from ..topology.spec import LayerSpec
 from . import activations
+from .sizes import check_count
 
 Array = jax.Array
 
@@ -89,6 +90,8 @@ class KerasLayer(nn.Module):
               unbox: bool = True, **init_kwargs: Any) -> Any:
         if self.has_variable("params", name):
             return self._existing("params", name, init_args, init_kwargs)
+        check_count(f"variable {name!r}", _shape_and_dtype(init_args, init_kwargs)[0],
+                    per_example=False)
         if _SHAPES_ONLY.get():
             shape, dtype = _shape_and_dtype(init_args, init_kwargs)
             return self.variable("params", name, jnp.zeros, shape, dtype).value
@@ -100,6 +103,7 @@ class KerasLayer(nn.Module):
         if self.has_variable("batch_stats", name):
             self._existing("batch_stats", name, (tuple(shape),), {})
             return self.variable("batch_stats", name)
+        check_count(f"variable {name!r}", tuple(shape), per_example=False)
         if _SHAPES_ONLY.get():
             return self.variable("batch_stats", name, jnp.zeros, tuple(shape), dtype)
         return self.variable("batch_stats", name,

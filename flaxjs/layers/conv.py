@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from ..errors import LayerSizeError
 from ..topology.spec import LayerSpec
 from . import activations, initializers
 from .base import (
@@ -33,6 +34,7 @@ from .base import (
 from .core import DENSE_DEFAULTS
 from .fields import POSITIVE_INTS, Int, Ints, Str
 from .registry import register_layer
+from .sizes import check_count, check_windows
 from .traits import Export, ExportContext, Foldable, Sample, is_default, refuse
 
 Pads = tuple[tuple[int, int], ...]
@@ -48,8 +50,12 @@ def _spec(rank: int) -> tuple[str, str, str]:
 
 
 def conv_padding(sizes: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
-                 dilation: Sequence[int], mode: str, clamp: bool = True) -> Pads:
+                 dilation: Sequence[int], mode: str, clamp: bool = True, *,
+                 what: str = "window") -> Pads:
     """Per-axis ``(before, after)`` zero padding of TF.js/TF (``same`` puts the extra cell after).
+
+    A window that does not fit, or padding beyond any real input, raises
+    :class:`~flaxjs.errors.LayerSizeError` naming ``what`` (the config field).
 
     ``clamp=False`` is TF.js's 3-D ``same`` (``get3DPadAndOutInfo``): a total that
     comes out negative (kernel smaller than stride) is not clamped to 0, so
@@ -66,13 +72,15 @@ def conv_padding(sizes: Sequence[int], kernel: Sequence[int], strides: Sequence[
             pads.append((keff - 1, 0))
         else:
             pads.append((0, 0))
+    check_windows(what, sizes, kernel, dilation, pads)
     return tuple(pads)
 
 
 def window_outputs(sizes: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
-                   dilation: Sequence[int], mode: str, clamp: bool = True) -> tuple[int, ...]:
+                   dilation: Sequence[int], mode: str, clamp: bool = True, *,
+                   what: str = "window") -> tuple[int, ...]:
     """Output sizes of a sliding window over ``sizes`` padded as :func:`conv_padding` says."""
-    pads = conv_padding(sizes, kernel, strides, dilation, mode, clamp)
+    pads = conv_padding(sizes, kernel, strides, dilation, mode, clamp, what=what)
     return tuple((n + lo + hi - (k - 1) * d - 1) // s + 1
                  for n, (lo, hi), k, s, d in zip(sizes, pads, kernel, strides, dilation,
                                                  strict=True))
@@ -145,7 +153,7 @@ def conv_transpose_nd(x, kernel, strides, mode: str, dilation, output_padding=No
     with the flipped, in/out-swapped kernel.
     """
     rank = kernel.ndim - 2
-    pads = []
+    pads, outs = [], []
     for n, k, s, d, op in zip(x.shape[1:-1], kernel.shape[:rank], strides, dilation,
                               output_padding or (None,) * rank, strict=True):
         keff = (k - 1) * d + 1
@@ -153,8 +161,12 @@ def conv_transpose_nd(x, kernel, strides, mode: str, dilation, output_padding=No
             out = n * s + (max(keff - s, 0) if mode == "valid" else 0)
         else:
             out = (n - 1) * s + keff - 2 * (keff // 2 if mode == "same" else 0) + op
+        if out < 1:
+            raise LayerSizeError(f"output_padding {list(output_padding)} leaves an empty output")
+        outs.append(out)
         before = conv_padding([out], [keff], [s], [1], mode, clamp)[0][0]
         pads.append((keff - 1 - before, out + before - (n - 1) * s - 1))
+    check_count("the output", (x.shape[0], *outs, kernel.shape[-2]))
     w = jnp.swapaxes(jnp.flip(kernel, axis=tuple(range(rank))), -1, -2)
     return lax.conv_general_dilated(_float(x, w), w, (1,) * rank, tuple(pads),
                                     lhs_dilation=tuple(strides), rhs_dilation=tuple(dilation),
@@ -192,14 +204,14 @@ class _ConvBase(KerasLayer):
 
     def _pads(self, x) -> Pads:
         return conv_padding(x.shape[1:-1], self.kernel_size, self.strides, self.dilation,
-                            self.padding, self.clamp_same)
+                            self.padding, self.clamp_same, what="kernel_size")
 
     def _out(self, shape: Shape, channels: int) -> Shape | None:
         """The channels-last output shape (shape rules leave channels_first to tracing)."""
         if self.channels_first or len(shape) != len(self.kernel_size) + 2:
             return None
         sizes = window_outputs(shape[1:-1], self.kernel_size, self.strides, self.dilation,
-                               self.padding, self.clamp_same)
+                               self.padding, self.clamp_same, what="kernel_size")
         return None if min(sizes) < 1 else (shape[0], *sizes, channels)
 
 

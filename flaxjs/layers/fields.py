@@ -14,7 +14,8 @@ converter reads checked values and every bad one is a
     layer 'conv1' (Conv2D): field 'strides' must be positive integers, got [0, 1]
 
 Values are JSON values: an integral float (``2.0``, what a JS writer may emit) is an
-integer, a bool is never a number, and NaN or infinity is never a valid number.
+integer, integers stay within int32 (as TF.js's shapes), a bool is never a number, and
+NaN or infinity is never a valid number.
 A ``null`` is the default unless the field is ``required``.
 """
 
@@ -66,15 +67,23 @@ class Field:
         return dataclasses.replace(self, required=True)
 
 
+#: integers a config may hold: TF.js keeps shapes and sizes in int32.
+MAX_INT = 2 ** 31 - 1
+
+
 def is_number(value: Any) -> bool:
-    """A finite JSON number (not a bool)."""
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(value))
+    """A finite JSON number (not a bool; not an integer beyond a float's range)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def is_int(value: Any) -> bool:
-    """A JSON integer, or a float with an integral value."""
-    return is_number(value) and float(value).is_integer()
+    """A JSON integer within int32, or a float with such an integral value."""
+    return is_number(value) and float(value).is_integer() and abs(value) <= MAX_INT
 
 
 def _bounded(test: Callable[[Any], bool], lo: float | None, hi: float | None

@@ -28,8 +28,8 @@ def pool_nd(x, kind: str, window, strides, mode: str, clamp: bool = True):
     ``clamp=False``: TF.js's unclamped 3-D ``same`` padding (see ``conv_padding``).
     """
     spatial = x.shape[1:-1]
-    pads = ((0, 0), *conv_padding(spatial, window, strides, (1,) * len(window), mode, clamp),
-            (0, 0))
+    pads = ((0, 0), *conv_padding(spatial, window, strides, (1,) * len(window), mode, clamp,
+                                  what="pool_size"), (0, 0))
     dims, steps = (1, *window, 1), (1, *strides, 1)
     x = x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)
     if kind == "max":
@@ -68,7 +68,7 @@ class Pooling(KerasLayer):
         if len(axes) != len(self.pool_size):
             return None
         sizes = window_outputs([shape[a] for a in axes], self.pool_size, self.strides,
-                               (1,) * len(axes), self.padding, self.clamp_same)
+                               (1,) * len(axes), self.padding, self.clamp_same, what="pool_size")
         if min(sizes) < 1:
             return None
         out = list(shape)

@@ -14,11 +14,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..errors import LayerSizeError
 from ..topology.spec import LayerSpec
 from .base import KerasLayer, channels_first, fail, ints, single, spatial_axes
 from .conv import WINDOW_FIELDS
 from .fields import POSITIVE_INTS, Ints, Str
 from .registry import register_layer
+from .sizes import check_count
 from .traits import Export, ExportContext, Sample, refuse
 
 
@@ -55,6 +57,8 @@ class ZeroPadding(KerasLayer):
         widths = [(0, 0)] * x.ndim
         for axis, p in zip(spatial_axes(x.ndim, self.channels_first), self.pads, strict=True):
             widths[axis] = p
+        check_count("the output", [n + lo + hi for n, (lo, hi) in zip(x.shape, widths,
+                                                                      strict=True)])
         return jnp.pad(x, widths)
 
     def shape_rule(self, shapes):
@@ -73,6 +77,10 @@ class Cropping(KerasLayer):
         index = [slice(None)] * x.ndim
         axes = spatial_axes(x.ndim, self.channels_first)
         for axis, (lo, hi) in zip(axes, self.crops, strict=True):
+            if lo + hi >= x.shape[axis]:
+                raise LayerSizeError(f"cropping {[list(c) for c in self.crops]} leaves nothing "
+                                     f"of the input's spatial size "
+                                     f"{[x.shape[a] for a in axes]}")
             index[axis] = slice(lo, x.shape[axis] - hi)
         return x[tuple(index)]
 
@@ -112,15 +120,16 @@ class UpSampling(KerasLayer):
         x = single(inputs)
         axes = spatial_axes(x.ndim, self.channels_first)
         out = [x.shape[a] * s for a, s in zip(axes, self.size, strict=True)]
+        shape = list(x.shape)
+        for a, n in zip(axes, out, strict=True):
+            shape[a] = n
+        check_count("the output", shape)
         if self.interpolation == "nearest":
             for axis, s in zip(axes, self.size, strict=True):
                 x = jnp.repeat(x, s, axis=axis)
             return x
         if self.interpolation == "bilinear_legacy":
             return resize_bilinear_legacy(x, out, axes)
-        shape = list(x.shape)
-        for a, n in zip(axes, out, strict=True):
-            shape[a] = n
         return jax.image.resize(x, shape, self.interpolation)
 
     def shape_rule(self, shapes):
