@@ -113,17 +113,18 @@ def Int(lo: int | None = None, hi: int | None = None, *, required: bool = False)
     return Field(words, _bounded(is_int, lo, hi), required)
 
 
-def Ints(lo: int | None = None, *, required: bool = False, pairs: bool = False
-         ) -> Field:
-    """An integer or a non-empty list of them, each ``>= lo`` (per-axis sizes, axes);
-    ``pairs``: entries may also be ``[before, after]`` lists (padding, cropping)."""
+def Ints(lo: int | None = None, *, required: bool = False, pairs: bool = False,
+         empty: bool = False) -> Field:
+    """An integer or a list of them, each ``>= lo`` (per-axis sizes, axes); ``pairs``:
+    entries may also be ``[before, after]`` lists (padding, cropping); ``empty``: the list
+    may be empty (no axes)."""
     one = _bounded(is_int, lo, None)
 
     def entry(v: Any) -> bool:
         return one(v) or (pairs and isinstance(v, list) and len(v) == 2 and all(map(one, v)))
 
     def test(v: Any) -> bool:
-        return one(v) or (isinstance(v, list) and bool(v) and all(map(entry, v)))
+        return one(v) or (isinstance(v, list) and (empty or bool(v)) and all(map(entry, v)))
 
     words = _int_words(lo, True) + (" or [before, after] pairs" if pairs else "")
     return Field(words, test, required)
@@ -136,10 +137,13 @@ def Float(lo: float | None = None, hi: float | None = None, *, required: bool = 
 
 
 def Floats(*, required: bool = False) -> Field:
-    """A finite number or a non-empty list of them (per-channel values, factor ranges)."""
-    return Field("a finite number or a list of them",
-                 lambda v: is_number(v) or (isinstance(v, list) and bool(v)
-                                            and all(map(is_number, v))), required)
+    """A finite number or a non-empty (nested) list of them: per-channel values, ranges,
+    an array such as a Normalization layer's ``mean``."""
+    def test(v: Any, depth: int = 0) -> bool:
+        return is_number(v) or (isinstance(v, list) and bool(v) and depth < 8
+                                and all(test(e, depth + 1) for e in v))
+
+    return Field("a finite number or a (nested) list of them", test, required)
 
 
 def Str(*choices: str, required: bool = False) -> Field:

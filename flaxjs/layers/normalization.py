@@ -356,8 +356,8 @@ def _frozen(value: Any) -> Any:
     return value
 
 
-@register_layer("Normalization", fields={"axis": Ints(), "mean": Floats(), "variance": Floats(),
-                                         "invert": BOOL}, samples=[
+@register_layer("Normalization", fields={"axis": Ints(empty=True), "mean": Floats(),
+                                         "variance": Floats(), "invert": BOOL}, samples=[
     Sample({"axis": -1, "mean": [0.1, 0.2, 0.3], "variance": [1.0, 2.0, 0.5]}, ((2, 4, 3),)),
     Sample({"axis": -1, "mean": [0.1, 0.2, 0.3], "variance": [1.0, 2.0, 0.5], "invert": True},
            ((2, 3),))], notes=(
