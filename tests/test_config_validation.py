@@ -282,3 +282,17 @@ def test_constraint_axis_out_of_range_names_layer_and_weight():
     with pytest.raises(LayerConfigError, match=r"layer 'layer' \(Dense\): the constraint of "
                                                r"weight 'kernel': axis 7 is out of range"):
         flaxjs.load(doc, weights=shards)
+
+
+def test_nesting_depth_is_bounded():
+    inner: dict = {"class_name": "Dense", "config": {"units": 3}}
+    for _ in range(100):
+        inner = {"class_name": "TimeDistributed", "config": {"layer": inner}}
+    with pytest.raises(LayerConfigError, match="nests layers more than 32 levels deep"):
+        registry.validate(LayerSpec("TimeDistributed", "t", inner["config"]))
+
+
+def test_configs_made_in_python_may_use_tuples_and_numpy_scalars():
+    from flaxjs import keras
+    registry.validate(keras.Conv2D(np.int64(4), (3, 3), strides=(2, 2)))
+    registry.validate(keras.Reshape((7, -1)))

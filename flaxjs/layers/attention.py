@@ -31,7 +31,7 @@ from .traits import Sample
 _NEG = 1e9  # Keras's additive mask value for float32 scores
 _ATTENTION_FIELDS = {"use_scale": BOOL, "score_mode": Str("dot", "concat"), "dropout": RATE}
 _OUTPUT_SHAPE = Field("a positive integer or a list of positive integers or nulls", lambda v: (
-    is_int(v) and v >= 1) or (isinstance(v, list) and all(
+    is_int(v) and v >= 1) or (isinstance(v, (list, tuple)) and all(
         d is None or (is_int(d) and d >= 1) for d in v)))
 
 

@@ -48,7 +48,7 @@ def problem(value: Any) -> str | None:
     if not isinstance(cfg, Mapping):
         return "must be {class_name, config} with an object as config"
     axis = cfg.get("axis", 0)
-    axes = axis if isinstance(axis, list) else [axis]
+    axes = axis if isinstance(axis, (list, tuple)) else [axis]
     if not all(isinstance(a, int) and not isinstance(a, bool) for a in axes):
         return "must have an integer or a list of integers as config 'axis'"
     for key in _NUMBERS:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -67,13 +68,17 @@ class Field:
         return dataclasses.replace(self, required=True)
 
 
+#: a JSON list (a tuple in a config made in Python, e.g. by :mod:`flaxjs.keras`)
+_SEQ = (list, tuple)
+
 #: integers a config may hold: TF.js keeps shapes and sizes in int32.
 MAX_INT = 2 ** 31 - 1
 
 
 def is_number(value: Any) -> bool:
-    """A finite JSON number (not a bool; not an integer beyond a float's range)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    """A finite JSON number (not a bool; not an integer beyond a float's range). NumPy
+    scalars count, for configs made in Python."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return False
     try:
         return math.isfinite(value)
@@ -121,10 +126,10 @@ def Ints(lo: int | None = None, *, required: bool = False, pairs: bool = False,
     one = _bounded(is_int, lo, None)
 
     def entry(v: Any) -> bool:
-        return one(v) or (pairs and isinstance(v, list) and len(v) == 2 and all(map(one, v)))
+        return one(v) or (pairs and isinstance(v, _SEQ) and len(v) == 2 and all(map(one, v)))
 
     def test(v: Any) -> bool:
-        return one(v) or (isinstance(v, list) and (empty or bool(v)) and all(map(entry, v)))
+        return one(v) or (isinstance(v, _SEQ) and (empty or bool(v)) and all(map(entry, v)))
 
     words = _int_words(lo, True) + (" or [before, after] pairs" if pairs else "")
     return Field(words, test, required)
@@ -140,7 +145,7 @@ def Floats(*, required: bool = False) -> Field:
     """A finite number or a non-empty (nested) list of them: per-channel values, ranges,
     an array such as a Normalization layer's ``mean``."""
     def test(v: Any, depth: int = 0) -> bool:
-        return is_number(v) or (isinstance(v, list) and bool(v) and depth < 8
+        return is_number(v) or (isinstance(v, _SEQ) and bool(v) and depth < 8
                                 and all(test(e, depth + 1) for e in v))
 
     return Field("a finite number or a (nested) list of them", test, required)
@@ -159,7 +164,7 @@ def Dims(lo: int = 1, *, required: bool = False) -> Field:
     """A list of sizes, each an integer ``>= lo`` or null (unknown)."""
     one = _bounded(is_int, lo, None)
     return Field(f"a list of {_int_words(lo, True)} or nulls",
-                 lambda v: isinstance(v, list) and all(d is None or one(d) for d in v), required)
+                 lambda v: isinstance(v, _SEQ) and all(d is None or one(d) for d in v), required)
 
 
 def Delegated(what: str, problem: Problem, *, required: bool = False) -> Field:
@@ -206,7 +211,7 @@ def _common(key: str) -> Field | None:
 
 
 def _nested_entries(value: Any) -> list[Mapping[str, Any]] | None:
-    items = value if isinstance(value, list) else [value]
+    items = value if isinstance(value, _SEQ) else [value]
     ok = all(isinstance(v, Mapping) and isinstance(v.get("class_name"), str)
              and isinstance(v.get("config", {}) or {}, Mapping) for v in items)
     return list(items) if ok else None
@@ -256,10 +261,16 @@ def _first_problem(config: Mapping[str, Any], declared: Mapping[str, Field],
     return None
 
 
+#: how deep wrapped layers and cells may nest (Keras models nest two or three levels)
+MAX_NESTING = 32
+
+
 def _nested_problem(value: Any, fields_of: FieldsOf, path: str) -> str | None:
+    if path.count(".") >= MAX_NESTING:
+        return f"field {path!r} nests layers more than {MAX_NESTING} levels deep"
     entries = _nested_entries(value) or []
     for i, entry in enumerate(entries):
-        where = f"{path}[{i}]" if isinstance(value, list) else path
+        where = f"{path}[{i}]" if isinstance(value, _SEQ) else path
         inner = fields_of(entry["class_name"])
         if inner is None:
             continue  # an unknown class: its converter (or the RNN cell reader) says so
