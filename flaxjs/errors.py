@@ -57,8 +57,9 @@ class LayerConfigError(FlaxjsError):
         self.class_name = class_name
 
 
-class LayerSizeError(FlaxjsError):
-    """A layer's window does not fit its input, or a size it would compute is over
+class LayerFitError(FlaxjsError):
+    """A layer's config does not fit the input it gets: a window or an axis the input does
+    not have, a target shape of another size, or a size over
     :data:`flaxjs.layers.sizes.MAX_ELEMENTS`. Raised from shapes while tracing, before XLA
     compiles or allocates anything; a model re-raises it as a :class:`LayerConfigError`
     naming the layer."""

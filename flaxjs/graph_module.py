@@ -22,7 +22,7 @@ from typing import Any
 import flax.linen as nn
 import jax
 
-from .errors import LayerConfigError, LayerSizeError, TopologyError
+from .errors import LayerConfigError, LayerFitError, TopologyError
 from .layers import registry
 from .layers.base import KerasLayer, as_list
 from .layers.sizes import check_count
@@ -217,7 +217,7 @@ class GraphModule(KerasLayer):
                 outs = as_list(out)
                 for value in outs:
                     check_count("the output", getattr(value, "shape", ()))
-            except LayerSizeError as err:  # raised from shapes: nothing was computed yet
+            except LayerFitError as err:  # raised from shapes: nothing was computed yet
                 raise LayerConfigError(spec.name, spec.class_name, str(err)) from None
             if spec.module is not None or (
                     self.top_level and not getattr(module, "supports_masking", False)):

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from . import matching
-from .errors import LayerConfigError, LayerSizeError
+from .errors import LayerConfigError, LayerFitError
 from .graph_module import GraphModule, execution_order
 from .layers import registry
 from .layers.base import Shape
@@ -103,7 +103,7 @@ def _walk(graph: ModelGraph, shapes: list[Shape], prefix: tuple[str, ...],
                         check_count(f"variable {var!r}", shape, per_example=False)
             except (ValueError, TypeError):  # e.g. several inputs to a one-input layer:
                 rule = None                  # the trace reports it properly
-            except LayerSizeError as err:
+            except LayerFitError as err:
                 raise LayerConfigError(spec.name, spec.class_name, str(err)) from None
             if rule is None:
                 return None

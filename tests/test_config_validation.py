@@ -176,7 +176,7 @@ def test_sizes_that_cannot_work_are_refused_before_compiling(class_name, config,
 
 def test_the_size_limit_is_far_above_real_layers():
     sizes.check_count("output", (1, 1024, 1024, 128))  # a U-Net's first block at 1024²
-    with pytest.raises(flaxjs.errors.LayerSizeError):
+    with pytest.raises(flaxjs.errors.LayerFitError):
         sizes.check_count("output", (1, sizes.MAX_ELEMENTS + 1))
 
 
@@ -226,8 +226,9 @@ def _set_layer(key: str, value: Any):
     (_set_ref(1, 4), "reference nodes that do not exist"),
     (_set_ref(2, 3), "refers to output 3 of layer 'layer', which has 1 output"),
     (_set_input("batch_input_shape", 5), "input shape must be a list"),
-    (_set_input("batch_input_shape", [None, -5]), "input shape must be a list of non-negative"),
-    (_set_input("batch_input_shape", [None, "5"]), "input shape must be a list of non-negative"),
+    (_set_input("batch_input_shape", [None, -5]), "input shape must be a list of positive"),
+    (_set_input("batch_input_shape", [None, 0]), "input shape must be a list of positive"),
+    (_set_input("batch_input_shape", [None, "5"]), "input shape must be a list of positive"),
     (_set_input("dtype", "float31"), "dtype float31 is not one of"),
     (_set_input("dtype", ["float32"]), "is not one of"),
     (_set_layer("config", "units=3"), "config of layer class Dense must be an object"),
@@ -296,3 +297,24 @@ def test_configs_made_in_python_may_use_tuples_and_numpy_scalars():
     from flaxjs import keras
     registry.validate(keras.Conv2D(np.int64(4), (3, 3), strides=(2, 2)))
     registry.validate(keras.Reshape((7, -1)))
+
+
+@pytest.mark.parametrize("shape", [1.5, True, [None, 0], [None, math.inf]])
+def test_sequential_first_layer_input_shape_is_checked(shape):
+    doc = {"format": "layers-model", "weightsManifest": [{"paths": [], "weights": []}],
+           "modelTopology": {"model_config": {"class_name": "Sequential", "config": {
+               "name": "seq", "layers": [{"class_name": "Dense", "config": {
+                   "name": "d", "units": 2, "batch_input_shape": shape}}]}}}}
+    with pytest.raises(TopologyError, match="layer 'd': the input shape must be a list"):
+        _load(doc)
+
+
+@pytest.mark.parametrize(("class_name", "config", "inputs", "words"), [
+    ("Reshape", {"target_shape": [5, 5]}, ((2, 6),), "target_shape [5, 5] cannot hold"),
+    ("LayerNormalization", {"axis": 5}, ((2, 6),), "axis [5] is out of range"),
+    ("Dot", {"axes": 4}, ((2, 6), (2, 6)), "axes [4] is out of range"),
+])
+def test_axes_and_shapes_the_input_lacks_are_refused(class_name, config, inputs, words):
+    with pytest.raises(LayerConfigError, match=re.escape(f"layer 'layer' ({class_name}): "
+                                                         + words)):
+        _load(model_json(class_name, Sample(config, inputs)))

@@ -21,6 +21,7 @@ from . import initializers
 from .base import KerasLayer, fail, single
 from .fields import Float, Ints
 from .registry import register_layer
+from .sizes import check_axes
 from .traits import Export, ExportContext, Sample, is_default, refuse
 
 
@@ -208,6 +209,7 @@ class Softmax(KerasLayer):
         x = single(inputs)
         if mask is not None:
             x = x + (jnp.ones(x.shape, x.dtype) - mask.astype(x.dtype)) * jnp.asarray(-1e9, x.dtype)
+        check_axes("axis", self.axis if isinstance(self.axis, tuple) else (self.axis,), x.ndim)
         if isinstance(self.axis, tuple):
             if len(self.axis) > 1:
                 return jnp.exp(x - jax.nn.logsumexp(x, axis=self.axis, keepdims=True))

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ..errors import LayerSizeError
+from ..errors import LayerFitError
 from ..topology.spec import LayerSpec
 from . import activations, initializers
 from .base import (
@@ -55,7 +55,7 @@ def conv_padding(sizes: Sequence[int], kernel: Sequence[int], strides: Sequence[
     """Per-axis ``(before, after)`` zero padding of TF.js/TF (``same`` puts the extra cell after).
 
     A window that does not fit, or padding beyond any real input, raises
-    :class:`~flaxjs.errors.LayerSizeError` naming ``what`` (the config field).
+    :class:`~flaxjs.errors.LayerFitError` naming ``what`` (the config field).
 
     ``clamp=False`` is TF.js's 3-D ``same`` (``get3DPadAndOutInfo``): a total that
     comes out negative (kernel smaller than stride) is not clamped to 0, so
@@ -162,7 +162,7 @@ def conv_transpose_nd(x, kernel, strides, mode: str, dilation, output_padding=No
         else:
             out = (n - 1) * s + keff - 2 * (keff // 2 if mode == "same" else 0) + op
         if out < 1:
-            raise LayerSizeError(f"output_padding {list(output_padding)} leaves an empty output")
+            raise LayerFitError(f"output_padding {list(output_padding)} leaves an empty output")
         outs.append(out)
         before = conv_padding([out], [keff], [s], [1], mode, clamp)[0][0]
         pads.append((keff - 1 - before, out + before - (n - 1) * s - 1))

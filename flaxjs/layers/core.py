@@ -11,6 +11,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from ..errors import LayerFitError
 from ..topology import config as cfg
 from ..topology.spec import LayerSpec
 from . import activations, initializers
@@ -232,7 +233,11 @@ class Reshape(KerasLayer):
     @nn.compact
     def __call__(self, inputs, *, train: bool = False, mask=None):
         x = single(inputs)
-        return x.reshape((x.shape[0], *self.target_shape))
+        rule = self.shape_rule([x.shape])
+        if rule is None:
+            raise LayerFitError(f"target_shape {list(self.target_shape)} cannot hold the "
+                                f"input's {math.prod(x.shape[1:])} values per example")
+        return x.reshape(rule[0][0])
 
     def shape_rule(self, shapes):
         (shape,) = shapes

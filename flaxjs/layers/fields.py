@@ -175,7 +175,7 @@ def Delegated(what: str, problem: Problem, *, required: bool = False) -> Field:
 
 #: a ``{class_name, config}`` layer (or a list of them) held in the config (wrapped layers,
 #: RNN cells): checked against its own class's fields.
-NESTED = Field("a {class_name, config} layer or a list of them",
+NESTED = Field("a {class_name, config} layer or a non-empty list of them",
                lambda v: _nested_entries(v) is not None, nested=True)
 
 BOOL = Field("true or false", lambda v: isinstance(v, bool))
@@ -212,7 +212,7 @@ def _common(key: str) -> Field | None:
 
 def _nested_entries(value: Any) -> list[Mapping[str, Any]] | None:
     items = value if isinstance(value, _SEQ) else [value]
-    ok = all(isinstance(v, Mapping) and isinstance(v.get("class_name"), str)
+    ok = bool(items) and all(isinstance(v, Mapping) and isinstance(v.get("class_name"), str)
              and isinstance(v.get("config", {}) or {}, Mapping) for v in items)
     return list(items) if ok else None
 

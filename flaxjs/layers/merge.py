@@ -22,6 +22,7 @@ from ..topology.spec import LayerSpec
 from .base import KerasLayer, as_list, fail
 from .fields import BOOL, Int, Ints
 from .registry import register_layer
+from .sizes import check_axes
 from .traits import Export, ExportContext, Sample, refuse
 
 Array = jax.Array
@@ -213,9 +214,8 @@ def _l2_normalize(x: Array, axis: int) -> Array:
 
 
 def _interpret_axis(axis: int, rank: int) -> int:
-    while axis < 0:
-        axis += rank
-    return axis
+    """TF.js's ``interpretAxis``: add the rank until the axis is not negative."""
+    return axis % rank if axis < 0 else axis
 
 
 def batch_dot(x: Array, y: Array, axes: tuple[int, int]) -> Array:
@@ -265,6 +265,8 @@ class Dot(KerasLayer):
         x1, x2 = xs
         pair = self.axes if isinstance(self.axes, tuple) else (self.axes, self.axes)
         axes = (_interpret_axis(pair[0], x1.ndim), _interpret_axis(pair[1], x2.ndim))
+        check_axes("axes", axes[:1], x1.ndim)
+        check_axes("axes", axes[1:], x2.ndim)
         if self.normalize:
             x1 = _l2_normalize(x1, axes[0])
             x2 = _l2_normalize(x2, axes[1])

@@ -22,6 +22,7 @@ from . import initializers
 from .base import KerasLayer, fail, single
 from .fields import BOOL, Field, Float, Floats, Ints, is_int
 from .registry import register_layer
+from .sizes import check_axes
 from .traits import Export, Sample
 
 _RANDOM = {"class_name": "RandomUniform", "config": {"minval": 0.5, "maxval": 1.5, "seed": 1}}
@@ -47,12 +48,7 @@ def _axes(spec: LayerSpec, value: Any, *, allow_none: bool = False) -> tuple[int
 
 def _resolve(axes: Sequence[int], ndim: int, layer: str) -> tuple[int, ...]:
     """Negative axes counted from the end; checked against the input rank."""
-    out = tuple(a + ndim if a < 0 else a for a in axes)
-    if any(not 0 <= a < ndim for a in out):
-        raise ValueError(f"{layer}: axis {tuple(axes)} is out of range for a rank-{ndim} input")
-    if len(set(out)) != len(out):
-        raise ValueError(f"{layer}: duplicate axes in {tuple(axes)}")
-    return out
+    return check_axes("axis", axes, ndim)
 
 
 def _broadcast_shape(shape: Sequence[int], axes: Sequence[int]) -> tuple[int, ...]:

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..errors import LayerSizeError
+from ..errors import LayerFitError
 from ..topology.spec import LayerSpec
 from .base import KerasLayer, channels_first, fail, ints, single, spatial_axes
 from .conv import WINDOW_FIELDS
@@ -78,7 +78,7 @@ class Cropping(KerasLayer):
         axes = spatial_axes(x.ndim, self.channels_first)
         for axis, (lo, hi) in zip(axes, self.crops, strict=True):
             if lo + hi >= x.shape[axis]:
-                raise LayerSizeError(f"cropping {[list(c) for c in self.crops]} leaves nothing "
+                raise LayerFitError(f"cropping {[list(c) for c in self.crops]} leaves nothing "
                                      f"of the input's spatial size "
                                      f"{[x.shape[a] for a in axes]}")
             index[axis] = slice(lo, x.shape[axis] - hi)

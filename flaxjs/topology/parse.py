@@ -21,6 +21,15 @@ _CONSTANT = "_CONSTANT_VALUE"
 _SHAPE_KEYS = ("batch_input_shape", "batch_shape", "input_shape", "input_dim", "input_length")
 
 
+def _declared_shape(config: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """:func:`config.input_shape_of`, with ``()`` for a value that is not a list (refused
+    by ``input_spec``)."""
+    try:
+        return cfg.input_shape_of(config)
+    except TypeError:
+        return ()
+
+
 def _is_index(value: Any) -> bool:
     """A non-negative integer (an integral float is one too: JS writers may emit ``2.0``)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -135,7 +144,7 @@ class _Parser:
                 inner = first_graph.input_specs[0]
                 input_spec = InputSpec(inner.name, inner.shape, inner.dtype)
             else:
-                if cfg.input_shape_of(first_config) is None:
+                if _declared_shape(first_config) is None:
                     raise self.fail(
                         f"the first layer of Sequential {name!r} ({first_name!r}) declares no "
                         "input shape (batch_input_shape / input_shape); TF.js cannot build it "
@@ -232,16 +241,13 @@ class _Parser:
                    ) -> InputSpec:
         """The input a layer declares (an InputLayer, or the first layer of a Sequential):
         each dimension a non-negative integer or null, a dtype Keras knows."""
-        try:
-            shape = cfg.input_shape_of(config)
-        except TypeError:
-            shape = ()  # e.g. a number where a list belongs: refused below
+        shape = _declared_shape(config)
         if shape is None:
             raise self.fail(f"InputLayer {name!r} has no batch_input_shape, batch_shape or "
                             "input_shape")
-        if not shape or not all(d is None or _is_index(d) for d in shape):
+        if not shape or not all(d is None or (_is_index(d) and d > 0) for d in shape):
             given = {k: config.get(k) for k in _SHAPE_KEYS if config.get(k) is not None}
-            raise self.fail(f"layer {name!r}: the input shape must be a list of non-negative "
+            raise self.fail(f"layer {name!r}: the input shape must be a list of positive "
                             f"integers or nulls, got {str(given)[:120]}")
         dtype = cfg.dtype_name(config.get("dtype"), "")
         if config.get("dtype") is None:
