@@ -90,10 +90,9 @@ class KerasLayer(nn.Module):
               unbox: bool = True, **init_kwargs: Any) -> Any:
         if self.has_variable("params", name):
             return self._existing("params", name, init_args, init_kwargs)
-        check_count(f"variable {name!r}", _shape_and_dtype(init_args, init_kwargs)[0],
-                    per_example=False)
+        shape, dtype = _shape_and_dtype(init_args, init_kwargs)
+        check_count(f"variable {name!r}", shape, per_example=False)
         if _SHAPES_ONLY.get():
-            shape, dtype = _shape_and_dtype(init_args, init_kwargs)
             return self.variable("params", name, jnp.zeros, shape, dtype).value
         return super().param(name, init_fn, *init_args, unbox=unbox, **init_kwargs)
 

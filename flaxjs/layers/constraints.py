@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..topology.config import snake
+from ..topology.config import is_int, is_number, snake
 
 EPSILON = 1e-7  # TF.js backend epsilon on the CPU backend
 
@@ -49,12 +49,11 @@ def problem(value: Any) -> str | None:
         return "must be {class_name, config} with an object as config"
     axis = cfg.get("axis", 0)
     axes = axis if isinstance(axis, (list, tuple)) else [axis]
-    if not all(isinstance(a, int) and not isinstance(a, bool) for a in axes):
+    if not all(is_int(a) for a in axes):
         return "must have an integer or a list of integers as config 'axis'"
     for key in _NUMBERS:
         v = cfg.get(key)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
-                              or not np.isfinite(v)):
+        if v is not None and not is_number(v):
             return f"must have a finite number as config {key!r}"
     return None
 

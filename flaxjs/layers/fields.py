@@ -22,13 +22,12 @@ A ``null`` is the default unless the field is ``required``.
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import LayerConfigError
 from ..topology import config as cfg
+from ..topology.config import is_int, is_number
 from ..topology.spec import LayerSpec
 from . import activations, constraints, initializers
 
@@ -70,25 +69,6 @@ class Field:
 
 #: a JSON list (a tuple in a config made in Python, e.g. by :mod:`flaxjs.keras`)
 _SEQ = (list, tuple)
-
-#: integers a config may hold: TF.js keeps shapes and sizes in int32.
-MAX_INT = 2 ** 31 - 1
-
-
-def is_number(value: Any) -> bool:
-    """A finite JSON number (not a bool; not an integer beyond a float's range). NumPy
-    scalars count, for configs made in Python."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
-
-
-def is_int(value: Any) -> bool:
-    """A JSON integer within int32, or a float with such an integral value."""
-    return is_number(value) and float(value).is_integer() and abs(value) <= MAX_INT
 
 
 def _bounded(test: Callable[[Any], bool], lo: float | None, hi: float | None

@@ -9,7 +9,6 @@ Keras's default unless its config says otherwise).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Protocol, cast
 
@@ -17,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from jax.nn import initializers as jinit
 
-from ..topology.config import snake
+from ..topology.config import is_int, is_number, snake
 
 
 class Initializer(Protocol):
@@ -113,11 +112,10 @@ def problem(value: Any) -> str | None:
         return "must be {class_name, config} with an object as config"
     for key in _NUMBERS:
         v = cfg.get(key)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
-                              or not math.isfinite(v)):
+        if v is not None and not is_number(v):
             return f"must have a finite number as config {key!r}"
     seed = cfg.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+    if seed is not None and not is_int(seed):
         return "must have an integer or null as config 'seed'"
     for key, allowed in (("mode", _MODES), ("distribution", tuple(_DISTRIBUTIONS))):
         v = cfg.get(key)

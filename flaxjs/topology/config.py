@@ -7,6 +7,8 @@ its camel-casing (``format.md`` §2.1): e.g. ``"hard_sigmoid"`` and
 
 from __future__ import annotations
 
+import math
+import numbers
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -48,6 +50,27 @@ def snake_keys(config: Mapping[str, Any]) -> dict[str, Any]:
 def camel(value: str) -> str:
     """TF.js's ``toCamelCase``: drop each run of ``_`` and upper-case the next character."""
     return re.sub(r"_+(.)", lambda m: m.group(1).upper(), value)
+
+
+#: integers a config may hold: TF.js keeps shapes and sizes in int32.
+MAX_INT = 2 ** 31 - 1
+
+
+def is_number(value: Any) -> bool:
+    """A finite JSON number: not a bool, not an integer beyond a float's range (NumPy
+    scalars count, for configs made in Python)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def is_int(value: Any) -> bool:
+    """A JSON integer within int32, or a float with such an integral value (what a JS
+    writer may emit for ``2``)."""
+    return is_number(value) and float(value).is_integer() and abs(value) <= MAX_INT
 
 
 #: the dtype names a Keras or TF.js config may give a layer or an input.

@@ -31,10 +31,7 @@ def _declared_shape(config: Mapping[str, Any]) -> tuple[Any, ...] | None:
 
 
 def _is_index(value: Any) -> bool:
-    """A non-negative integer (an integral float is one too: JS writers may emit ``2.0``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    return value >= 0 and (isinstance(value, int) or value.is_integer())
+    return cfg.is_int(value) and value >= 0
 
 
 def model_config_of(model_json: Mapping[str, Any], *, location: str = "model.json"
