@@ -313,6 +313,7 @@ def test_sequential_first_layer_input_shape_is_checked(shape):
     ("Reshape", {"target_shape": [5, 5]}, ((2, 6),), "target_shape [5, 5] cannot hold"),
     ("LayerNormalization", {"axis": 5}, ((2, 6),), "axis [5] is out of range"),
     ("Dot", {"axes": 4}, ((2, 6), (2, 6)), "axes [4] is out of range"),
+    ("Rescaling", {"scale": [1.0, 2.0]}, ((2, 5),), "scale of shape [2] does not broadcast"),
 ])
 def test_axes_and_shapes_the_input_lacks_are_refused(class_name, config, inputs, words):
     with pytest.raises(LayerConfigError, match=re.escape(f"layer 'layer' ({class_name}): "

@@ -27,6 +27,7 @@ from ..topology.spec import LayerSpec
 from .base import KerasLayer, channels_first, fail, single
 from .fields import BOOL, Floats, Int, Str
 from .registry import register_layer
+from .sizes import check_broadcast
 from .traits import Sample
 
 
@@ -143,7 +144,10 @@ class Rescaling(KerasLayer):
     @nn.compact
     def __call__(self, inputs, *, train: bool = False, mask=None):
         x = single(inputs, "Rescaling").astype(jnp.float32)
-        return x * jnp.asarray(self.scale, jnp.float32) + jnp.asarray(self.offset, jnp.float32)
+        scale, offset = jnp.asarray(self.scale, jnp.float32), jnp.asarray(self.offset, jnp.float32)
+        check_broadcast("scale", x.shape, scale.shape)
+        check_broadcast("offset", x.shape, offset.shape)
+        return x * scale + offset
 
 
 def _number_or_tuple(spec: LayerSpec, key: str, default: float):

@@ -1,17 +1,21 @@
 """Checks that a layer's config fits its input, made from shapes before XLA compiles anything.
 
-A config can ask for windows that do not fit their input, or for outputs no machine
-holds: ``AveragePooling2D(pool_size=1e6)`` pads a 5x4 input to 10^12 cells (XLA then
-constant-folds for minutes), ``UpSampling2D(size=1e5)`` asks XLA for 960 GB. Layers call
-these checks on static shapes while they are traced (and in their shape rules), so such
-a model is refused at load with a :class:`~flaxjs.errors.LayerFitError`, which the
-model re-raises as a :class:`~flaxjs.errors.LayerConfigError` naming the layer.
+A config can ask for windows, axes or per-channel values the input does not have, or
+for outputs no machine holds: ``AveragePooling2D(pool_size=1e6)`` pads a 5x4 input to
+10^12 cells (XLA then constant-folds for minutes), ``UpSampling2D(size=1e5)`` asks XLA
+for 960 GB. Whether a config fits depends on the input, so it cannot be a declared field
+type (:mod:`.fields`): layers call these checks on static shapes while they are traced
+(and in their shape rules), so such a model is refused at load with a
+:class:`~flaxjs.errors.LayerFitError`, which the model re-raises as a
+:class:`~flaxjs.errors.LayerConfigError` naming the layer.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+
+import numpy as np
 
 from ..errors import LayerFitError
 
@@ -57,4 +61,14 @@ def check_axes(what: str, axes: Sequence[int], ndim: int) -> tuple[int, ...]:
     return out
 
 
-__all__ = ["MAX_ELEMENTS", "check_axes", "check_count", "check_windows"]
+def check_broadcast(what: str, shape: Sequence[int], value_shape: Sequence[int]) -> None:
+    """Refuse a per-channel value (``scale``, ``mean``...) that does not broadcast against
+    the input (NumPy's rules, as TF.js's)."""
+    try:
+        np.broadcast_shapes(tuple(shape), tuple(value_shape))
+    except ValueError:
+        raise LayerFitError(f"{what} of shape {list(value_shape)} does not broadcast against "
+                            f"the input's shape {list(shape)}") from None
+
+
+__all__ = ["MAX_ELEMENTS", "check_axes", "check_broadcast", "check_count", "check_windows"]
