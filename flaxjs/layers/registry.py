@@ -27,6 +27,7 @@ import contextlib
 import dataclasses
 import inspect
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 import flax.linen as nn
@@ -74,6 +75,8 @@ class Registration:
 
 _LOCK = threading.RLock()
 _REGISTRY: dict[str, Registration] = {}
+#: specs whose config passed :func:`validate` against the registrations of the time
+_CHECKED: weakref.WeakSet[LayerSpec] = weakref.WeakSet()
 
 
 def register_layer(*class_names: str, notes: str = "", tfjs: bool = False,
@@ -112,6 +115,7 @@ def register_layer(*class_names: str, notes: str = "", tfjs: bool = False,
                     raise FlaxjsError(
                         f"a converter for {name!r} is already registered "
                         f"({_REGISTRY[name].family}); pass override=True to replace it")
+            _CHECKED.clear()
             for name in class_names:
                 _REGISTRY[name] = Registration(
                     name, fn, family, notes, tfjs, _export_of(name, tfjs, export), foldable,
@@ -150,6 +154,7 @@ def registered(converters: Mapping[str, Converter] | None = None, **traits: obje
         with _LOCK:
             _REGISTRY.clear()
             _REGISTRY.update(saved)
+            _CHECKED.clear()
 
 
 def registration(class_name: str) -> Registration | None:
@@ -180,8 +185,9 @@ def validate(spec: LayerSpec, custom: Mapping[str, Converter] | None = None) -> 
     ``custom`` converter replaces is left to that converter), or raise
     :class:`~flaxjs.errors.LayerConfigError` naming the layer and the field."""
     reg = traits_of(spec.class_name, custom)
-    if reg is not None:
+    if reg is not None and spec not in _CHECKED:
         check_fields(spec, reg.fields, _fields_of)
+        _CHECKED.add(spec)  # a spec is converted at every trace: check it once
 
 
 def _fields_of(class_name: str) -> Mapping[str, Field] | None:
