@@ -234,6 +234,7 @@ def _set_layer(key: str, value: Any):
     (_set_layer("config", "units=3"), "config of layer class Dense must be an object"),
     (_set_layer("config", [3]), "config of layer class Dense must be an object"),
     (_set_layer("class_name", 5), "'class_name' must be a string"),
+    (_set_layer("name", ["layer"]), "the name of a Dense layer must be a string"),
 ])
 def test_malformed_topology_is_a_topology_error(edit, words):
     doc = _two_dense()

@@ -96,6 +96,12 @@ class _Parser:
             raise self.fail(f"the config of {class_name} model {fallback_name!r} must be an object")
         return self.functional(class_name, config, fallback_name)
 
+    def model_name(self, config: Mapping[str, Any], fallback: str) -> str:
+        name = config.get("name") or fallback
+        if not isinstance(name, str):
+            raise self.fail(f"model {fallback!r}: 'name' must be a string, got {str(name)[:80]}")
+        return name
+
     def layer_entry(self, raw: Any, where: str) -> tuple[str, str, dict[str, Any], Any]:
         if not isinstance(raw, Mapping) or "class_name" not in raw:
             raise self.fail(f"{where}: a layer entry needs a 'class_name', got {str(raw)[:80]}")
@@ -112,7 +118,10 @@ class _Parser:
         name = raw.get("name") or config.get("name")
         if not name:
             raise self.fail(f"{where}: layer of class {class_name} has no name")
-        return class_name, str(name), config, raw.get("inbound_nodes", [])
+        if not isinstance(name, str):
+            raise self.fail(f"{where}: the name of a {class_name} layer must be a string, got "
+                            f"{str(name)[:80]}")
+        return class_name, name, config, raw.get("inbound_nodes", [])
 
     def nested(self, class_name: str, name: str, config: dict[str, Any]) -> ModelGraph | None:
         if class_name not in MODEL_CLASSES:
@@ -121,7 +130,7 @@ class _Parser:
 
     def sequential(self, config: Any, fallback_name: str) -> ModelGraph:
         if isinstance(config, Mapping):
-            name = config.get("name") or fallback_name
+            name = self.model_name(config, fallback_name)
             entries = config.get("layers")
         else:
             name, entries = fallback_name, config
@@ -166,7 +175,7 @@ class _Parser:
 
     def functional(self, class_name: str, config: Mapping[str, Any], fallback_name: str
                    ) -> ModelGraph:
-        name = config.get("name") or fallback_name
+        name = self.model_name(config, fallback_name)
         entries = config.get("layers")
         if not isinstance(entries, Sequence):
             raise self.fail(f"{class_name} model {name!r} has no 'layers' list")
