@@ -182,7 +182,7 @@ def run(settings: Settings | None = None, *, quick: bool = False,
     def fit(state: ft.TrainState, epochs: int, seed: int) -> tuple[ft.TrainState, Any]:
         return ft.fit(state, f_train, y, epochs=epochs, seed=seed, callbacks=[printer],
                       batch_size=s.batch_size, loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"], validation_data=(f_val, yv), progress=False,
+                      metrics=["accuracy"], validation_data=(f_val, yv), verbose=0,
                       mesh=mesh)
 
     state, history = fit(state, s.epochs, s.seed)

@@ -117,6 +117,11 @@ class CheckpointError(FlaxjsError):
     """A checkpoint is missing, does not fit its target, or cannot be written or read."""
 
 
+class TrainingError(FlaxjsError):
+    """Training data, targets or callbacks do not fit the model (label width, monitored
+    metric, validation split)."""
+
+
 class UnsupportedOpError(FlaxjsError):
     """A graph model uses TensorFlow ops that flaxjs has no converter for."""
 
@@ -135,3 +140,28 @@ class UnsupportedOpError(FlaxjsError):
 
 class DynamicOpError(FlaxjsError):
     """A graph op whose output shape depends on values was met under ``jax.jit``."""
+
+
+class InputError(FlaxjsError, TypeError):
+    """Inputs given to ``m(x)`` do not fit the model's inputs (count, dtype, rank or a fixed
+    size). A ``TypeError`` too, as a wrong argument count always was."""
+
+
+class UnknownNameError(FlaxjsError, KeyError):
+    """A layer, node or pattern names nothing in the model (the message suggests close
+    names). A ``KeyError`` too, as a lookup by name always was."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+def did_you_mean(name: str, candidates: Iterable[str], *, n: int = 3) -> str:
+    """``" (did you mean 'a', 'b'?)"`` for the names of ``candidates`` closest to ``name``
+    (difflib), or ``""`` when none is close."""
+    import difflib
+
+    pool = list(dict.fromkeys(candidates))
+    close = difflib.get_close_matches(name, pool, n=n, cutoff=0.5)
+    if not close and name:  # a prefix typed in full ('conv' for 'conv2d_1') is close too
+        close = [c for c in pool if c.startswith(name) or name.startswith(c)][:n]
+    return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""

@@ -86,6 +86,12 @@ class InfoViews:
     def decoding(self) -> Mapping[str, Any] | None:
         return self.info.decoding
 
+    @property
+    def known_preprocessing(self) -> Mapping[str, Any] | None:
+        """:attr:`preprocessing`, else the one inferred from :attr:`metadata` (``None``:
+        unknown): what :meth:`preprocess` follows."""
+        return self.preprocessing or preprocessing.spec_from_metadata(self.metadata)
+
     # ---------------------------------------------------------------- labels & data
     @property
     def labels(self) -> list[str] | None:
@@ -115,8 +121,9 @@ class InfoViews:
                                         dtype=spec.dtype if spec else "float32")
 
     def decode(self, outputs: Any, *, top: int = 5) -> list:
-        """The ``top`` ``(label, score)`` pairs of an output, best first (one list per
-        example for a batch of several); see :func:`flaxjs.preprocessing.decode`."""
+        """The ``top`` ``(label, score)`` pairs of an output, best first: one list for an
+        output ``[K]``, one list per example for a batch ``[N, K]`` (``N = 1`` too); see
+        :func:`flaxjs.preprocessing.decode`."""
         decoding = self.decoding or {}
         return preprocessing.decode(outputs, self.labels, top=top, output=decoding.get("output"),
                                     label_offset=decoding.get("label_offset", 0))

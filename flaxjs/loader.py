@@ -43,7 +43,8 @@ def load(source: Source, *, strict: bool = True,
     Args:
       source: a model folder, a path to its model.json (any file name), an
         ``http(s)://`` or ``file://`` URL, or the model JSON in memory (dict,
-        ``str`` or ``bytes``) together with ``weights``.
+        ``str`` or ``bytes``) together with ``weights``; or a Keras ``.keras`` or
+        ``.h5`` model file (path, URL or bytes; needs ``pip install "flaxjs[keras]"``).
       strict: raise :class:`~flaxjs.errors.WeightMatchError` listing every
         unmatched and every missing weight; with ``False`` they are listed in a
         warning and missing variables keep their initializer values.
@@ -58,7 +59,9 @@ def load(source: Source, *, strict: bool = True,
       >>> m = flaxjs.load("path/to/model.json")  # doctest: +SKIP
       >>> y = m(x)  # doctest: +SKIP
     """
-    artifacts = open_source(source, weights=weights, progress=progress)
+    from .zoo.urlcache import open_url  # URLs load through the cache (here: no import circle)
+
+    artifacts = open_source(source, weights=weights, progress=progress, opener=open_url)
     return from_artifacts(artifacts, strict=strict, custom_layers=custom_layers)
 
 
@@ -89,8 +92,11 @@ def from_artifacts(artifacts: Artifacts, *, strict: bool = True,
         raise UnsupportedLayerError(missing_converters)
     for _, spec in graph.walk():  # every config field, before any weight is read
         registry.validate(spec, custom_layers)
-    manifest = parse_manifest(model_json.get("weightsManifest"), source=artifacts.location)
-    decoded = decode_weights(manifest, read_shards(artifacts, manifest))
+    if artifacts.arrays is not None:  # a Keras file: its weights are read already
+        decoded = artifacts.arrays
+    else:
+        manifest = parse_manifest(model_json.get("weightsManifest"), source=artifacts.location)
+        decoded = decode_weights(manifest, read_shards(artifacts, manifest))
     module = GraphModule(graph, dict(custom_layers) if custom_layers else None)
     if custom_layers:
         slots = expected_slots(module, graph)

@@ -5,8 +5,10 @@ name ``layer/weight``, then the name with its second-to-last segment dropped, so
 ``lstm/lstm_cell/kernel`` finds ``lstm/kernel``), then what TF.js lacks: a trailing
 ``:0``, leading model or nested-model names (``sequential_1/dense/kernel``), the
 ``_1`` name drift of TF1-era files (``batch_normalization_1_1/gamma``), Keras 3
-``layers/<layer>/vars/<i>`` paths, and finally, per layer, the order of the
-remaining weights when their shapes agree. Nothing is ever filled silently.
+``<layer>/<sublayer>.../vars/<i>`` positions (as :mod:`flaxjs.io.keras_file` names a
+``.keras`` file's variables) and the ``layers/<key>/vars/<i>`` paths the TF.js converter
+copies from it, and finally, per layer, the order of the remaining weights when their
+shapes agree. Nothing is ever filled silently.
 """
 
 from __future__ import annotations
@@ -137,8 +139,10 @@ class _Matcher:
         self.model_names = _model_names(graph)
         self.layer_names = {s.layer for s in slots}
         self.by_layer: dict[str, list[Slot]] = {}
+        self.by_layer_key: dict[tuple[str, ...], list[Slot]] = {}
         for slot in slots:
             self.by_layer.setdefault(slot.layer, []).append(slot)
+            self.by_layer_key.setdefault(slot.layer_key, []).append(slot)
 
     def take(self, key: str) -> Slot | None:
         for slot in self.by_key.get(key, ()):
@@ -173,6 +177,10 @@ class _Matcher:
         if "vars" not in tokens or not tokens[-1].isdigit():
             return None
         index = int(tokens[-1])
+        if tokens[-2] == "vars":
+            named, slot = self.keras3_scoped(tokens[:-2], index)
+            if named:
+                return slot
         before = tokens[:tokens.index("vars")] if tokens.count("vars") == 1 else tokens[:-2]
         layer_pos = max((i for i, t in enumerate(before) if t in self.layer_names), default=None)
         if layer_pos is None:
@@ -188,6 +196,30 @@ class _Matcher:
         if index < len(ordered) and ordered[index] in self.free:
             return ordered[index]
         return None
+
+    def keras3_scoped(self, chain: Sequence[str], index: int) -> tuple[bool, Slot | None]:
+        """``<models>/<layer>/<sublayers>`` + the position among that object's own variables:
+        ``(whether the chain names a layer and scope, its slot)``.
+
+        The sublayer scope is compared with the slots' scope as TF.js compares names: as is,
+        or without its last part (``lstm/lstm_cell`` → the layer's own ``lstm/kernel``).
+        """
+        for start in range(len(chain)):
+            if start and chain[start - 1] not in self.model_names:
+                break
+            for end in range(len(chain), start, -1):
+                slots = self.by_layer_key.get(tuple(chain[start:end]))
+                if slots is None:
+                    continue
+                scope = tuple(chain[end:])
+                for wanted in (scope, scope[:-1]) if scope else (scope,):
+                    ordered = sorted((s for s in slots if s.sub[:-1] == wanted),
+                                     key=lambda s: s.index)
+                    if ordered:
+                        found = ordered[index] if index < len(ordered) else None
+                        return True, found if found in self.free else None
+                return False, None  # a scope the layer lacks: left to the rules below
+        return False, None
 
     def find(self, name: str) -> tuple[Slot | None, bool]:
         slot = self.tfjs(name)

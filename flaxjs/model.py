@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
+from . import inputs as input_check
 from . import lowering, parallel, runtime, shape_inference, summary, surgery
 from .graph_module import GraphModule
 from .info import InfoViews, ModelInfo
@@ -227,7 +228,12 @@ class Model(InfoViews):
 
     def freeze(self, patterns: str | Sequence[str] = "*") -> Model:
         """A copy whose layers matching ``patterns`` have ``trainable=False`` (Keras's flag:
-        optimizers skip them and a frozen BatchNormalization runs in inference mode)."""
+        optimizers skip them and a frozen BatchNormalization runs in inference mode).
+
+        A pattern that matches no layer raises :class:`~flaxjs.errors.UnknownNameError`
+        naming the closest layer names."""
+        surgery.require_matches(patterns, surgery.layer_paths(self.graph),
+                                what=f"layer of model {self.name!r}")
         match = surgery.matcher(patterns)
         return self.derive(surgery.set_trainable(
             self.graph, lambda path, spec: False if match(path) else None),
@@ -235,6 +241,8 @@ class Model(InfoViews):
 
     def unfreeze(self, patterns: str | Sequence[str] = "*") -> Model:
         """The inverse of :meth:`freeze` for layers matching ``patterns``."""
+        surgery.require_matches(patterns, surgery.layer_paths(self.graph),
+                                what=f"layer of model {self.name!r}")
         match = surgery.matcher(patterns)
         return self.derive(surgery.set_trainable(
             self.graph, lambda path, spec: True if match(path) else None),
@@ -280,8 +288,13 @@ class Model(InfoViews):
         On CPU a batch larger than :func:`flaxjs.runtime.micro_batch` images runs as a
         sequence of calls of that size (XLA:CPU is fastest per image at batch 1-2, and
         one compiled program then serves every batch size); the results are the same.
+
+        Each input is checked against :attr:`input_specs` first (rank, fixed sizes,
+        dtype; Python lists become arrays), so a wrong one raises an
+        :class:`~flaxjs.errors.InputError` that says what to do; a model with several
+        inputs also takes them as one list.
         """
-        self._check_arity(inputs)
+        inputs = self._checked_inputs(inputs)
         variables = self.inference_variables()
         chunk = self._micro_batch(inputs)
         if chunk is None:
@@ -367,7 +380,7 @@ class Model(InfoViews):
           the outputs (a list for several outputs), paired with the updated
           collections when ``mutable`` is set.
         """
-        self._check_arity(inputs)
+        inputs = input_check.gather(inputs, self.input_specs, model=self.name)
         # flax takes only a real dict of keys (any other mapping would be read as one key)
         rng_dict: dict[str, jax.Array] | None = None
         if rngs is not None:
@@ -398,11 +411,12 @@ class Model(InfoViews):
             return self._format(outputs), captured
         return self._format(result)
 
-    def _check_arity(self, inputs: Sequence[Any]) -> None:
-        if len(inputs) != len(self.graph.inputs):
-            names = ", ".join(s.name for s in self.input_specs)
-            raise TypeError(f"model {self.name!r} takes {len(self.graph.inputs)} input(s) "
-                            f"({names}), got {len(inputs)}")
+    def _checked_inputs(self, given: Sequence[Any]) -> tuple[Any, ...]:
+        specs, name, prep = self.input_specs, self.name, self.known_preprocessing
+        out = []
+        for x, spec in zip(input_check.gather(given, specs, model=name), specs, strict=True):
+            out.append(input_check.check(x, spec, model=name, preprocessing=prep, stacklevel=4))
+        return tuple(out)
 
     # ---------------------------------------------------------------- facts
     @property
@@ -426,20 +440,28 @@ class Model(InfoViews):
         return [spec.name for spec in self.graph.layers]
 
     def layer(self, name: str) -> LayerSpec:
-        """The spec of layer ``name`` (``"outer/inner"`` or a unique nested name)."""
+        """The spec of layer ``name`` (``"outer/inner"`` or a unique nested name); an
+        unknown name raises :class:`~flaxjs.errors.UnknownNameError` with close names."""
         return surgery.find_layer(self.graph, name)[1]
+
+    get_layer = layer  # Keras's name for it
 
     @property
     def params(self) -> Any:
         return self.variables.get("params", {})
 
-    def summary(self, *, print_fn: Any = print) -> str:
-        """A Keras-style table: layer, class, output shape, parameters, trainable."""
+    def summary(self, *, print_fn: Callable[[str], Any] = print) -> None:
+        """Print a Keras-style table: layer, class, output shape, parameters, trainable.
+
+        Returns ``None`` (as Keras), so Jupyter does not echo it a second time;
+        ``print_fn`` receives the text instead of :func:`print` (e.g. a logger), and
+        :meth:`summary_text` returns it."""
+        print_fn(self.summary_text())
+
+    def summary_text(self) -> str:
+        """The table :meth:`summary` prints."""
         shapes = shape_inference.layer_output_shapes(self.module, self.graph, self.variables)
-        text = summary.table(self.graph, self.variables, shapes)
-        if print_fn is not None:
-            print_fn(text)
-        return text
+        return summary.table(self.graph, self.variables, shapes)
 
     def __repr__(self) -> str:
         inputs = ", ".join(f"{s.name}{list(s.shape)}" for s in self.input_specs)

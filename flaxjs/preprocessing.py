@@ -288,7 +288,8 @@ def decode(outputs: Any, labels: Sequence[str] | None, *, output: str | None = N
       top: how many pairs per example.
 
     Returns:
-      a list of pairs for one example (``[K]`` or ``[1, K]``), else one list per example.
+      a list of pairs for one example of shape ``[K]``; for a batch ``[N, K]``, one such
+      list per example, for a batch of one too (the nesting follows the batch axis).
     """
     if output in ("features", "regression"):
         raise PreprocessingError(f"this model's output is {output}; there are no labels to decode")
@@ -315,4 +316,4 @@ def decode(outputs: Any, labels: Sequence[str] | None, *, output: str | None = N
     for row in scores:
         order = np.argsort(-row, kind="stable")[:max(0, top)]
         rows.append([(names[i], float(row[i])) for i in order])
-    return rows[0] if single or len(rows) == 1 else rows
+    return rows[0] if single else rows

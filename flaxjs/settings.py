@@ -22,7 +22,7 @@ from .errors import SettingsError
 
 #: every variable this module reads: name -> (meaning, default), as in the table above.
 VARIABLES: dict[str, tuple[str, str]] = {
-    "FLAXJS_HOME": ("cache folder holding zoo/, xla-cache/ and slots/",
+    "FLAXJS_HOME": ("cache folder holding zoo/, urls/, xla-cache/ and slots/",
                     "the platform's user cache dir + flaxjs"),
     "FLAXJS_CACHE": ("flag: keep learned variable layouts in $FLAXJS_HOME/slots", "on"),
     "FLAXJS_COMPILE_CACHE": ("flag: the flaxjs command turns on JAX's persistent "
@@ -32,11 +32,15 @@ VARIABLES: dict[str, tuple[str, str]] = {
                                "chosen per model"),
     "FLAXJS_MICRO_BATCH": ("images per compiled call when a batch is split (0 = never)",
                            "2 on CPU"),
-    "FLAXJS_OFFLINE": ("flag: the zoo never touches the network", "off"),
+    "FLAXJS_OFFLINE": ("flag: the zoo and URL loads never touch the network (cache only)",
+                       "off"),
     "FLAXJS_ZOO_MIRROR": ("base URLs or folders tried before the zoo's origins", "none"),
-    "FLAXJS_ZOO_RETRIES": ("HTTP retries per zoo file", "4"),
+    "FLAXJS_ZOO_RETRIES": ("HTTP retries per downloaded file (zoo and URL loads)", "4"),
     "FLAXJS_ZOO_BACKOFF": ("seconds before the first retry (doubled after each)", "0.5"),
-    "FLAXJS_ZOO_TIMEOUT": ("socket timeout per HTTP attempt, seconds", "60"),
+    "FLAXJS_ZOO_TIMEOUT": ("read timeout: longest wait for an answer or more bytes, seconds",
+                           "10"),
+    "FLAXJS_ZOO_CONNECT_TIMEOUT": ("longest wait for a connection, seconds", "10"),
+    "FLAXJS_ZOO_DEADLINE": ("seconds one file's download may take, retries included", "600"),
     "FLAXJS_NPM": ("npm executable for npm pack, or 0 to never run it", "npm"),
 }
 
@@ -145,7 +149,8 @@ def micro_batch() -> int | None:
 
 # ---------------------------------------------------------------- zoo downloads
 def offline() -> bool:
-    """``FLAXJS_OFFLINE``: the zoo never touches the network (default off)."""
+    """``FLAXJS_OFFLINE``: the zoo and ``flaxjs.load(url)`` never touch the network, using
+    only what is cached (default off)."""
     return flag("FLAXJS_OFFLINE", False)
 
 
@@ -165,8 +170,21 @@ def zoo_backoff() -> float:
 
 
 def zoo_timeout() -> float:
-    """``FLAXJS_ZOO_TIMEOUT``: socket timeout per HTTP attempt in seconds (default 60)."""
-    return float(_number("FLAXJS_ZOO_TIMEOUT", 60.0, kind=float, minimum=0, strict=True))
+    """``FLAXJS_ZOO_TIMEOUT``: read timeout in seconds, the longest wait for an answer or
+    for more of the body (default 10)."""
+    return float(_number("FLAXJS_ZOO_TIMEOUT", 10.0, kind=float, minimum=0, strict=True))
+
+
+def zoo_connect_timeout() -> float:
+    """``FLAXJS_ZOO_CONNECT_TIMEOUT``: the longest wait for a connection in seconds (10)."""
+    return float(_number("FLAXJS_ZOO_CONNECT_TIMEOUT", 10.0, kind=float, minimum=0,
+                         strict=True))
+
+
+def zoo_deadline() -> float:
+    """``FLAXJS_ZOO_DEADLINE``: seconds one file's download may take in all, retries and
+    waits included (default 600)."""
+    return float(_number("FLAXJS_ZOO_DEADLINE", 600.0, kind=float, minimum=0, strict=True))
 
 
 def npm() -> str | None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import flax.linen as nn
 
+from .errors import UnknownNameError, did_you_mean
 from .graph_module import execution_order
 from .keras import keras_name
 from .topology.spec import Call, InputSpec, LayerSpec, ModelGraph, TensorRef
@@ -31,18 +32,29 @@ def find_layer(graph: ModelGraph, name: str) -> tuple[tuple[str, ...], LayerSpec
         head, rest = name.split("/", 1)
         spec = graph.layer_map.get(head)
         if spec is None or spec.graph is None:
-            raise KeyError(f"model {graph.name!r} has no nested model {head!r}")
+            nested = [s.name for _, s in graph.walk() if s.graph is not None]
+            raise UnknownNameError(f"model {graph.name!r} has no nested model {head!r}"
+                                   + (did_you_mean(head, nested) if nested else
+                                      " (it has no nested models: name the layer alone)"))
         path, found = find_layer(spec.graph, rest)
         return (head, *path), found
     if name in graph.layer_map:
         return (), graph.layer_map[name]
     hits = [(prefix, spec) for prefix, spec in graph.walk() if spec.name == name]
     if not hits:
-        raise KeyError(f"model {graph.name!r} has no layer {name!r}")
+        raise UnknownNameError(f"model {graph.name!r} has no layer {name!r}"
+                               + (did_you_mean(name, [s.name for _, s in graph.walk()])
+                                  or "; model.layer_names lists its layers"))
     if len(hits) > 1:
         where = ", ".join("/".join((*p, s.name)) for p, s in hits)
-        raise KeyError(f"layer name {name!r} is ambiguous in model {graph.name!r}: {where}")
+        raise UnknownNameError(f"layer name {name!r} is ambiguous in model {graph.name!r}: "
+                               f"name one of {where}")
     return hits[0]
+
+
+def layer_paths(graph: ModelGraph) -> list[str]:
+    """Every layer as ``"outer/inner"`` (top-level layers by their name), config order."""
+    return ["/".join((*prefix, spec.name)) for prefix, spec in graph.walk()]
 
 
 def first_output(spec: LayerSpec, tensor: int = 0) -> TensorRef:
@@ -179,6 +191,20 @@ def matcher(patterns: str | Sequence[str]) -> Callable[[str], bool]:
         return any(fnmatch.fnmatchcase(path, p) or fnmatch.fnmatchcase(last, p) for p in pats)
 
     return match
+
+
+def require_matches(patterns: str | Sequence[str], names: Sequence[str], *, what: str) -> None:
+    """Raise :class:`~flaxjs.errors.UnknownNameError` for a pattern that matches none of
+    ``names`` (as :func:`matcher` matches), naming the closest ones: freezing nothing by
+    a typo would otherwise go unnoticed."""
+    for pattern in [patterns] if isinstance(patterns, str) else list(patterns):
+        if not any(matcher(pattern)(n) for n in names):
+            close = did_you_mean(pattern.rstrip("*?"), names) or did_you_mean(
+                pattern, [n.rsplit("/", 1)[-1] for n in names])
+            raise UnknownNameError(
+                f"pattern {pattern!r} matches no {what}{close}; patterns are shell-style "
+                "and match a full path or its last part ('dense*', 'block_1[2-3]*', "
+                "'outer/*')")
 
 
 def variables_for(graph: ModelGraph, variables: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,7 @@
+import atexit
 import os
+import shutil
+import tempfile
 
 import jax
 
@@ -8,6 +11,10 @@ os.environ.setdefault("FLAXJS_COMPILE_CACHE", "0")
 # the traced init rather than what an earlier run left in ~/.cache (test_shape_inference
 # tests the disk cache itself).
 os.environ.setdefault("FLAXJS_CACHE", "0")
+# Tests never write into the user's cache (URL loads are cached under $FLAXJS_HOME/urls).
+if "FLAXJS_HOME" not in os.environ:
+    os.environ["FLAXJS_HOME"] = tempfile.mkdtemp(prefix="flaxjs-test-home-")
+    atexit.register(shutil.rmtree, os.environ["FLAXJS_HOME"], ignore_errors=True)
 
 jax.config.update("jax_default_matmul_precision", "highest")
 

@@ -56,7 +56,7 @@ def loss_curve(mesh_devices: int | None) -> dict:
         accs.append(float(logs["accuracy"]))
     spread = len(batch[0].sharding.device_set)
     _, hist = ft.fit(state, x, y, epochs=2, batch_size=GLOBAL_BATCH, shuffle=True, mesh=mesh,
-                     loss="categorical_crossentropy", progress=False)
+                     loss="categorical_crossentropy", verbose=0)
     return {"devices": len(devices), "batch_spread_over": spread, "loss": losses,
             "accuracy": accs, "fit_loss": hist["loss"],
             "batch_stats": [np.asarray(v).tolist() for v in

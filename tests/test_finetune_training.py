@@ -132,7 +132,7 @@ def test_fit_on_arrays_learns_and_records_history():
     xv, yv = _blobs(48, seed=1)
     state = ft.TrainState.create(model, optax.adam(3e-2))
     state, history = ft.fit(state, x, y, epochs=4, batch_size=32, loss="categorical_crossentropy",
-                            metrics=["accuracy"], validation_data=(xv, yv), progress=False)
+                            metrics=["accuracy"], validation_data=(xv, yv), verbose=0)
     assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert history.epoch == [0, 1, 2, 3]
     assert history["loss"][-1] < history["loss"][0]
@@ -158,7 +158,7 @@ def test_fit_on_iterables_callables_and_callbacks(capsys):
 
     state = ft.TrainState.create(model, optax.adam(1e-2))
     state, history = ft.fit(state, batches, epochs=5, loss="categorical_crossentropy",
-                            callbacks=[stop_after_two], progress=False)
+                            callbacks=[stop_after_two], verbose=0)
     assert [s[:2] for s in seen] == [(0, 4), (1, 8)] and history.epoch == [0, 1]
 
     def swap_lr(epoch, logs, state):
@@ -167,16 +167,9 @@ def test_fit_on_iterables_callables_and_callbacks(capsys):
 
     state = ft.TrainState.create(model, optax.adam(1e-2))
     state, history = ft.fit(state, lambda: iter(batches), epochs=2, callbacks=[swap_lr],
-                            loss="categorical_crossentropy", progress=True)
+                            loss="categorical_crossentropy", verbose=1)
     assert "Epoch 2/2" in capsys.readouterr().err
     assert int(state.step) == 8
     with pytest.raises(TypeError, match="re-iterable"):
-        ft.fit(state, iter(batches), epochs=2, progress=False)
+        ft.fit(state, iter(batches), epochs=2, verbose=0)
 
-
-def test_fit_is_quiet_when_not_a_terminal(capsys):
-    model = _classifier()
-    x, y = _blobs(32)
-    ft.fit(ft.TrainState.create(model, optax.sgd(0.1)), x, y, batch_size=16,
-           loss="categorical_crossentropy")
-    assert capsys.readouterr().err == ""

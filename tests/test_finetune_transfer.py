@@ -84,7 +84,7 @@ def head_trained(data):
     before = jax.device_get(state.variables)
     state, history = ft.fit(state, x, y, epochs=5, batch_size=50,
                             loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                            validation_data=(xv, yv), progress=False)
+                            validation_data=(xv, yv), verbose=0)
     return model, before, state, history
 
 
@@ -112,7 +112,7 @@ def test_unfreezing_the_top_block_with_a_lower_learning_rate(head_trained, data)
     before = jax.device_get(stage2.variables)
     stage2, history = ft.fit(stage2, x, y, epochs=1, batch_size=50,
                              loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                             validation_data=(xv, yv), progress=False)
+                             validation_data=(xv, yv), verbose=0)
     after = jax.device_get(stage2.variables)
     assert _changed(before["params"], after["params"]) == {
         "classifier/kernel", "classifier/bias", "conv_pw_13/kernel", "conv_pw_13_bn/gamma",
@@ -120,3 +120,26 @@ def test_unfreezing_the_top_block_with_a_lower_learning_rate(head_trained, data)
     assert _changed(before["batch_stats"], after["batch_stats"]) == {
         "conv_pw_13_bn/moving_mean", "conv_pw_13_bn/moving_variance"}
     assert history["val_accuracy"][-1] >= MIN_ACCURACY - 0.1, history.history
+
+
+def test_zoo_load_with_num_classes_trains(mobilenet_mirror, data):
+    """timm's create_model(name, num_classes=N): cut at the card's cut point, frozen base,
+    pooling + Dropout + Dense head; it trains, and only the head moves."""
+    (x, y), (xv, yv) = data
+    model = flaxjs.zoo.load("mobilenet", alpha=0.25, num_classes=3)
+    assert model.graph.outputs[0].layer != "conv_preds" and "conv_pw_13" in model.params
+    assert model.layer_names[-3:] == ["global_average_pooling2d", "dropout", "dense"]
+    assert model.preprocessing is not None  # the card's preprocessing stays
+    state = ft.TrainState.create(model, optax.adam(1e-2))
+    trainable, _ = ft.masks.count(state.params, state.mask)
+    assert trainable == 256 * 3 + 3
+    before = jax.device_get(state.variables)
+    state, history = ft.fit(state, x[:100], y[:100], epochs=3, batch_size=50,
+                            loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                            validation_data=(xv[:50], yv[:50]), verbose=0)
+    assert _changed(before["params"], jax.device_get(state.params)) == {
+        "dense/kernel", "dense/bias"}
+    assert history["loss"][-1] < history["loss"][0]
+    assert history["val_accuracy"][-1] >= 0.6, history.history  # chance: 0.33
+    with pytest.raises(flaxjs.FlaxjsError, match="num_classes must be a positive integer"):
+        ft.with_new_head(model, 0)

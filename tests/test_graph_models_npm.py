@@ -268,5 +268,5 @@ def test_zoo_load_binds_card_preprocessing_and_labels(zoo_home):
     x = model.preprocess(image)
     assert x.shape == (1, 64, 64, 1) and x.dtype == np.float32
     assert float(x.min()) >= -1.0 and float(x.max()) <= 1.0
-    top = model.decode(model(x), top=3)
+    [top] = model.decode(model(x), top=3)
     assert len(top) == 3 and {label for label, _ in top} <= set(model.labels)

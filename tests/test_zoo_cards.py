@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -97,9 +98,18 @@ def test_variants_switch_within_the_family():
         zoo.card("mobilenet", depth=3)
 
 
-def test_unknown_name_suggests_similar():
-    with pytest.raises(ZooError, match="similar: .*mobilenet_v1_0.25_224"):
-        zoo.card("v1_0.25")
+@pytest.mark.parametrize("typo, meant", [
+    ("v1_0.25", "mobilenet_v1_0.25_224"),  # a fragment
+    ("mobilnet", "mobilenet"),  # a misspelt alias
+    ("mobilenet_v1_1.0_24", "mobilenet_v1_1.0_224"),  # a misspelt name
+    ("nsfw", "nsfwjs"),
+])
+def test_unknown_name_asks_did_you_mean(typo, meant):
+    with pytest.raises(ZooError, match=rf"no zoo model named '{typo}'; did you mean .*"
+                                       rf"'{re.escape(meant)}'.*\?"):
+        zoo.card(typo)
+    with pytest.raises(ZooError, match=r"no zoo model named 'xyzzy'\. See flaxjs.zoo.list"):
+        zoo.card("xyzzy")
 
 
 def test_list_patterns():
@@ -372,3 +382,33 @@ def test_no_package_registry_host_names_in_the_project():
         text = path.read_bytes().decode("utf-8", "replace").lower()
         offenders += [f"{name}: {h}" for h in hosts if h in text]
     assert not offenders
+
+
+# ---------------------------------------------------------------- TF Hub feature vectors
+FEATURE_VECTORS = {c.name: c for c in zoo.builtin_cards().values()
+                   if c.family == "tfhub_feature_vectors"}
+
+
+def test_tfhub_feature_vector_cards():
+    """MobileNet v2 and v3 feature vectors at TF Hub's TF.js locations, hashes pinned on
+    first use, images in [0, 1] as the TF Hub image signature takes them."""
+    from flaxjs.preprocessing import preprocess
+
+    assert set(FEATURE_VECTORS) == {"mobilenet_v2_1.00_224_feature_vector",
+                                    "mobilenet_v3_small_1.00_224_feature_vector",
+                                    "mobilenet_v3_large_1.00_224_feature_vector"}
+    assert zoo.card("mobilenet_v3_feature_vector").name == \
+        "mobilenet_v3_small_1.00_224_feature_vector"
+    assert zoo.card("tfhub_feature_vectors", version=3, size="large").name == \
+        "mobilenet_v3_large_1.00_224_feature_vector"
+    for name, card in FEATURE_VECTORS.items():
+        (source,) = card.sources
+        assert source.url.startswith("https://tfhub.dev/google/tfjs-model/imagenet/mobilenet_v")
+        assert "/feature_vector/" in source.url and source.query == "?tfjs-format=file"
+        assert [f.path for f in card.files] == ["model.json"] and card.weights_from_manifest
+        assert [f["pinned_by"] for f in zoo.info(name)["files"]] == [None]
+        assert card.output == "features" and card.task == "image-feature-vector"
+        image = np.full((300, 200, 3), 255, np.uint8)
+        x = preprocess(image, card.preprocessing, input_shape=card.inputs[0]["shape"])
+        assert x.shape == (1, 224, 224, 3) and x.dtype == np.float32
+        np.testing.assert_allclose(x, 1.0, rtol=1e-6)

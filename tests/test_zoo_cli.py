@@ -43,11 +43,21 @@ def test_cli_turns_on_the_persistent_compilation_cache(tmp_path):
 
 def test_zoo_list_and_info(zoo_env, capsys):
     assert main(["zoo", "list", "mobilenet_v1*"]) == 0
-    out = capsys.readouterr().out
-    assert "mobilenet_v1_1.0_224" in out and "= mobilenet," in out
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["NAME", "TASK", "CACHED", "SIZE", "SOURCE", "ALIASES"]
+    assert len(lines) == 1 + len(zoo.list("mobilenet_v1*"))
+    row = next(line.split() for line in lines if line.startswith("mobilenet_v1_1.0_224 "))
+    assert row[1:5] == ["image-classification", "no", "-", "storage.googleapis.com"]
+    assert row[5:7] == ["mobilenet,", "mobilenet_v1,"]
+    assert main(["zoo", "list", "nsfwjs_mobilenet_v2"]) == 0  # the card's sizes, npm source
+    row = capsys.readouterr().out.splitlines()[1].split()
+    assert row[2:6] == ["no", "3.6", "MB", "npm:nsfwjs"]
     assert main(["zoo", "list", "--json"]) == 0
-    names = [e["name"] for e in json.loads(capsys.readouterr().out)]
-    assert names == zoo.list()
+    rows = json.loads(capsys.readouterr().out)
+    assert [e["name"] for e in rows] == zoo.list()
+    assert {e["cached"] for e in rows} == {"no"}
+    assert main(["zoo", "list", "mobilnet_v9"]) == 1
+    assert "no match for 'mobilnet_v9'" in capsys.readouterr().err
     assert main(["zoo", "info", "nsfwjs"]) == 0
     out = capsys.readouterr().out
     assert "(card), not cached" in out and "npm=nsfwjs, version=4.4.0" in out
@@ -58,6 +68,44 @@ def test_zoo_list_and_info(zoo_env, capsys):
 def test_unknown_name_is_a_clean_error(zoo_env, capsys):
     assert main(["zoo", "info", "no_such_model"]) == 1
     assert "no zoo model named 'no_such_model'" in capsys.readouterr().err
+    assert main(["zoo", "fetch", "mobilnet"]) == 1
+    assert "did you mean 'mobilenet'" in capsys.readouterr().err
+
+
+@needs_corpus
+def test_zoo_verify_rm_and_clean(zoo_env, tmp_path, capsys):
+    serve_copy(SHARDED, tmp_path / "srv" / "m")
+    with httpserver.serve(tmp_path / "srv") as server:
+        zoo.register(card_for(f"{server.url}/m/"))
+        zoo.register(card_for(f"{server.url}/m/", name="other"))
+        folder = zoo.fetch("test_sharded", progress=False)
+        zoo.fetch("other", progress=False)
+    assert zoo.cached() == ["other", "test_sharded"]
+    assert main(["zoo", "list", "test_sharded", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    size = sum(p.stat().st_size for p in folder.iterdir())  # with the pins file
+    assert (row["cached"], row["size"], row["source"]) == ("yes", size, "127.0.0.1")
+    assert main(["zoo", "verify"]) == 0
+    assert capsys.readouterr().out.count("ok  ") == 2
+    shard = sorted(folder.glob("*.bin"))[0]
+    data = bytearray(shard.read_bytes())
+    data[10] ^= 1  # a flipped bit, the mtime restored: only re-hashing sees it
+    stat = shard.stat()
+    shard.write_bytes(bytes(data))
+    os.utime(shard, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert main(["zoo", "verify", "test_sharded"]) == 1
+    err = capsys.readouterr().err
+    assert f"the cached {shard} had sha256" in err and "failed verification" in err
+    assert not shard.exists()
+    assert main(["zoo", "rm", "test_sharded"]) == 0
+    assert capsys.readouterr().out.startswith("removed test_sharded (")
+    assert zoo.cached() == ["other"]
+    assert main(["zoo", "rm", "test_sharded"]) == 0
+    assert "test_sharded: not cached" in capsys.readouterr().out
+    assert main(["zoo", "clean"]) == 0
+    freed = f"{size / 1000:.1f} KB"
+    assert capsys.readouterr().out.startswith(f"removed 1 cached zoo model(s), {freed}")
+    assert zoo.cached() == []
 
 
 @needs_corpus

@@ -241,7 +241,7 @@ def test_builtin_mobilenet_card_through_an_http_mirror(zoo_env, tmp_path, monkey
     image = np.random.default_rng(0).integers(0, 256, (180, 240, 3), dtype=np.uint8)
     x = model.preprocess(image)
     assert x.shape == (1, 224, 224, 3) and x.min() >= -1 and x.max() <= 1
-    top = model.decode(model(x))
+    [top] = model.decode(model(x))  # one list per example, for a batch of one too
     assert len(top) == 5 and all(label in model.labels for label, _ in top)
     assert [s for _, s in top] == sorted((s for _, s in top), reverse=True)
     base = model.truncate("conv_pw_13_relu")  # a transfer-learning base keeps preprocess
@@ -414,3 +414,107 @@ def test_two_processes_make_one_good_cache_entry(zoo_env, tmp_path):
     assert not _partials(zoo_env)
     pins = json.loads((folder / cache.PINS_FILE).read_text())["files"]
     assert set(pins) == {"model.json", *SHARDS}
+
+
+def test_load_with_verify_fetches_a_flipped_bit_again(zoo_env, served):
+    zoo.register(card_for(f"{served.url}/models/m/"))
+    with pytest.raises(ZooError, match="is not cached .*nothing to verify"):
+        zoo.verify("test_sharded")
+    folder = zoo.fetch("test_sharded", progress=False)
+    assert zoo.verify("test_sharded") == folder
+    shard = folder / SHARDS[0]
+    data = bytearray(shard.read_bytes())
+    data[0] ^= 0x80
+    stat = shard.stat()
+    shard.write_bytes(bytes(data))
+    os.utime(shard, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    zoo.load("test_sharded")  # size and mtime unchanged: not re-hashed
+    assert served.requests[f"/models/m/{SHARDS[0]}"] == 1
+    _check_output(zoo.load("test_sharded", verify=True), SHARDED)
+    assert served.requests[f"/models/m/{SHARDS[0]}"] == 2
+    assert _sha(shard) == _sha(SHARDED / SHARDS[0])
+
+
+def _js_package(case, dest):
+    """``case`` as nsfwjs ships models: model.min.js and base64 ``<shard>.min.js`` modules."""
+    import base64
+
+    dest.mkdir(parents=True)
+    (dest / "model.min.js").write_text("module.exports=" + (case / "model.json").read_text())
+    for path in model_files(case)[1:]:
+        encoded = base64.b64encode(path.read_bytes()).decode()
+        (dest / f"{path.name}.min.js").write_text(f'module.exports="{encoded}";')
+
+
+def test_a_javascript_model_is_decoded_once_then_loaded_from_its_decoded_copy(
+        zoo_env, tmp_path, monkeypatch):
+    from flaxjs.io import jsmodule
+    from flaxjs.zoo import decoded
+
+    package = tmp_path / "pkg"
+    _js_package(SHARDED, package / "dist" / "m")
+    npm = tmp_path / "bin" / "npm"
+    npm.parent.mkdir()
+    npm.write_text(FAKE_NPM.format(python=sys.executable, log=str(tmp_path / "npm.log"),
+                                   folder=str(package)))
+    npm.chmod(0o755)
+    monkeypatch.setenv("FLAXJS_NPM", str(npm))
+    zoo.register({"name": "js_model", "sources": [
+        {"npm": "fake-models", "version": "1.2.3", "path": "dist/m/"}],
+        "files": ["model.min.js"], "weights_from_manifest": True})
+    _check_output(zoo.load("js_model"), SHARDED)
+    target = zoo_env / "zoo" / "js_model" / decoded.FOLDER
+    for path in model_files(SHARDED)[1:]:
+        assert (target / path.name).read_bytes() == path.read_bytes()
+    assert json.loads((target / "model.json").read_text()) == json.loads(
+        (SHARDED / "model.json").read_text())
+
+    def no_js(*args, **kwargs):
+        raise AssertionError("the base64 shard modules were decoded again")
+
+    with monkeypatch.context() as m:
+        m.setattr(jsmodule, "parse_shard_module", no_js)
+        model = zoo.load("js_model")
+    assert model.info.location == str(target / "model.json")
+    _check_output(model, SHARDED)
+    # a damaged decoded shard (mtime kept) is seen with verify=True and built again
+    shard = target / model_files(SHARDED)[1].name
+    stat = shard.stat()
+    shard.write_bytes(b"\0" * stat.st_size)
+    os.utime(shard, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    _check_output(zoo.load("js_model", verify=True), SHARDED)
+    assert shard.read_bytes() == model_files(SHARDED)[1].read_bytes()
+    assert not _partials(zoo_env)
+    # zoo.verify re-hashes the decoded copy too, and removes it when damaged
+    assert zoo.verify("js_model")
+    shard.write_bytes(b"\0" * stat.st_size)
+    os.utime(shard, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with pytest.raises(IntegrityError, match="the decoded copy .* was removed"):
+        zoo.verify("js_model")
+    assert not target.exists()
+    _check_output(zoo.load("js_model"), SHARDED)
+
+
+@pytest.mark.parametrize("progress", [True, None])
+def test_npm_fetches_show_progress_on_request_or_on_a_terminal(zoo_env, tmp_path, monkeypatch,
+                                                               capfd, progress):
+    package = tmp_path / "pkg"
+    serve_copy(SHARDED, package / "dist" / "m")
+    npm = tmp_path / "bin" / "npm"
+    npm.parent.mkdir()
+    npm.write_text(FAKE_NPM.format(python=sys.executable, log=str(tmp_path / "npm.log"),
+                                   folder=str(package)))
+    npm.chmod(0o755)
+    monkeypatch.setenv("FLAXJS_NPM", str(npm))
+    zoo.register({"name": "npm_model", "sources": [
+        {"npm": "fake-models", "version": "1.2.3", "path": "dist/m/"}],
+        "files": ["model.json"], "weights_from_manifest": True})
+    capfd.readouterr()
+    zoo.fetch("npm_model", progress=progress)
+    err = capfd.readouterr().err
+    if progress:  # the npm run, then a bar per file read out of the tarball
+        assert "npm pack fake-models@1.2.3: 0.0 s" in err
+        for name in ["model.json", *SHARDS]:
+            assert f"\r{name}:   0%|" in err
+    else:  # stderr is not a terminal here: nothing drawn
+        assert "npm pack" not in err and "%|" not in err

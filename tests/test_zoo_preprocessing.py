@@ -119,14 +119,14 @@ def test_decode():
     probs = np.array([[0.1, 0.6, 0.3], [0.5, 0.2, 0.3]])
     labels = ["a", "b", "c"]
     assert prep.decode(probs[0], labels, top=2) == [("b", 0.6), ("c", 0.3)]
-    assert prep.decode(probs[:1], labels, top=1) == [("b", 0.6)]
+    assert prep.decode(probs[:1], labels, top=1) == [[("b", 0.6)]]  # a batch of one
     assert [r[0][0] for r in prep.decode(probs, labels, top=1)] == ["b", "a"]
     logits = prep.decode(np.log(probs[0]), labels, output="logits")
     assert [label for label, _ in logits] == ["b", "c", "a"]
     np.testing.assert_allclose([s for _, s in logits], [0.6, 0.3, 0.1])
     background = prep.decode(np.array([0.9, 0.05, 0.05]), ["x", "y"], label_offset=1)
     assert [label for label, _ in background] == ["x", "y"]
-    assert prep.decode(np.array([[0.8]]), ["neg", "pos"], output="sigmoid")[0][0] == "pos"
+    assert prep.decode(np.array([[0.8]]), ["neg", "pos"], output="sigmoid")[0][0][0] == "pos"
     assert prep.decode(np.array([0.2, 0.7]), None)[0] == ("1", 0.7)
     with pytest.raises(PreprocessingError, match="3 classes .* 2 labels"):
         prep.decode(probs, ["a", "b"])
@@ -154,15 +154,15 @@ def test_flaxjs_load_attaches_teachable_machine_labels_and_preprocessing():
     image = np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8)
     x = model.preprocess(image)
     assert x.shape == (1, 224, 224, 3) and x.min() >= -1 and x.max() <= 255 / 127 - 1 + 1e-6
-    top = model.decode(model(x), top=3)
+    [top] = model.decode(model(x), top=3)  # one list per image
     assert len(top) == 3 and {label for label, _ in top} <= set(metadata["labels"])
     frozen = model.freeze()  # same outputs: labels and preprocessing carry over
-    assert frozen.labels == model.labels and frozen.decode(frozen(x), top=3) == top
+    assert frozen.labels == model.labels and frozen.decode(frozen(x), top=3) == [top]
     cut = model.truncate("sequential_13")  # new outputs: the labels no longer apply
     assert cut.labels is None
     np.testing.assert_array_equal(cut.preprocess(image), x)
     model = model.with_info(labels=["custom"] * 10)
-    assert model.decode(model(x), top=1)[0][0] == "custom"
+    assert model.decode(model(x), top=1)[0][0][0] == "custom"
 
 
 def test_images_for_an_int32_input_are_truncated_to_int32():

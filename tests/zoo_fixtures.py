@@ -52,3 +52,16 @@ def card_for(url: str, name: str = "test_sharded", **fields) -> dict:
     """A minimal card: model.json at ``url`` + the shards its manifest names."""
     return {"name": name, "sources": [{"url": url}], "files": [{"path": "model.json"}],
             "weights_from_manifest": True, "output": "scores", **fields}
+
+
+@pytest.fixture
+def mobilenet_mirror(zoo_env, tmp_path, monkeypatch):
+    """Offline zoo whose folder mirror holds the corpus MobileNet v1 0.25 where its card
+    points: ``zoo.load("mobilenet_v1_0.25_224")`` loads it without a network."""
+    from flaxjs.zoo import sources
+
+    root = tmp_path / "mirror"
+    serve_copy(MOBILENET, root / sources.mirror_path(zoo.card("mobilenet_v1_0.25_224").sources[0]))
+    monkeypatch.setenv("FLAXJS_ZOO_MIRROR", str(root))
+    monkeypatch.setenv("FLAXJS_OFFLINE", "1")
+    return root

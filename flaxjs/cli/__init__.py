@@ -3,14 +3,15 @@
 Subcommands live in :data:`COMMANDS`: name → module. Each module defines ``HELP``
 (one line), ``configure(parser)`` (adds its arguments; keep imports there light so
 ``flaxjs --help`` stays fast) and ``run(args) -> int``. Add a subcommand by adding
-its module to the table (e.g. ``"demo": "flaxjs.cli.demo"``).
+its module to the table (e.g. ``"demo": "flaxjs.cli.demo"``). A module that loads a
+model sets ``TAKES_SOURCE = True`` and gets ``--no-strict`` here, the same for all.
+Errors are printed by :func:`flaxjs.cli.common.fail`, in argparse's style.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import sys
 from collections.abc import Sequence
 
 #: subcommand → module implementing it (``HELP``, ``configure``, ``run``).
@@ -38,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(module_name)
         command = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.configure(command)
+        if getattr(module, "TAKES_SOURCE", False):
+            command.add_argument("--no-strict", action="store_true",
+                                 help="load even when weights and variables do not all match "
+                                      "(unmatched ones are listed in a warning; also for zoo "
+                                      "names)")
         command.set_defaults(_run=module.run)
     return parser
 
@@ -46,6 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``flaxjs`` console script; returns the exit status."""
     from .. import settings
     from ..errors import FlaxjsError
+    from .common import fail
 
     args = build_parser().parse_args(argv)
     try:
@@ -54,7 +61,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             configure(compilation_cache=True)
         return int(args._run(args) or 0)
     except FlaxjsError as err:
-        print(f"flaxjs {args.command}: error: {err}", file=sys.stderr)
-        return 1
+        return fail(args.command, err)
     except KeyboardInterrupt:
         return 130

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 HELP = "show a model's summary (SOURCE: folder, model.json, URL or zoo name)"
+TAKES_SOURCE = True
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -12,23 +13,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         "zoo name")
 
 
-def _fallback_summary(model) -> str:
-    import jax
-    import numpy as np
-
-    params = sum(int(np.prod(x.shape)) for x in jax.tree_util.tree_leaves(model.variables))
-    lines = [repr(model), f"layers: {len(model.layer_names)}", f"variables: {params:,} values"]
-    return "\n".join(lines)
-
-
 def run(args: argparse.Namespace) -> int:
     from .common import load_source
 
-    model = load_source(args.source)
-    try:
-        model.summary()
-    except ImportError:  # flaxjs.summary not present in this version
-        print(_fallback_summary(model))
+    model = load_source(args.source, strict=not args.no_strict)
+    model.summary()
     for spec in model.input_specs:
         print(f"input  {spec.name}: shape {list(spec.shape)} {spec.dtype}")
     print(f"output {', '.join(model.output_names)}")

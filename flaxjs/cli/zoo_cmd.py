@@ -1,11 +1,13 @@
-"""``flaxjs zoo list|info|fetch``: browse and download the model zoo."""
+"""``flaxjs zoo list|info|fetch|verify|rm|clean``: browse, download and manage the zoo."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+import urllib.parse
 
-HELP = "list, describe and download zoo models"
+HELP = "list, describe, download, verify and remove zoo models"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -19,23 +21,68 @@ def configure(parser: argparse.ArgumentParser) -> None:
     fetch = sub.add_parser("fetch", help="download and verify models; print their folders")
     fetch.add_argument("names", nargs="+", metavar="NAME")
     fetch.add_argument("--force", action="store_true", help="download again, re-pin hashes")
+    verify = sub.add_parser("verify", help="re-hash cached files against their pins "
+                                           "(all cached models without NAME)")
+    verify.add_argument("names", nargs="*", metavar="NAME")
+    rm = sub.add_parser("rm", help="delete cached models")
+    rm.add_argument("names", nargs="+", metavar="NAME")
+    sub.add_parser("clean", help="delete every cached zoo model")
+
+
+def human_size(size: int | None) -> str:
+    """``4.6 MB``; ``-`` when unknown."""
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def _row(card) -> dict:
+    """What `zoo list` shows of one card: cache state, size, where it comes from."""
+    from ..zoo import cache, fetcher
+
+    files = fetcher.status(card)
+    have = sum(f["cached"] for f in files)
+    state = "yes" if have == len(files) else "partial" if have else "no"
+    if have:
+        size: int | None = cache.disk_size(cache.model_dir(card.name))
+    elif all(f.size is not None for f in card.files) and not card.weights_from_manifest:
+        size = sum(f.size for f in card.files)
+    else:
+        size = None
+    source = card.sources[0]
+    host = (f"npm:{source.npm}" if source.npm
+            else urllib.parse.urlsplit(source.url or "").hostname or source.url or "-")
+    return {"name": card.name, "aliases": list(card.aliases), "task": card.task,
+            "license": card.license, "cached": state, "size": size, "source": host}
 
 
 def _list(args) -> int:
     from .. import zoo
+    from ..errors import ZooError
 
     names = zoo.list(args.pattern)
-    cards = [zoo.card(n) for n in names]
+    if not names:
+        raise ZooError(f"no match for {args.pattern!r} among the {len(zoo.list())} zoo models "
+                       "(names, aliases; a glob or a substring); `flaxjs zoo list` shows all")
+    rows = [_row(zoo.card(n)) for n in names]
     if args.json:
-        print(json.dumps([{"name": c.name, "aliases": list(c.aliases), "task": c.task,
-                           "license": c.license} for c in cards], indent=1))
+        print(json.dumps(rows, indent=1))
         return 0
-    width = max((len(n) for n in names), default=4)
-    for c in cards:
-        pinned = "pinned" if all(f.sha256 for f in c.files) and not c.weights_from_manifest \
-            else "pin on first download"
-        aliases = f" (= {', '.join(c.aliases)})" if c.aliases else ""
-        print(f"{c.name:<{width}}  {c.task:<22} {c.license:<11} {pinned}{aliases}")
+    header = {"name": "NAME", "task": "TASK", "cached": "CACHED", "size": "SIZE",
+              "source": "SOURCE", "aliases": "ALIASES"}
+    table = [header] + [{**r, "size": human_size(r["size"]),
+                         "aliases": ", ".join(r["aliases"])} for r in rows]
+    columns = ["name", "task", "cached", "size", "source"]
+    width = {c: max(len(str(r[c])) for r in table) for c in columns}
+    for r in table:
+        line = "  ".join(f"{r[c]:<{width[c]}}" if c != "size" else f"{r[c]:>{width[c]}}"
+                         for c in columns)
+        print(f"{line}  {r['aliases']}".rstrip())
     return 0
 
 
@@ -82,5 +129,43 @@ def _fetch(args) -> int:
     return 0
 
 
+def _verify(args) -> int:
+    from .. import zoo
+    from ..errors import IntegrityError
+
+    names = args.names or [n for n in zoo.cached() if n in zoo.list()]
+    if not names:
+        print("no zoo model is cached; nothing to verify", file=sys.stderr)
+    failed = 0
+    for name in names:
+        try:
+            folder = zoo.verify(name)
+        except IntegrityError as err:
+            failed += 1
+            print(f"flaxjs zoo verify: {err}", file=sys.stderr)
+        else:
+            print(f"ok  {name}  {folder}")
+    return 1 if failed else 0
+
+
+def _rm(args) -> int:
+    from .. import zoo
+
+    for name in args.names:
+        freed = zoo.remove(name)
+        print(f"removed {name} ({human_size(freed)})" if freed else f"{name}: not cached")
+    return 0
+
+
+def _clean(args) -> int:
+    from .. import zoo
+
+    names = zoo.cached()
+    freed = zoo.clean()
+    print(f"removed {len(names)} cached zoo model(s), {human_size(freed)}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
-    return {"list": _list, "info": _info, "fetch": _fetch}[args.zoo_command](args)
+    return {"list": _list, "info": _info, "fetch": _fetch, "verify": _verify, "rm": _rm,
+            "clean": _clean}[args.zoo_command](args)

@@ -13,6 +13,7 @@ import numpy as np
 from ..errors import ExportError
 from ..graph.model import GraphModel
 from ..matching import flatten
+from . import drift
 from . import graph as graph_export
 from . import metadata as meta
 from . import quantize as quant
@@ -21,15 +22,17 @@ from .topology import write_graph
 from .weights import collect, encode, shard
 
 if TYPE_CHECKING:
+    from ..finetune.state import TrainState
     from ..model import Model
 
 _SHARD_FILE = re.compile(r"^group\d+-shard\d+of\d+\.bin$")
 
 
-def save(model: Model | GraphModel, folder: str | os.PathLike[str], *, variables: Any = None,
-         quantize: str | None = None, quantize_only: str | Iterable[str] | None = None,
-         shard_bytes: int = 4 * 2**20, metadata: Mapping[str, Any] | None = None,
-         custom_classes: Iterable[str] = ()) -> Path:
+def save(model: Model | GraphModel | TrainState, folder: str | os.PathLike[str], *,
+         variables: Any = None, quantize: str | None = None,
+         quantize_only: str | Iterable[str] | None = None, shard_bytes: int = 4 * 2**20,
+         metadata: Mapping[str, Any] | None = None, custom_classes: Iterable[str] = (),
+         check_drift: bool = True) -> Path:
     """Write ``model`` as a TF.js Layers model (``model.json`` + weight shards), or a
     :class:`~flaxjs.graph.GraphModel` as a TF.js graph model with its current weights.
 
@@ -38,8 +41,14 @@ def save(model: Model | GraphModel, folder: str | os.PathLike[str], *, variables
     Keras-only classes, options TF.js would read differently) are refused before
     anything is written.
 
+    A quantized export is lossy: with ``check_drift`` the written folder is loaded back
+    and run next to ``model`` on probe inputs, the output change is printed on stderr,
+    and a :class:`~flaxjs.export.drift.DriftWarning` says when it is large
+    (:mod:`flaxjs.export.drift`).
+
     Args:
-      model: the model (loaded, cut, extended with :mod:`flaxjs.keras` builders...).
+      model: the model (loaded, cut, extended with :mod:`flaxjs.keras` builders...), or
+        a fine-tuning ``TrainState`` created from one (its trained ``state.model``).
       folder: the output folder (created; stale ``group*-shard*.bin`` files removed).
       variables: the values to write, e.g. fine-tuned ones: ``{"params", "batch_stats"}``
         or an object with ``params`` / ``batch_stats`` attributes (a ``TrainState``);
@@ -53,6 +62,7 @@ def save(model: Model | GraphModel, folder: str | os.PathLike[str], *, variables
         here override the ones known from the model.
       custom_classes: class names your page registers itself
         (``tf.serialization.registerClass``); written as they are.
+      check_drift: with ``quantize``, measure and print the output change.
 
     Returns:
       the path of the written ``model.json``.
@@ -64,11 +74,31 @@ def save(model: Model | GraphModel, folder: str | os.PathLike[str], *, variables
       >>> base = flaxjs.load("mobilenet/model.json")  # doctest: +SKIP
       >>> model = base.truncate("conv_pw_13_relu").extend(
       ...     [K.GlobalAveragePooling2D(), K.Dense(3, "softmax")])  # doctest: +SKIP
-      >>> # ... fine-tune: state = TrainState(...) updated by training steps ...
-      >>> flaxjs.save(model, "web/model", variables=state, quantize="uint8")  # doctest: +SKIP
+      >>> state = finetune.TrainState.create(model, optax.adam(1e-3))  # doctest: +SKIP
+      >>> state, history = finetune.fit(state, x, y)  # doctest: +SKIP
+      >>> flaxjs.save(state, "web/model")  # doctest: +SKIP
     """
     if quantize is not None and quantize not in quant.DTYPES:
         raise ExportError(f"quantize must be one of {', '.join(quant.DTYPES)}, got {quantize!r}")
+    from ..finetune.state import TrainState
+
+    if isinstance(model, TrainState):
+        if variables is not None:
+            raise ExportError("save(state, ...) writes the state's variables; pass the model "
+                              "to save(model, folder, variables=...) instead")
+        model = model.model
+    path = _write(model, folder, variables=variables, quantize=quantize,
+                  quantize_only=quantize_only, shard_bytes=shard_bytes, metadata=metadata,
+                  custom_classes=custom_classes)
+    if quantize is not None and check_drift:
+        before = model if variables is None else model.with_variables(_as_mapping(variables))
+        drift.check(before, path, quantize)
+    return path
+
+
+def _write(model: Model | GraphModel, folder: str | os.PathLike[str], *, variables: Any,
+           quantize: str | None, quantize_only: str | Iterable[str] | None, shard_bytes: int,
+           metadata: Mapping[str, Any] | None, custom_classes: Iterable[str]) -> Path:
     if isinstance(model, GraphModel):
         if custom_classes:
             raise ExportError("custom_classes apply to Layers models; this is a graph model")
@@ -101,16 +131,22 @@ def _manifest_names(model_json: Mapping[str, Any] | None) -> list[str]:
             for w in g.get("weights", []) if isinstance(w, Mapping)]
 
 
+def _as_mapping(variables: Any) -> Mapping[str, Any]:
+    """``{"params", "batch_stats"}`` of a mapping or of an object with those attributes."""
+    if isinstance(variables, Mapping):
+        return variables
+    params = getattr(variables, "params", None)
+    if params is None:
+        raise ExportError("variables must be {'params': ..., 'batch_stats': ...} or an "
+                          f"object with .params, got {type(variables).__name__}")
+    return {"params": params, "batch_stats": getattr(variables, "batch_stats", {})}
+
+
 def _check_variables(model: Model, variables: Any) -> dict[str, Any]:
     """``variables`` as a dict shaped like ``model.variables`` (same paths and shapes)."""
     if variables is None:
         return dict(model.variables)
-    if not isinstance(variables, Mapping):
-        params = getattr(variables, "params", None)
-        if params is None:
-            raise ExportError("variables must be {'params': ..., 'batch_stats': ...} or an "
-                              f"object with .params, got {type(variables).__name__}")
-        variables = {"params": params, "batch_stats": getattr(variables, "batch_stats", {})}
+    variables = _as_mapping(variables)
     expected = {p: np.shape(v) for p, v in flatten(model.variables)}
     given = {p: np.shape(v) for p, v in flatten({k: v for k, v in variables.items() if v})}
     missing = sorted("/".join(p) for p in expected if p not in given)

@@ -11,13 +11,15 @@ Example:
   ...                               K.Dense(5, activation="softmax")])        # doctest: +SKIP
   >>> state = ft.TrainState.create(model, optax.adam(1e-3))                   # doctest: +SKIP
   >>> state, hist = ft.fit(state, x, y, epochs=5, loss="categorical_crossentropy",
-  ...                      metrics=["accuracy"], validation_data=(xv, yv))    # doctest: +SKIP
+  ...                      metrics=["accuracy"], validation_split=0.2)        # doctest: +SKIP
+  >>> flaxjs.save(state, "web/model")        # the trained model, state.model  # doctest: +SKIP
   >>> lrs = {"dense*": 1e-3, "conv_pw_13*": 1e-5}                             # doctest: +SKIP
-  >>> tuned = ft.updated_model(model, state).unfreeze("conv_pw_13*")         # doctest: +SKIP
+  >>> tuned = state.model.unfreeze("conv_pw_13*")                            # doctest: +SKIP
   >>> state2 = ft.TrainState.create(tuned, ft.discriminative(lrs), trainable=lrs)  # doctest: +SKIP
 
 Modules: :mod:`.masks` (what trains, optax labels), :mod:`.losses`,
 :mod:`.state` (``TrainState``), :mod:`.steps` (jitted steps), :mod:`.fit`,
+:mod:`.callbacks` (``EarlyStopping``, ``ModelCheckpoint``), :mod:`.progress` (``verbose``),
 :mod:`flaxjs.parallel` (``jax.sharding`` data parallelism, re-exported here),
 :mod:`.regularizers` (Keras weight penalties in the training loss);
 ``save_checkpoint`` / ``restore_checkpoint``
@@ -26,6 +28,7 @@ are :mod:`flaxjs.checkpoint`'s, re-exported here.
 
 from ..checkpoint import restore_checkpoint, save_checkpoint
 from ..parallel import data_mesh, replicate, shard_batch
+from .callbacks import Callback, EarlyStopping, ModelCheckpoint
 from .fit import History, array_batches, evaluate, fit
 from .losses import (
     BinaryCrossEntropy,
@@ -54,15 +57,16 @@ from .masks import (
 from .regularizers import Penalty, penalties, regularization_loss
 from .state import TrainState, updated_model
 from .steps import eval_step, make_train_step, predict_step, train_step
-from .transfer import KEEP_FROZEN, TransferPlan, transfer_plan
+from .transfer import KEEP_FROZEN, TransferPlan, default_cut, transfer_plan, with_new_head
 
 __all__ = [
-    "KEEP_FROZEN", "BinaryCrossEntropy", "CrossEntropy", "History", "MeanAbsoluteError",
-    "MeanSquaredError", "Penalty", "TrainState", "TransferPlan", "accuracy", "array_batches",
-    "binary_accuracy", "binary_cross_entropy", "data_mesh", "discriminative", "eval_step",
+    "KEEP_FROZEN", "BinaryCrossEntropy", "Callback", "CrossEntropy", "EarlyStopping", "History",
+    "MeanAbsoluteError", "MeanSquaredError", "ModelCheckpoint", "Penalty", "TrainState",
+    "TransferPlan", "accuracy", "array_batches", "binary_accuracy", "binary_cross_entropy",
+    "data_mesh", "default_cut", "discriminative", "eval_step",
     "evaluate", "fit", "flags_mask", "freeze_optimizer", "get_loss", "lr_labels", "make_train_step",
     "mask_labels", "mean_absolute_error", "mean_squared_error", "merge_view", "pattern_mask",
     "penalties", "predict_step", "regularization_loss", "replicate", "restore_checkpoint",
     "save_checkpoint", "shard_batch", "softmax_cross_entropy", "train_step", "trainable_mask",
-    "trainable_view", "transfer_plan", "updated_model",
+    "trainable_view", "transfer_plan", "updated_model", "with_new_head",
 ]

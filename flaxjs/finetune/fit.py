@@ -13,22 +13,23 @@ Example:
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import jax
 import numpy as np
 from jax.sharding import Mesh
-from tqdm.auto import tqdm
 
 from .. import parallel
+from ..errors import TrainingError
+from . import progress
 from .losses import LossFn
 from .state import TrainState
 from .steps import eval_step, train_step
 
-#: ``callback(epoch, logs, state)``: return a new state to continue with it, ``True`` to stop.
-Callback = Callable[[int, dict[str, float], TrainState], "TrainState | bool | None"]
+#: ``callback(epoch, logs, state)``: return a new state to continue with it, ``True`` to stop
+#: (a :class:`~flaxjs.finetune.callbacks.Callback` is one, with begin/end hooks too).
+CallbackFn = Callable[[int, dict[str, float], TrainState], "TrainState | bool | None"]
 
 
 class History:
@@ -141,11 +142,14 @@ def evaluate(state: TrainState, x: Any, y: Any = None, *, batch_size: int = 32,
 
 def fit(state: TrainState, x: Any, y: Any = None, *, epochs: int = 1, batch_size: int = 32,
         loss: str | LossFn = "mean_squared_error", metrics: Sequence[str | LossFn] = (),
-        shuffle: bool = True, validation_data: Any = None, validation_batch_size: int | None = None,
-        callbacks: Sequence[Callback] = (), progress: bool | None = None,
-        drop_remainder: bool = False, seed: int = 0, mesh: Mesh | None = None
-        ) -> tuple[TrainState, History]:
+        shuffle: bool = True, validation_data: Any = None, validation_split: float = 0.0,
+        validation_batch_size: int | None = None, callbacks: Sequence[CallbackFn] = (),
+        verbose: int | str = "auto", drop_remainder: bool = False, seed: int = 0,
+        mesh: Mesh | None = None) -> tuple[TrainState, History]:
     """Train for ``epochs`` epochs; data-parallel over every device by default.
+
+    The trained model is ``state.model`` (or ``flaxjs.save(state, folder)``): the
+    model the state was created from keeps its untrained variables.
 
     Args:
       state: a :class:`TrainState`.
@@ -160,10 +164,17 @@ def fit(state: TrainState, x: Any, y: Any = None, *, epochs: int = 1, batch_size
       shuffle: reshuffle array data every epoch (seeded by ``seed``).
       validation_data: ``(x_val, y_val)`` arrays or an iterable of batches, evaluated
         after each epoch (``val_``-prefixed metrics).
+      validation_split: hold out this fraction of array data (the last rows, before
+        shuffling, as Keras does) as ``validation_data``.
       validation_batch_size: default ``batch_size``.
-      callbacks: ``callback(epoch, logs, state)`` after each epoch; may return a new
-        state (e.g. after unfreezing) or ``True`` to stop.
-      progress: tqdm bar with the running loss/metrics; default: when stderr is a terminal.
+      callbacks: :class:`~flaxjs.finetune.EarlyStopping`,
+        :class:`~flaxjs.finetune.ModelCheckpoint`, any
+        :class:`~flaxjs.finetune.Callback`, or functions ``callback(epoch, logs, state)``
+        called after each epoch that may return a new state (e.g. after unfreezing) or
+        ``True`` to stop.
+      verbose: as Keras: ``0`` silent, ``1`` a progress bar (a widget in Jupyter/Colab),
+        ``2`` one line per epoch, on stderr; ``"auto"``: ``1`` on a terminal or in a
+        notebook, else ``2``.
       drop_remainder: skip the last, short batch of array data (avoids one recompilation).
       seed: shuffling seed.
       mesh: the device mesh (default :func:`~flaxjs.parallel.data_mesh` over all
@@ -171,25 +182,31 @@ def fit(state: TrainState, x: Any, y: Any = None, *, epochs: int = 1, batch_size
 
     Returns:
       ``(final state, History)``.
+
+    Raises:
+      TrainingError: the targets do not fit the model's output, a monitored metric is
+        missing, or ``validation_split`` cannot be applied.
     """
     mesh = parallel.data_mesh() if mesh is None else mesh
-    show = sys.stderr.isatty() if progress is None else progress
+    if validation_split:
+        (x, y), validation_data = _split(x, y, validation_split, validation_data)
+    mode = progress.resolve(verbose)
     rng = np.random.default_rng(seed)
     make, steps = _epoch_source(x, y, batch_size, shuffle, rng, drop_remainder)
     history = History()
     state = parallel.replicate(state, mesh)
+    for callback in callbacks:
+        begin = getattr(callback, "on_train_begin", None)
+        if begin is not None:
+            begin(state)
     for epoch in range(epochs):
         mean = _Mean()
-        with tqdm(total=steps, desc=f"Epoch {epoch + 1}/{epochs}", disable=not show,
-                  unit="step", leave=True, dynamic_ncols=True) as bar:
+        with progress.Epoch(mode, epoch, epochs, steps) as shown:
             for batch in make():
                 state, logs = train_step(state, parallel.shard_batch(batch, mesh), loss=loss,
                                          metrics=metrics)
                 mean.add(logs, _rows(batch))
-                bar.update(1)
-                if show:
-                    bar.set_postfix({k: f"{v:.4f}" for k, v in mean.result().items()},
-                                    refresh=False)
+                shown.step(mean.result)
             epoch_logs = mean.result()
             if validation_data is not None:
                 vx, vy = (validation_data if isinstance(validation_data, tuple)
@@ -197,8 +214,7 @@ def fit(state: TrainState, x: Any, y: Any = None, *, epochs: int = 1, batch_size
                 epoch_logs.update({f"val_{k}": v for k, v in evaluate(
                     state, vx, vy, batch_size=validation_batch_size or batch_size, loss=loss,
                     metrics=metrics, mesh=mesh).items()})
-            if show:
-                bar.set_postfix({k: f"{v:.4f}" for k, v in epoch_logs.items()})
+            shown.end(epoch_logs)
         history.record(epoch, epoch_logs)
         stop = False
         for callback in callbacks:
@@ -209,4 +225,29 @@ def fit(state: TrainState, x: Any, y: Any = None, *, epochs: int = 1, batch_size
                 stop = True
         if stop:
             break
+    for callback in callbacks:
+        end = getattr(callback, "on_train_end", None)
+        final = end(state) if end is not None else None
+        if isinstance(final, TrainState):
+            state = parallel.replicate(final, mesh)
     return state, history
+
+
+def _split(x: Any, y: Any, fraction: float, validation_data: Any
+           ) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+    """``((x_train, y_train), (x_val, y_val))``: the last ``fraction`` of the rows held out."""
+    if y is None:
+        raise TrainingError("validation_split needs array data (fit(state, x, y, ...)); with "
+                            "batches from an iterable pass validation_data= instead")
+    if validation_data is not None:
+        raise TrainingError("give validation_data or validation_split, not both")
+    if not 0.0 < fraction < 1.0:
+        raise TrainingError(f"validation_split must be between 0 and 1, got {fraction}")
+    n = _num_rows((x, y))
+    cut = int(n * (1.0 - fraction))
+    if cut in (0, n):
+        raise TrainingError(f"validation_split={fraction} of {n} rows leaves "
+                            f"{cut} for training and {n - cut} for validation")
+    head = jax.tree_util.tree_map(lambda a: np.asarray(a)[:cut], (x, y))
+    tail = jax.tree_util.tree_map(lambda a: np.asarray(a)[cut:], (x, y))
+    return head, tail

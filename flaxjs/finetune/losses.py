@@ -158,6 +158,9 @@ class BinaryCrossEntropy:
         return binary_cross_entropy(outputs, targets, from_logits=self.from_logits)
 
 
+#: the loss classes whose targets must be shaped like the outputs (class ids aside)
+BUILTIN_LOSSES = (MeanSquaredError, MeanAbsoluteError, CrossEntropy, BinaryCrossEntropy)
+
 LOSSES: dict[str, LossFn] = {
     "mean_squared_error": MeanSquaredError(),
     "mse": MeanSquaredError(),

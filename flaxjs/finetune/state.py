@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from ..errors import TrainingError
 from . import masks, regularizers
 
 if TYPE_CHECKING:
@@ -44,6 +45,8 @@ class TrainState(struct.PyTreeNode):
         :attr:`mask` gives it as a pytree.
       penalties: the layers' weight regularizers, added to the training loss as TF.js
         does (:mod:`flaxjs.finetune.regularizers`) — static.
+      template: the model the state was created from (its untrained variables) — static;
+        :attr:`model` gives it back holding the state's variables.
     """
 
     step: jax.Array
@@ -55,6 +58,7 @@ class TrainState(struct.PyTreeNode):
     tx: optax.GradientTransformation = struct.field(pytree_node=False)
     trainable: tuple[bool, ...] = struct.field(pytree_node=False)
     penalties: tuple[regularizers.Penalty, ...] = struct.field(pytree_node=False, default=())
+    template: Any = struct.field(pytree_node=False, default=None)
 
     # ---------------------------------------------------------------- creation
     @classmethod
@@ -87,9 +91,10 @@ class TrainState(struct.PyTreeNode):
         mask = masks.trainable_mask(model, trainable, flags=flags)
         if variables is not model.variables:
             mask = _align(mask, variables.get("params", {}))
-        return cls.new(model.apply, variables.get("params", {}), tx,
-                       batch_stats=variables.get("batch_stats", {}), mask=mask, seed=seed,
-                       penalties=regularizers.penalties(model))
+        state = cls.new(model.apply, variables.get("params", {}), tx,
+                        batch_stats=variables.get("batch_stats", {}), mask=mask, seed=seed,
+                        penalties=regularizers.penalties(model))
+        return state.replace(template=model)
 
     @classmethod
     def new(cls, apply_fn: Callable[..., Any], params: Any, tx: optax.GradientTransformation,
@@ -135,6 +140,20 @@ class TrainState(struct.PyTreeNode):
         if self.batch_stats:
             out["batch_stats"] = self.batch_stats
         return out
+
+    @property
+    def model(self) -> Model:
+        """The model holding this state's (trained) variables: what to call, evaluate or
+        :func:`flaxjs.save` after :func:`~flaxjs.finetune.fit`.
+
+        Raises:
+          TrainingError: the state was made by :meth:`new` from a bare ``apply_fn``.
+        """
+        if self.template is None:
+            raise TrainingError("this TrainState was made by TrainState.new from a bare "
+                                "apply_fn, so it knows no model: use TrainState.create(model, "
+                                "tx), or apply_fn(state.variables, x)")
+        return self.template.with_variables(self.variables)
 
     def split(self) -> tuple[list[jax.Array], list[jax.Array]]:
         """``(trainable leaves, frozen leaves)`` of ``params`` in tree order."""
@@ -197,7 +216,8 @@ def _align(mask: Any, params: Any) -> Any:
 
 
 def updated_model(model: Model, state: TrainState) -> Model:
-    """``model`` with the state's trained variables (same graph, names and metadata).
+    """``model`` with the state's trained variables (same graph, names and metadata);
+    ``state.model`` when ``state`` was created from ``model``.
 
     Example:
       >>> trained = updated_model(model, state); trained(x)  # doctest: +SKIP

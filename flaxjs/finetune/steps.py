@@ -27,9 +27,11 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .. import runtime
-from .losses import LossFn, get_loss, get_metric
+from ..errors import TrainingError
+from .losses import BUILTIN_LOSSES, CrossEntropy, LossFn, get_loss, get_metric
 from .regularizers import regularization_loss
 from .state import TrainState
 
@@ -65,6 +67,34 @@ def _metrics(outputs: Any, targets: Any, metrics: Metrics) -> dict[str, Array]:
     return out
 
 
+def fit_targets(outputs: Any, targets: Any, loss: str | LossFn) -> Any:
+    """The targets of a built-in loss, checked against the outputs while tracing.
+
+    Targets the loss would broadcast against the outputs (one-hot labels of another
+    width than the head's) are refused; ``(N,)`` targets of an ``(N, 1)`` output get
+    their last axis, as Keras adds it. Class ids (integer targets) of the
+    cross-entropies are fine at any shape.
+    """
+    fn = get_loss(loss)
+    if not isinstance(fn, BUILTIN_LOSSES) or isinstance(outputs, (list, tuple, dict)):
+        return targets
+    y_shape, t_shape = tuple(np.shape(outputs)), tuple(np.shape(targets))
+    sparse = isinstance(fn, CrossEntropy) and not jnp.issubdtype(
+        jnp.result_type(targets), jnp.floating)
+    if sparse or y_shape == t_shape:
+        return targets
+    if y_shape[-1:] == (1,) and t_shape == y_shape[:-1]:
+        return jnp.asarray(targets)[..., None]
+    ids = " (or class ids as integers)" if isinstance(fn, CrossEntropy) else ""
+    if len(y_shape) == len(t_shape) and y_shape[:-1] == t_shape[:-1]:
+        raise TrainingError(
+            f"the targets have width {t_shape[-1]} (batch shape {t_shape}) but the model's "
+            f"output has width {y_shape[-1]} (batch shape {y_shape}): build the head with "
+            f"{t_shape[-1]} units, or give targets of width {y_shape[-1]}{ids}")
+    raise TrainingError(f"the targets have shape {t_shape} but the model's output has shape "
+                        f"{y_shape} for loss {loss!r}: give targets shaped like the output{ids}")
+
+
 def _forward(state: TrainState, params: Any, inputs: tuple[Any, ...], *, train: bool,
              rng: Array | None) -> tuple[Any, Any]:
     variables = {"params": params}
@@ -85,18 +115,19 @@ def _train_step(state: TrainState, batch: Any, loss: str | LossFn, metrics: tupl
     rng = state.step_rng()
     trainable, _ = state.split()
 
-    def objective(leaves: list[Array]) -> tuple[Array, tuple[Any, Any]]:
+    def objective(leaves: list[Array]) -> tuple[Array, tuple[Any, Any, Any]]:
         params = state.merge(leaves)
         outputs, batch_stats = _forward(state, params, inputs, train=True, rng=rng)
-        value = reduce_loss(loss_fn(outputs, targets), weights)
+        goal = fit_targets(outputs, targets, loss)
+        value = reduce_loss(loss_fn(outputs, goal), weights)
         if state.penalties:
             value = value + regularization_loss(params, state.penalties)
-        return value, (outputs, batch_stats)
+        return value, (outputs, batch_stats, goal)
 
-    (value, (outputs, batch_stats)), grads = jax.value_and_grad(objective, has_aux=True)(
-        trainable)
+    (value, (outputs, batch_stats, goal)), grads = jax.value_and_grad(
+        objective, has_aux=True)(trainable)
     new_state = state.apply_gradients(grads, batch_stats=batch_stats)
-    logs = {"loss": value, **_metrics(outputs, targets, metrics)}
+    logs = {"loss": value, **_metrics(outputs, goal, metrics)}
     return new_state, logs
 
 
@@ -104,6 +135,7 @@ def _eval_step(state: TrainState, batch: Any, loss: str | LossFn, metrics: tuple
                ) -> dict[str, Array]:
     inputs, targets, weights = unpack(batch)
     outputs, _ = _forward(state, state.params, inputs, train=False, rng=None)
+    targets = fit_targets(outputs, targets, loss)
     logs = {"loss": reduce_loss(get_loss(loss)(outputs, targets), weights)}
     logs.update(_metrics(outputs, targets, metrics))
     return logs

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import difflib
-import fnmatch
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import inputs as input_check
 from .. import runtime, surgery
-from ..errors import FlaxjsError, ModelFormatError
+from ..errors import FlaxjsError, InputError, ModelFormatError
 from ..info import InfoViews, ModelInfo
 from ..model import Model
 from ..topology.spec import InputSpec
@@ -30,10 +29,6 @@ from .graphdef import NodeDef, TensorRef
 from .spec import GraphSpec
 
 Array = jax.Array
-
-
-class InputError(FlaxjsError):
-    """Inputs given to a graph model do not fit its inputs (count, name, dtype or shape)."""
 
 
 class GraphModel(InfoViews):
@@ -169,14 +164,8 @@ class GraphModel(InfoViews):
         pats = [patterns] if isinstance(patterns, str) else list(patterns)
         graph_names = [k for k in self.params if k in self.spec.nodes]
         head_names = [] if self.head is None else self.head.layer_names
-        unmatched = [p for p in pats if not any(fnmatch.fnmatchcase(n, p) or
-                                                fnmatch.fnmatchcase(n.rsplit("/", 1)[-1], p)
-                                                for n in graph_names + head_names)]
-        if unmatched:
-            close = difflib.get_close_matches(unmatched[0], graph_names + head_names, n=3)
-            raise InputError(f"pattern(s) {unmatched} match no weight node or head layer"
-                             + (f"; close names: {close}" if close else "")
-                             + " (patterns are shell-style: '*/Conv_1/*', 'dense*')")
+        surgery.require_matches(pats, graph_names + head_names,
+                                what="weight node or head layer")
         match = surgery.matcher(pats)
         chosen = {n for n in graph_names if match(n)}
         new_frozen = self.frozen | chosen if frozen else self.frozen - chosen
@@ -242,39 +231,33 @@ class GraphModel(InfoViews):
         if len(inputs) == 1 and isinstance(inputs[0], Mapping):
             return {self.spec.tensor(k).node: self._check(k, v) for k, v in inputs[0].items()}
         names = self.input_names
-        if len(inputs) == 1 and isinstance(inputs[0], (list, tuple)) and len(names) > 1 \
+        required = [n for n in names if self.spec.nodes[n].op == "Placeholder"]
+        if len(inputs) == 1 and isinstance(inputs[0], (list, tuple)) and len(required) > 1:
+            if len(inputs[0]) not in (len(names), len(required)):
+                raise InputError(f"model {self.name!r} takes {len(required)} inputs "
+                                 f"({', '.join(required)}), got one {type(inputs[0]).__name__} "
+                                 f"of {len(inputs[0])} item(s): pass one array each, in that "
+                                 "order, or {name: array}")
+            inputs = tuple(inputs[0])  # Keras's predict([x1, x2])
+        elif len(inputs) == 1 and isinstance(inputs[0], (list, tuple)) and len(names) > 1 \
                 and len(inputs[0]) == len(names):
             inputs = tuple(inputs[0])
-        required = [n for n in names if self.spec.nodes[n].op == "Placeholder"]
         if len(inputs) == len(required) < len(names):  # PlaceholderWithDefault left out
             names = required
         if len(inputs) != len(names):
-            raise InputError(f"the model takes {len(names)} input(s) ({', '.join(names)}), "
-                             f"got {len(inputs)}; pass them in that order or as "
-                             "{name: array}")
+            raise InputError(f"model {self.name!r} takes {len(names)} input(s) "
+                             f"({', '.join(names)}), got {len(inputs)}; pass them in that "
+                             "order or as {name: array}")
         return {name: self._check(name, x) for name, x in zip(names, inputs, strict=True)}
 
     def _check(self, name: str, x: Any) -> Any:
+        """``x`` checked against input ``name``'s declared dtype and shape (see
+        :func:`flaxjs.inputs.check`); an intermediate tensor fed by name goes as it is."""
         spec = next((s for s in self.spec.inputs if s.name == self.spec.tensor(name).node), None)
-        if spec is None:  # an intermediate tensor fed by name: as it is
+        if spec is None:
             return x if isinstance(x, jax.Array) else np.asarray(x)
-        want = np.dtype(spec.dtype) if spec.dtype != "string" else np.dtype(object)
-        if not isinstance(x, jax.Array):
-            x = np.asarray(x)
-        have = np.dtype(x.dtype)
-        if have != want:
-            same_kind = have.kind == want.kind or (want.kind == "f" and have.kind in "iu")
-            if not same_kind or want.kind == "O":
-                raise InputError(f"input {name!r} is {want.name}, got {have.name} values")
-            x = x.astype(want)
-        shape = tuple(x.shape)
-        if spec.shape and (len(shape) != len(spec.shape) or any(
-                d is not None and d != s for d, s in zip(spec.shape, shape, strict=True))):
-            want_shape = [d if d is not None else None for d in spec.shape]
-            hint = ": add a batch axis" if len(shape) + 1 == len(spec.shape) else ""
-            raise InputError(f"input {name!r} expects shape {want_shape}, got "
-                             f"{list(shape)}{hint}")
-        return x
+        return input_check.check(x, spec, model=self.name,
+                                 preprocessing=self.known_preprocessing, stacklevel=5)
 
     def apply(self, variables: Mapping[str, Any], *inputs: Any, train: bool = False,
               rngs: Mapping[str, jax.Array] | jax.Array | None = None,
@@ -314,7 +297,7 @@ class GraphModel(InfoViews):
     def __call__(self, *inputs: Any) -> Any:
         """Inference with the model's own weights, jitted (eager for value-dependent ops)."""
         if self.head is not None:
-            return self._jitted_apply(self.variables, *inputs)
+            return self._jitted_apply(self.variables, self._feeds(inputs))  # checked here
         return self._format(self._execute(self._feeds(inputs), self.spec.outputs))
 
     @functools.cached_property
@@ -352,8 +335,14 @@ class GraphModel(InfoViews):
         return outputs[0] if len(outputs) == 1 else list(outputs)
 
     # ----------------------------------------------------------------- inspection
-    def summary(self, *, print_fn: Any = print) -> str:
-        """A table of the nodes computed for the outputs: name, op, output shape, weights."""
+    def summary(self, *, print_fn: Callable[[str], Any] = print) -> None:
+        """Print a table of the nodes computed for the outputs: name, op, output shape,
+        weights. Returns ``None``; ``print_fn`` receives the text instead of
+        :func:`print`, and :meth:`summary_text` returns it."""
+        print_fn(self.summary_text())
+
+    def summary_text(self) -> str:
+        """The table :meth:`summary` prints."""
         params = self.variables.get("params", {})
         feeds = {s.name: jax.ShapeDtypeStruct(tuple(d or 1 for d in s.shape), s.dtype)
                  for s in self.spec.inputs}
@@ -380,8 +369,6 @@ class GraphModel(InfoViews):
                           "inputs: " + ", ".join(f"{s.name} {list(s.shape)} {s.dtype}"
                                                  for s in self.spec.inputs),
                           "outputs: " + ", ".join(self.output_names)])
-        if print_fn is not None:
-            print_fn(text)
         return text
 
     def __repr__(self) -> str:

@@ -20,6 +20,8 @@ _EXPORTS = re.compile(r"\{1:\[function\((\w+),(\w+),(\w+)\)\{\2\.exports=")
 _PLAIN_EXPORTS = re.compile(r"(?:module\.exports|export\s+default)\s*=?\s*")
 _NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+#: the characters of a string literal up to its closing quote or next escape
+_STRING_RUNS = {q: re.compile(rf"[^{q}\\]*") for q in "\"'"}
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
 
 
@@ -110,9 +112,7 @@ class _Reader:
         self.pos += 1
         parts = []
         while True:
-            end = self.pos
-            while end < len(self.text) and self.text[end] not in (quote, "\\"):
-                end += 1
+            end = _STRING_RUNS[quote].match(self.text, self.pos).end()  # type: ignore[union-attr]
             if end >= len(self.text):
                 raise self.fail("unterminated string")
             parts.append(self.text[self.pos:end])

@@ -67,6 +67,12 @@ def url_prefix_and_suffix(url: str) -> tuple[str, str]:
     return prefix, suffix
 
 
+def sibling_url(model_url: str, name: str) -> str:
+    """The URL of the file ``name`` next to ``model_url`` (query string kept)."""
+    prefix, suffix = url_prefix_and_suffix(model_url)
+    return prefix + name + suffix
+
+
 def shard_url(model_url: str, path: str) -> str:
     """The URL of a manifest ``path`` next to ``model_url`` (query string kept)."""
     normal = check_relative(path, model=model_url)

@@ -2,7 +2,9 @@
 
 A *source* is a folder, a path to a model.json (any file name), a ``file://`` or
 ``http(s)://`` URL, or the model JSON in memory (a dict, ``str`` or ``bytes``)
-together with a mapping of shard names to bytes.
+together with a mapping of shard names to bytes. A Keras ``.keras`` or ``.h5`` file,
+recognised by its first bytes whatever its name, is read by :mod:`.keras_file`; other
+model formats are refused with what to do (:mod:`.sniff`).
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import urllib.parse
 import urllib.request
 import warnings
 from collections.abc import Callable, Mapping
-from typing import Any, Union
+from typing import Any, Protocol, Union
+
+import numpy as np
 
 from ..errors import ModelFormatError, SourceError
-from . import http, jsmodule, paths
+from . import http, jsmodule, keras_file, paths, sniff
 
 Source = Union[str, "os.PathLike[str]", bytes, Mapping[str, Any]]
 
@@ -26,6 +30,8 @@ Source = Union[str, "os.PathLike[str]", bytes, Mapping[str, Any]]
 METADATA_FILE = "metadata.json"
 #: npm packages (nsfwjs) ship shard ``P`` as the JS module ``P.min.js`` holding base64.
 JS_SHARD_SUFFIXES = (".min.js", ".js")
+#: a folder without a model.json may hold one Keras file instead.
+KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 
 
 @dataclasses.dataclass
@@ -37,16 +43,23 @@ class Artifacts:
       location: where it came from (a path, URL or ``"<memory>"``), for messages.
       read_shard: returns the bytes of one ``weightsManifest`` path.
       metadata: the parsed sibling ``metadata.json`` (labels, vocabulary), if any.
+      arrays: the named weights when the source holds them decoded (a Keras file), used
+        instead of the ``weightsManifest``.
     """
 
     model_json: dict[str, Any]
     location: str
     read_shard: Callable[[str], bytes]
     metadata: dict[str, Any] | None = None
+    arrays: dict[str, np.ndarray] | None = None
 
 
 def parse_model_text(data: bytes | str, *, location: str) -> dict[str, Any]:
     """Parse model.json text (also the JS-module form some npm packages ship)."""
+    if isinstance(data, bytes):
+        kind = sniff.kind_of(data[:sniff.HEAD_BYTES], location)
+        if kind is not None:
+            raise _not_json(kind, location)
     text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
     try:
         parsed = json.loads(text)
@@ -59,6 +72,43 @@ def parse_model_text(data: bytes | str, *, location: str) -> dict[str, Any]:
         raise ModelFormatError(f"{location}: model.json must hold a JSON object, "
                                f"got {type(parsed).__name__}")
     return parsed
+
+
+def _not_json(kind: str, location: str) -> ModelFormatError:
+    if kind in (sniff.HDF5, sniff.ZIP):
+        suffix = ".h5" if kind == sniff.HDF5 else ".keras"
+        return ModelFormatError(f"{location}: this is a Keras {suffix} file, not model.json "
+                                "text; pass it to flaxjs.load as a path, URL or bytes")
+    return sniff.refuse(kind, location)
+
+
+def from_keras_file(data: bytes | str, kind: str, location: str) -> Artifacts:
+    """A Keras ``.keras`` zip (``kind`` ZIP) or ``.h5`` (HDF5) file, as a path or bytes."""
+    read = keras_file.read_h5 if kind == sniff.HDF5 else keras_file.read_keras
+    model_json, arrays = read(data, location)
+
+    def read_shard(shard: str) -> bytes:
+        raise SourceError(f"{location}: a Keras file has no weight files ({shard!r})")
+
+    return Artifacts(model_json, location, read_shard, None, arrays)
+
+
+def _binary_source(data: bytes | str, head: bytes, location: str) -> Artifacts | None:
+    """Artifacts of a Keras file, an error for other model formats, ``None`` for text."""
+    kind = sniff.kind_of(head, location)
+    if kind is None:
+        return None
+    if kind in (sniff.HDF5, sniff.ZIP):
+        return from_keras_file(data, kind, location)
+    raise sniff.refuse(kind, location)
+
+
+def _read_head(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(sniff.HEAD_BYTES)
+    except OSError:
+        return b""  # _read_file reports it
 
 
 def _read_file(path: str, what: str) -> bytes:
@@ -110,32 +160,34 @@ def _read_local_optional(path: str) -> bytes:
     return _read_file(path, "metadata")
 
 
-def _fetch_optional(url: str) -> bytes:
-    try:
-        return http.fetch_bytes(url, retries=0, progress=False)
-    except http.HTTPStatusError as err:
-        if err.status in (403, 404, 410):  # not published (S3-style hosts answer 403)
-            raise _AbsentError(url) from None
-        raise
-
-
 def _find_model_file(folder: str) -> str:
     for name in ("model.json", "model.min.js"):
         candidate = os.path.join(folder, name)
         if os.path.isfile(candidate):
             return candidate
-    jsons = sorted(f for f in os.listdir(folder)
-                   if f.endswith(".json") and f != METADATA_FILE)
+    files = sorted(os.listdir(folder))
+    jsons = [f for f in files if f.endswith(".json") and f != METADATA_FILE]
     if len(jsons) == 1:
         return os.path.join(folder, jsons[0])
+    if not jsons:
+        kerases = [f for f in files if f.endswith(KERAS_SUFFIXES)]
+        if len(kerases) == 1:
+            return os.path.join(folder, kerases[0])
+        if "saved_model.pb" in files:
+            raise sniff.refuse(sniff.SAVED_MODEL, folder)
     raise SourceError(f"{folder}: no model.json in this folder"
                       + (f" (several .json files: {', '.join(jsons)}; pass the model file's path)"
                          if jsons else ""))
 
 
 def from_path(path: str) -> Artifacts:
-    """A model folder or a model.json file on disk."""
+    """A model folder, a model.json file or a Keras file (or unzipped .keras folder) on disk."""
+    if os.path.isdir(path) and keras_file.is_keras_folder(path):
+        return from_keras_file(path, sniff.ZIP, path)
     model_file = _find_model_file(path) if os.path.isdir(path) else path
+    keras = _binary_source(model_file, _read_head(model_file), model_file)
+    if keras is not None:
+        return keras
     folder = os.path.dirname(os.path.abspath(model_file))
     model_json = parse_model_text(_read_file(model_file, "model file"), location=model_file)
 
@@ -153,24 +205,68 @@ def from_path(path: str) -> Artifacts:
     return Artifacts(model_json, model_file, read_shard, metadata)
 
 
-def from_url(url: str, *, progress: bool | None = None) -> Artifacts:
-    """A model.json served over HTTP(S); shards are fetched next to it."""
-    model_json = parse_model_text(http.fetch_bytes(url, progress=progress), location=url)
+class RemoteModel(Protocol):
+    """A model URL's files: what :func:`from_url` reads, from the server or a cache."""
 
-    def read_shard(shard: str) -> bytes:
-        return http.fetch_bytes(paths.shard_url(url, shard), progress=progress)
+    model_bytes: bytes
 
-    prefix, suffix = paths.url_prefix_and_suffix(url)
-    metadata_url = prefix + METADATA_FILE + suffix
-    metadata = _optional_json(lambda: _fetch_optional(metadata_url), metadata_url)
-    return Artifacts(model_json, url, read_shard, metadata)
+    def read_shard(self, shard: str) -> bytes: ...
+
+    def metadata(self) -> bytes | None:
+        """The sibling metadata.json, ``None`` when there is none."""
+        ...
+
+
+class _Direct:
+    """A model URL's files straight from the server."""
+
+    def __init__(self, url: str, *, progress: bool | None = None):
+        self.url, self.progress = url, progress
+        self.model_bytes = http.fetch_bytes(url, progress=progress)
+
+    def read_shard(self, shard: str) -> bytes:
+        return http.fetch_bytes(paths.shard_url(self.url, shard), progress=self.progress)
+
+    def metadata(self) -> bytes | None:
+        return http.fetch_optional(paths.sibling_url(self.url, METADATA_FILE), retries=0,
+                                   progress=False)
+
+
+def from_url(url: str, *, progress: bool | None = None,
+             opener: Callable[..., RemoteModel] | None = None) -> Artifacts:
+    """A model.json (or a Keras file) served over HTTP(S); shards are fetched next to it.
+
+    ``opener(url, progress=...)`` provides the files (``flaxjs.load`` passes the URL
+    cache, :func:`flaxjs.zoo.urlcache.open_url`); without it they come from the server.
+    """
+    remote = (opener or _Direct)(url, progress=progress)
+    data = remote.model_bytes
+    keras = _binary_source(data, data[:sniff.HEAD_BYTES], url)
+    if keras is not None:
+        return keras
+    model_json = parse_model_text(data, location=url)
+    metadata_url = paths.sibling_url(url, METADATA_FILE)
+
+    def read_metadata() -> bytes:
+        data = remote.metadata()
+        if data is None:
+            raise _AbsentError(metadata_url)
+        return data
+
+    metadata = _optional_json(read_metadata, metadata_url)
+    return Artifacts(model_json, url, remote.read_shard, metadata)
 
 
 def from_memory(model: Mapping[str, Any] | bytes | str,
                 weights: Mapping[str, bytes] | None,
                 metadata: Mapping[str, Any] | None = None) -> Artifacts:
-    """Model JSON already in memory, shards given as ``{manifest path: bytes}``."""
+    """Model JSON already in memory, shards given as ``{manifest path: bytes}`` (or the bytes
+    of a Keras ``.keras``/``.h5`` file)."""
     location = "<memory>"
+    if isinstance(model, bytes):
+        keras = _binary_source(model, model[:sniff.HEAD_BYTES], location)
+        if keras is not None:
+            return keras
     model_json = (dict(model) if isinstance(model, Mapping)
                   else parse_model_text(model, location=location))
     files = dict(weights or {})
@@ -187,8 +283,10 @@ def from_memory(model: Mapping[str, Any] | bytes | str,
 
 
 def open_source(source: Source, *, weights: Mapping[str, bytes] | None = None,
-                progress: bool | None = None) -> Artifacts:
-    """Dispatch on the kind of ``source`` (see the module docstring)."""
+                progress: bool | None = None,
+                opener: Callable[..., RemoteModel] | None = None) -> Artifacts:
+    """Dispatch on the kind of ``source`` (see the module docstring); ``opener``: as
+    :func:`from_url`'s."""
     if isinstance(source, (Mapping, bytes)):
         return from_memory(source, weights)
     if isinstance(source, os.PathLike):
@@ -201,7 +299,7 @@ def open_source(source: Source, *, weights: Mapping[str, bytes] | None = None,
         return from_memory(source, weights)
     scheme = urllib.parse.urlsplit(source).scheme.lower()
     if scheme in ("http", "https"):
-        return from_url(source, progress=progress)
+        return from_url(source, progress=progress, opener=opener)
     if scheme == "file":
         return from_path(urllib.request.url2pathname(urllib.parse.urlsplit(source).path))
     if not os.path.exists(source):

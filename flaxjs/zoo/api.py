@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..errors import IntegrityError, ZooError
 from ..graph.model import GraphModel
 from ..model import Model
-from . import fetcher, registry
+from . import cache, decoded, fetcher, registry, urlcache
 from .cards import Card
 
 
@@ -59,19 +60,69 @@ def info(name: str, **variant: Any) -> dict[str, Any]:
 
 
 def fetch(name: str, *, progress: bool | None = None, force: bool = False,
-          **variant: Any) -> Path:
+          verify: bool = False, **variant: Any) -> Path:
     """Download (if needed) and verify a model's files; return its cache folder.
 
     Args:
       name: a zoo name, alias or family name.
       progress: tqdm bars (default: when stderr is a terminal).
       force: fetch again even when cached (and re-pin unpinned hashes).
+      verify: re-hash the cached files even when their size and mtime are unchanged;
+        one that changed is fetched again and must match its pin.
       **variant: variant values, e.g. ``alpha=0.5``.
     """
-    return fetcher.fetch(registry.resolve(name, variant), progress=progress, force=force)
+    return fetcher.fetch(registry.resolve(name, variant), progress=progress, force=force,
+                         verify=verify)
+
+
+def verify(name: str, **variant: Any) -> Path:
+    """Re-hash a cached model's files against their pins; return its cache folder.
+
+    A file that no longer matches (a flipped bit, an edit that kept the mtime) is
+    removed, its pin kept: :func:`fetch` or :func:`load` then downloads it again
+    and checks it against the same hash.
+
+    Raises:
+      ZooError: nothing of the model is cached.
+      IntegrityError: files did not match (each named, with both hashes).
+    """
+    c = registry.resolve(name, variant)
+    folder = cache.model_dir(c.name)
+    if not (folder / c.model_file).is_file():
+        raise ZooError(f"zoo model {c.name!r} is not cached ({folder}); nothing to verify. "
+                       f"Fetch it with zoo.fetch({c.name!r}).")
+    problems = fetcher.verify(c) + decoded.verify(c, folder)
+    if problems:
+        raise IntegrityError(f"zoo model {c.name!r}: {len(problems)} cached file(s) failed "
+                             "verification:\n" + "\n".join(f"  {p}" for p in problems)
+                             + f"\nzoo.fetch({c.name!r}) downloads them again.")
+    return folder
+
+
+def cached() -> list[str]:
+    """Names of the zoo models with files in the cache, sorted."""
+    return cache.cached_names()
+
+
+def remove(name: str, **variant: Any) -> int:
+    """Delete a model's cached files and pins; return the bytes freed (0: not cached).
+
+    ``name`` may also be a cache folder name no card knows any more.
+    """
+    key = name if name in cache.cached_names() and name not in registry.all_cards() \
+        else registry.resolve(name, variant).name
+    return cache.remove(key)
+
+
+def clean() -> int:
+    """Delete every cached zoo model and every model cached by ``flaxjs.load(url)``;
+    return the bytes freed."""
+    freed = sum(cache.remove(n) for n in cache.cached_names())
+    return freed + urlcache.clean()
 
 
 def load(name: str, *, strict: bool = True, progress: bool | None = None,
+         verify: bool = False, num_classes: int | None = None,
          **variant: Any) -> Model | GraphModel:
     """Fetch and load a zoo model, with its preprocessing and labels attached.
 
@@ -79,6 +130,9 @@ def load(name: str, *, strict: bool = True, progress: bool | None = None,
       name: a zoo name, alias or family name (``"mobilenet"``, ``"nsfwjs_inception_v3"``).
       strict: as :func:`flaxjs.load`.
       progress: tqdm bars (default: when stderr is a terminal).
+      verify: re-hash the cached files first (as :func:`fetch` with ``verify=True``).
+      num_classes: cut at the card's first cut point, freeze, and add a new pooling +
+        Dense head of this many classes (:func:`flaxjs.finetune.with_new_head`).
       **variant: variant values, e.g. ``zoo.load("mobilenet", alpha=0.25)``.
 
     Returns:
@@ -94,12 +148,26 @@ def load(name: str, *, strict: bool = True, progress: bool | None = None,
     from ..loader import load as load_model
 
     c = registry.resolve(name, variant)
-    folder = fetcher.fetch(c, progress=progress)
-    model = load_model(folder / c.model_file, strict=strict, progress=progress)
-    labels = registry.labels_of(c, model.metadata)
+    folder = fetcher.fetch(c, progress=progress, verify=verify)
+    if decoded.is_js(c):  # read the JavaScript modules once, then the decoded copy
+        model = load_model(decoded.ensure(c, folder, verify=verify), strict=strict)
+    else:
+        model = load_model(folder / c.model_file, strict=strict, progress=progress)
+    model = with_card(model, c)
+    if num_classes is None:
+        return model
+    from ..finetune.transfer import with_new_head
+
+    return with_new_head(model, num_classes)
+
+
+def with_card(model: Model | GraphModel, card: Card) -> Model | GraphModel:
+    """``model`` with ``card``'s preprocessing, decoding and labels attached (what
+    :func:`load` gives; the CLI uses it for a local copy of a zoo model)."""
+    labels = registry.labels_of(card, model.metadata)
     return model.with_info(
-        card=c, preprocessing=dict(c.preprocessing) if c.preprocessing else None,
-        decoding={"output": c.output, "label_offset": c.label_offset},
+        card=card, preprocessing=dict(card.preprocessing) if card.preprocessing else None,
+        decoding={"output": card.output, "label_offset": card.label_offset},
         labels=tuple(labels) if labels is not None else model.info.labels)
 
 

@@ -17,6 +17,7 @@ import datetime
 import hashlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -47,6 +48,10 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def now() -> str:
@@ -126,6 +131,32 @@ def lock_for(name: str, **kwargs) -> FileLock:
     return FileLock(settings.zoo_dir() / ".locks" / f"{name}.lock", **kwargs)
 
 
+# ---------------------------------------------------------------- managing the cache
+def cached_names() -> list[str]:
+    """The model folders in the cache, sorted (whatever card, if any, they belong to)."""
+    root = settings.zoo_dir()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def disk_size(folder: Path) -> int:
+    """Bytes of the files under ``folder`` (0 when it does not exist)."""
+    if not folder.is_dir():
+        return 0
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def remove(name: str) -> int:
+    """Delete one model's cache folder under its lock; return the bytes freed."""
+    folder = model_dir(name)
+    with lock_for(name):
+        size = disk_size(folder)
+        if folder.is_dir():
+            shutil.rmtree(folder)
+    return size  # the lock file stays: a waiting process may hold it open
+
+
 # ---------------------------------------------------------------- files
 @contextlib.contextmanager
 def temp_file(final: Path) -> Iterator[tuple[BinaryIO, Path]]:
@@ -145,12 +176,15 @@ def temp_file(final: Path) -> Iterator[tuple[BinaryIO, Path]]:
 
 
 def remove_partials(folder: Path) -> None:
-    """Delete temporary files a killed process left (call with the lock held)."""
+    """Delete temporary files and folders a killed process left (call with the lock held)."""
     if not folder.is_dir():
         return
-    for path in folder.rglob(f".*{PART_MARK}*"):
-        with contextlib.suppress(OSError):
-            path.unlink()
+    for path in list(folder.rglob(f".*{PART_MARK}*")):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 def _read_pins(path: Path) -> dict[str, dict[str, Any]]:
@@ -200,6 +234,14 @@ class Pins:
         }
 
     def save(self) -> None:
+        """Write the table atomically; with no pins left, remove the file (and the
+        model's folder when nothing else is in it: no trace of a failed fetch)."""
+        if not self.files:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            with contextlib.suppress(OSError):
+                self.folder.rmdir()  # only when empty
+            return
         self.folder.mkdir(parents=True, exist_ok=True)
         with temp_file(self.path) as (f, tmp):
             f.write(json.dumps({"files": self.files}, indent=1, sort_keys=True).encode())

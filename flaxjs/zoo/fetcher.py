@@ -2,8 +2,11 @@
 
 Under the model's lock, each file is either already in the cache and matching
 its hash (the card's, else the one pinned at first download), or it is fetched
-from the origins in order into a temporary file, checked (size, sha256) and only
-then renamed into place. A file that fails verification is never cached.
+from the origins in order into a temporary file, checked (size, sha256, and for
+a file without a card hash what it claims to be: see :mod:`flaxjs.zoo.checks`)
+and only then renamed into place. A file that fails verification is never
+cached, and a set of weight files whose bytes disagree with the manifest is
+dropped with its pins.
 """
 
 from __future__ import annotations
@@ -15,25 +18,30 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from ..errors import IntegrityError, OfflineError, ZooError
 from ..io import paths
 from ..io.source import parse_model_text
-from . import cache, sources
+from . import cache, checks, sources
 from .cards import Card, FileSpec
 
 
-def fetch(card: Card, *, progress: bool | None = None, force: bool = False) -> Path:
+def fetch(card: Card, *, progress: bool | None = None, force: bool = False,
+          verify: bool = False) -> Path:
     """Make every file of ``card`` present and verified in the cache; return the folder.
 
     Args:
       card: the zoo card.
       progress: tqdm bars (default: when stderr is a terminal).
       force: drop the cached files and pins of this model and fetch them again.
+      verify: re-hash every cached file even when its size and mtime are unchanged
+        (a file that no longer matches is fetched again and must match its pin).
 
     Raises:
       OfflineError: ``FLAXJS_OFFLINE=1`` and files are missing (says which and where).
-      IntegrityError: a file does not match its sha256 from every origin tried.
+      IntegrityError: a file does not match its sha256 from every origin tried, or is
+        not what it claims to be.
       ZooError: no origin could provide a file (every attempt is listed).
     """
     folder = cache.model_dir(card.name)
@@ -47,19 +55,54 @@ def fetch(card: Card, *, progress: bool | None = None, force: bool = False) -> P
         if force and folder.exists():
             shutil.rmtree(folder)
         cache.remove_partials(folder)
-        state = _State(card, folder, cache.Pins(folder))
+        state = _State(card, folder, cache.Pins(folder), rehash=verify)
         with tempfile.TemporaryDirectory(prefix="flaxjs-fetch-") as scratch:
             state.scratch = Path(scratch)
             try:
                 state.ensure(list(card.files), progress)
                 if card.weights_from_manifest:
                     state.ensure(manifest_files(card, folder), progress)
+                state.check_weights()
             finally:
-                if state.pins.files:
-                    state.pins.save()
-                elif folder.is_dir() and not any(folder.iterdir()):
-                    folder.rmdir()  # nothing arrived: leave no trace
+                state.pins.save()
     return folder
+
+
+def verify(card: Card) -> list[str]:
+    """Re-hash every cached file of ``card``; remove those that no longer match.
+
+    Returns:
+      one line per problem (empty when every cached file matches its pin). Pins
+      are kept, so the next fetch must bring back the same bytes.
+    """
+    folder = cache.model_dir(card.name)
+    with cache.lock_for(card.name):
+        state = _State(card, folder, cache.Pins(folder), rehash=True)
+        files = list(card.files)
+        if card.weights_from_manifest and state.local(files[0]).is_file():
+            files += manifest_files(card, folder)
+        problems = []
+        for f in files:
+            if state.local(f).is_file() and not state.present(f):
+                problems.append(state.notes[f.path])
+        try:
+            state.check_weights()
+        except IntegrityError as err:
+            problems.append(str(err))
+        state.pins.save()
+    return problems
+
+
+def shard_files(card: Card, model_json: dict[str, Any], where: str) -> list[str]:
+    """The cache paths of the weight files model.json's ``weightsManifest`` names."""
+    suffix = ".min.js" if card.model_file.endswith(".min.js") else ""
+    out: list[str] = []
+    for group in model_json.get("weightsManifest") or ():
+        for path in group.get("paths") or ():
+            normal = paths.check_relative(str(path), model=where) + suffix
+            if normal not in out:
+                out.append(normal)
+    return out
 
 
 def manifest_files(card: Card, folder: Path) -> list[FileSpec]:
@@ -67,15 +110,8 @@ def manifest_files(card: Card, folder: Path) -> list[FileSpec]:
     model_path = folder / card.model_file
     model_json = parse_model_text(model_path.read_bytes(), location=str(model_path))
     listed = {f.path for f in card.files}
-    suffix = ".min.js" if card.model_file.endswith(".min.js") else ""
-    out: list[FileSpec] = []
-    for group in model_json.get("weightsManifest") or ():
-        for path in group.get("paths") or ():
-            normal = paths.check_relative(str(path), model=str(model_path)) + suffix
-            if normal not in listed:
-                listed.add(normal)
-                out.append(FileSpec(normal))
-    return out
+    return [FileSpec(p) for p in shard_files(card, model_json, str(model_path))
+            if p not in listed]
 
 
 def status(card: Card) -> list[dict]:
@@ -108,10 +144,14 @@ def status(card: Card) -> list[dict]:
 
 
 class _State:
-    def __init__(self, card: Card, folder: Path, pins: cache.Pins):
-        self.card, self.folder, self.pins = card, folder, pins
+    def __init__(self, card: Card, folder: Path, pins: cache.Pins, *, rehash: bool = False):
+        self.card, self.folder, self.pins, self.rehash = card, folder, pins, rehash
         self.notes: dict[str, str] = {}
         self.scratch = Path(tempfile.gettempdir())
+        #: the cache paths of the weight files and the bytes the manifest declares
+        #: for them together, once the model file is known good
+        self.shards: list[str] = []
+        self.declared: int | None = None
 
     def local(self, f: FileSpec) -> Path:
         return self.folder.joinpath(*f.path.split("/"))
@@ -121,26 +161,36 @@ class _State:
         return f.sha256 or pin.get("sha256")
 
     def present(self, f: FileSpec) -> bool:
-        """Whether the cached copy is there and verified (re-hashed only if it changed)."""
+        """Whether the cached copy is there and verified (re-hashed only if it changed,
+        or always when ``rehash``)."""
         path = self.local(f)
         if not path.is_file():
             return False
         pin = self.pins.get(f.path) or {}
         expected = self.expected(f)
         stamp = cache.stamp_of(path)
-        if pin.get("stamp") == stamp and pin.get("sha256") == expected:
-            return True
-        actual = cache.sha256_file(path)
-        size = stamp[0]
-        if expected is None:  # placed there by the user: pin what is there
-            self.pins.set(f.path, sha256=actual, size=size, pinned_by="local file",
-                          source=str(path), stamp=stamp)
-            return True
-        if actual == expected and (f.size is None or f.size == size):
-            self.pins.set(f.path, sha256=actual, size=size,
-                          pinned_by="card" if f.sha256 else pin.get("pinned_by", "first download"),
-                          source=pin.get("source", str(path)), stamp=stamp)
-            return True
+        try:
+            if not self.rehash and pin.get("stamp") == stamp and pin.get("sha256") == expected:
+                self.learn(f, path)
+                return True
+            actual = cache.sha256_file(path)
+            size = stamp[0]
+            if expected is None:  # placed there by the user: pin what is there
+                self.check_content(f, path, str(path))
+                self.pins.set(f.path, sha256=actual, size=size, pinned_by="local file",
+                              source=str(path), stamp=stamp)
+                return True
+            if actual == expected and (f.size is None or f.size == size):
+                self.learn(f, path)
+                self.pins.set(f.path, sha256=actual, size=size, pinned_by="card" if f.sha256
+                              else pin.get("pinned_by", "first download"),
+                              source=pin.get("source", str(path)), stamp=stamp)
+                return True
+        except IntegrityError as err:  # pinned before flaxjs checked what files are
+            self.notes[f.path] = f"{err}; removed"
+            self.pins.files.pop(f.path, None)
+            path.unlink()
+            return False
         self.notes[f.path] = (f"the cached {path} had sha256 {actual} (expected {expected}) "
                               "and was removed")
         path.unlink()
@@ -162,6 +212,8 @@ class _State:
                 raise IntegrityError(f"{where}: {size} bytes, but the card pins {f.size}")
             actual = cache.sha256_file(tmp)
             expected = self.expected(f)
+            if expected is None:
+                self.check_content(f, tmp, where)
             if expected is not None and actual != expected:
                 pin = self.pins.get(f.path) or {}
                 since = ("the zoo card" if f.sha256 else
@@ -171,10 +223,77 @@ class _State:
             with contextlib.suppress(OSError):
                 os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; cached models are shareable
             os.replace(tmp, final)
+        if expected is not None:
+            self.learn(f, final)
         pin = self.pins.get(f.path) or {}
         pinned_by = "card" if f.sha256 else pin.get("pinned_by") or "first download"
         self.pins.set(f.path, sha256=actual, size=size, pinned_by=pinned_by, source=where,
                       stamp=cache.stamp_of(final))
+        self.pins.save()  # a process killed before the end leaves its files pinned
+
+    def learn(self, f: FileSpec, path: Path) -> None:
+        """From a model file verified by its hash: its weight files and declared bytes
+        (not needed, so not parsed, when the card pins every file by hash)."""
+        if f.path == self.card.model_file and (
+                self.card.weights_from_manifest or not all(x.sha256 for x in self.card.files)):
+            self._read_model(path, str(path))
+
+    def _read_model(self, path: Path, where: str) -> None:
+        parsed = checks.model_json(path.read_bytes(), where=where)
+        self.shards = shard_files(self.card, parsed, where)
+        self.declared = checks.declared_bytes(parsed, where=where)
+
+    def check_content(self, f: FileSpec, path: Path, where: str) -> None:
+        """Refuse a file without a card hash that is not what it claims to be."""
+        if f.path == self.card.model_file:
+            self._read_model(path, where)
+        elif f.path in self.shards and self.declared is not None:
+            size = checks.weight_bytes(path, f.path)
+            exact = len(self.shards) == 1
+            if size > self.declared or (exact and size != self.declared):
+                raise IntegrityError(
+                    f"{where}: {size} bytes of weights, but model.json's weightsManifest "
+                    f"declares {self.declared} {'for this file' if exact else 'in all'} "
+                    "(a truncated or substituted download); not cached")
+
+    def check_weights(self) -> None:
+        """The cached weight files hold what the manifest declares, or they are dropped.
+
+        Files the card pins by hash are trusted; when any other file takes part and
+        the bytes disagree, every file without a card hash loses its copy and its
+        pin (the model file too: either side may be the wrong one).
+        """
+        specs = {f.path: f for f in self.card.files}
+        if self.declared is None or not self.shards:
+            return
+        if all(specs.get(p) and specs[p].sha256 for p in [self.card.model_file, *self.shards]):
+            return
+        local = [self.folder.joinpath(*p.split("/")) for p in self.shards]
+        if not all(path.is_file() for path in local):
+            return
+        # the shard hashes last found to hold the declared bytes (JS shards are slow to count)
+        checked = {p: (self.pins.get(p) or {}).get("sha256") for p in self.shards}
+        model_pin = self.pins.get(self.card.model_file)
+        if not self.rehash and model_pin and model_pin.get("weights_checked") == checked:
+            return
+        held = sum(checks.weight_bytes(path, p) for path, p in zip(local, self.shards, strict=True))
+        if held == self.declared:
+            if model_pin:
+                model_pin["weights_checked"] = checked
+            return
+        dropped = []
+        for p in [self.card.model_file, *self.shards]:
+            if specs.get(p) and specs[p].sha256:
+                continue
+            self.pins.files.pop(p, None)
+            with contextlib.suppress(FileNotFoundError):
+                self.folder.joinpath(*p.split("/")).unlink()
+                dropped.append(p)
+        raise IntegrityError(
+            f"zoo model {self.card.name!r}: its {len(local)} weight file(s) hold {held} bytes "
+            f"but {self.card.model_file}'s weightsManifest declares {self.declared} (a "
+            f"truncated or substituted download). Removed {', '.join(dropped) or 'nothing'} "
+            "from the cache without pinning them; fetch again to download them afresh.")
 
     def ensure(self, files: list[FileSpec], progress: bool | None) -> None:
         missing = [f for f in files if not self.present(f)]

@@ -7,6 +7,7 @@ confine them to a ``with`` block (tests, notebooks trying a card).
 from __future__ import annotations
 
 import contextlib
+import difflib
 import fnmatch
 import functools
 import json
@@ -83,10 +84,8 @@ def resolve(name: str, variant: Mapping[str, Any] | None = None) -> Card:
     if key is None:
         family = [c for c in cards.values() if c.family == name]
         if not family:
-            close = fnmatch.filter(cards, f"*{name}*")
-            hint = f"; similar: {', '.join(sorted(close)[:8])}" if close else ""
-            raise ZooError(f"no zoo model named {name!r}{hint}. See flaxjs.zoo.list() "
-                           "(or `flaxjs zoo list`).")
+            raise ZooError(f"no zoo model named {name!r}{_suggest(name, cards) or '.'} See "
+                           "flaxjs.zoo.list() (or `flaxjs zoo list`).")
         key = family[0].name
     card = cards[key]
     if not variant:
@@ -107,6 +106,14 @@ def resolve(name: str, variant: Mapping[str, Any] | None = None) -> Card:
     raise ZooError(f"zoo family {card.family!r} has no variant "
                    + ", ".join(f"{k}={v!r}" for k, v in wanted.items())
                    + f"; available: {describe_variants(siblings)}")
+
+
+def _suggest(name: str, cards: Mapping[str, Card]) -> str:
+    """``; did you mean 'mobilenet'?`` for a misspelt name, alias or family."""
+    known = sorted({*cards, *_aliases(cards), *(c.family for c in cards.values())})
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    close += [n for n in sorted(fnmatch.filter(known, f"*{name}*")) if n not in close][:5]
+    return f"; did you mean {' or '.join(repr(n) for n in close)}?" if close else ""
 
 
 def register(card: Card | Mapping[str, Any] | str | os.PathLike[str], *,

@@ -11,7 +11,8 @@
 
 Settings come from :mod:`flaxjs.settings` at each call: ``FLAXJS_OFFLINE=1`` skips
 every origin that needs the network, ``FLAXJS_ZOO_RETRIES`` / ``FLAXJS_ZOO_BACKOFF``
-/ ``FLAXJS_ZOO_TIMEOUT`` tune the HTTP retries, ``FLAXJS_NPM=0`` turns ``npm pack``
+/ ``FLAXJS_ZOO_TIMEOUT`` / ``FLAXJS_ZOO_CONNECT_TIMEOUT`` / ``FLAXJS_ZOO_DEADLINE`` tune
+the HTTP retries and time limits, ``FLAXJS_NPM=0`` turns ``npm pack``
 off (or names the npm executable).
 """
 
@@ -22,6 +23,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -59,6 +61,8 @@ def http_options(progress: bool | None) -> dict:
         "retries": settings.zoo_retries(),
         "backoff": settings.zoo_backoff(),
         "timeout": settings.zoo_timeout(),
+        "connect_timeout": settings.zoo_connect_timeout(),
+        "deadline": settings.zoo_deadline(),
         "progress": progress,
     }
 
@@ -173,19 +177,19 @@ class NpmPackOrigin(Origin):
     def where(self, f: FileSpec) -> str:
         return f"{self.describe()}: package/{self.source.path}{f.path}"
 
-    def tarball(self) -> Path:
+    def tarball(self, progress: bool | None = None) -> Path:
         dest = self.scratch / ("npm-" + self.spec.replace("/", "+"))
         found = sorted(dest.glob("*.tgz")) if dest.is_dir() else []
         if found:
             return found[0]
         dest.mkdir(parents=True, exist_ok=True)
-        return _npm_pack(self.npm, self.spec, dest)
+        return _npm_pack(self.npm, self.spec, dest, progress)
 
     def fetch(self, files, install, progress):
         if not files:
             return {}
         try:
-            tarball = self.tarball()
+            tarball = self.tarball(progress)
         except ZooError as err:
             return {f.path: err for f in files}
         errors: dict[str, Exception] = {}
@@ -199,33 +203,63 @@ class NpmPackOrigin(Origin):
                 if handle is None:
                     errors[f.path] = ZooError(f"{self.spec} has no file {member}")
                     continue
+                bar = http.progress_bar(tar.getmember(member).size, f.path, progress)
                 try:
-                    install(f, lambda open_out, h=handle: _copy_stream(h, open_out),
+                    install(f, lambda open_out, h=handle, b=bar: _copy_stream(h, open_out, b),
                             self.where(f))
                 except (ZooError, OSError) as err:
                     errors[f.path] = err
+                finally:
+                    if bar is not None:
+                        bar.close()
         return errors
 
 
-def _copy_stream(handle: BinaryIO, open_out: OpenOut) -> None:
+def _copy_stream(handle: BinaryIO, open_out: OpenOut, bar=None) -> None:
     with open_out() as out:
-        shutil.copyfileobj(handle, out, 1 << 20)
+        if bar is not None:
+            bar.reset()
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            out.write(block)
+            if bar is not None:
+                bar.update(len(block))
 
 
-def _npm_pack(npm: str, spec: str, dest: Path) -> Path:
+def _npm_pack(npm: str, spec: str, dest: Path, progress: bool | None = None,
+              timeout: float = 900.0) -> Path:
+    """Run ``npm pack`` into ``dest``; while it runs, a bar shows the package and the
+    time taken (npm reports no progress of its own)."""
+    bar = http.progress_bar(None, f"npm pack {spec}", progress, unit="s")
     try:
-        done = subprocess.run(
-            [npm, "pack", spec, "--json", "--pack-destination", str(dest)],
-            cwd=dest, capture_output=True, text=True, timeout=900, check=False)
-    except (OSError, subprocess.TimeoutExpired) as err:
+        with subprocess.Popen([npm, "pack", spec, "--json", "--pack-destination", str(dest)],
+                              cwd=dest, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) as proc:
+            start = time.monotonic()
+            while True:
+                try:
+                    stdout, stderr = proc.communicate(timeout=0.25)
+                    break
+                except subprocess.TimeoutExpired:
+                    if time.monotonic() - start > timeout:
+                        proc.kill()
+                        proc.communicate()
+                        raise ZooError(f"`npm pack {spec}` took longer than {timeout:.0f} s; "
+                                       "stopped") from None
+                    if bar is not None:
+                        bar.n = round(time.monotonic() - start, 1)
+                        bar.refresh()
+    except OSError as err:
         raise ZooError(f"`npm pack {spec}` could not run: {err}") from None
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
-        raise ZooError(f"`npm pack {spec}` failed (exit {done.returncode}): "
+    finally:
+        if bar is not None:
+            bar.close()
+    if proc.returncode != 0:
+        tail = (stderr or stdout).strip().splitlines()[-5:]
+        raise ZooError(f"`npm pack {spec}` failed (exit {proc.returncode}): "
                        + " | ".join(tail))
     tarballs = sorted(dest.glob("*.tgz"))
     try:
-        name = json.loads(done.stdout)[0]["filename"]
+        name = json.loads(stdout)[0]["filename"]
         tarballs = [dest / name.replace("/", "-").lstrip("@"), *tarballs]
     except (ValueError, LookupError, TypeError, AttributeError):
         pass
