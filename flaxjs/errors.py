@@ -57,12 +57,20 @@ class LayerConfigError(FlaxjsError):
         self.class_name = class_name
 
 
+class LayerFitError(FlaxjsError):
+    """A layer's config does not fit the input it gets: a window or an axis the input does
+    not have, a target shape of another size, or a size over
+    :data:`flaxjs.layers.sizes.MAX_ELEMENTS`. Raised from shapes while tracing, before XLA
+    compiles or allocates anything; a model re-raises it as a :class:`LayerConfigError`
+    naming the layer."""
+
+
 class UnsupportedLayerError(FlaxjsError):
     """The model uses Keras classes that have no registered converter."""
 
     def __init__(self, layers: Iterable[tuple[str, str]],
                  reasons: Mapping[str, str] | None = None):
-        self.layers = sorted(set(layers), key=lambda t: (t[0], t[1]))
+        self.layers = sorted({(str(c), str(n)) for c, n in layers})
         by_class: dict[str, list[str]] = {}
         for class_name, name in self.layers:
             by_class.setdefault(class_name, []).append(name)

@@ -22,9 +22,10 @@ from typing import Any
 import flax.linen as nn
 import jax
 
-from .errors import TopologyError
+from .errors import LayerConfigError, LayerFitError, TopologyError
 from .layers import registry
 from .layers.base import KerasLayer, as_list
+from .layers.sizes import check_count
 from .topology.spec import LayerSpec, ModelGraph, TensorRef
 
 Array = jax.Array
@@ -94,6 +95,17 @@ def execution_order(graph: ModelGraph, fetches: tuple[TensorRef, ...]
                 seen_calls.add(key)
                 calls.append(key)
     return tuple(calls)
+
+
+def _produced(graph: ModelGraph, values: Mapping[TensorRef, Array], ref: TensorRef,
+              what: str) -> Array:
+    """The value of ``ref``, which its layer's call produced (checked here: how many
+    outputs a layer has is known only once it ran)."""
+    if ref in values:
+        return values[ref]
+    made = sum(1 for r in values if (r.layer, r.node) == (ref.layer, ref.node))
+    raise TopologyError(f"model {graph.name!r}: {what} refers to output {ref.tensor} of layer "
+                        f"{ref.layer!r}, which has {made} output(s)")
 
 
 def split_capture(graph: ModelGraph, name: str) -> tuple[TensorRef, str | None]:
@@ -183,7 +195,8 @@ class GraphModule(KerasLayer):
                 modules[layer_name] = self._make(spec)
             module = modules[layer_name]
             refs = spec.calls[call_index].inputs
-            in_values = [values[r] for r in refs]
+            in_values = [_produced(graph, values, r, f"input of layer {layer_name!r}")
+                         for r in refs]
             in_masks = [masks.get(r) for r in refs]
             if self.top_level:
                 if any(m is not None for m in in_masks):
@@ -193,14 +206,19 @@ class GraphModule(KerasLayer):
                 layer_mask = in_masks[0]
             arg = in_values[0] if len(in_values) == 1 else in_values
             wanted = sub_capture.get(layer_name) if call_index == 0 else None
-            if wanted:
-                out, inner = module(arg, train=train, mask=layer_mask, capture=tuple(wanted))
-                inner_captured[layer_name] = inner
-            elif spec.module is not None:
-                out = _call_flax(module, arg, train)
-            else:
-                out = module(arg, train=train, mask=layer_mask)
-            outs = as_list(out)
+            try:
+                if wanted:
+                    out, inner = module(arg, train=train, mask=layer_mask, capture=tuple(wanted))
+                    inner_captured[layer_name] = inner
+                elif spec.module is not None:
+                    out = _call_flax(module, arg, train)
+                else:
+                    out = module(arg, train=train, mask=layer_mask)
+                outs = as_list(out)
+                for value in outs:
+                    check_count("the output", getattr(value, "shape", ()))
+            except LayerFitError as err:  # raised from shapes: nothing was computed yet
+                raise LayerConfigError(spec.name, spec.class_name, str(err)) from None
             if spec.module is not None or (
                     self.top_level and not getattr(module, "supports_masking", False)):
                 out_masks: list[Any] = [None] * len(outs)
@@ -218,7 +236,7 @@ class GraphModule(KerasLayer):
                 if m is not None:
                     masks[ref] = m
 
-        outputs = [values[r] for r in graph.outputs]
+        outputs = [_produced(graph, values, r, "model output") for r in graph.outputs]
         result = outputs[0] if len(outputs) == 1 else outputs
         if not capture:
             return result

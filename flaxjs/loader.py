@@ -13,6 +13,7 @@ import numpy as np
 
 from . import matching, preprocessing, shape_inference, slot_cache
 from .errors import (
+    LayerConfigError,
     ModelFormatError,
     UnsupportedLayerError,
     WeightMatchError,
@@ -25,7 +26,7 @@ from .layers import constraints, registry, unconverted
 from .layers.base import shapes_only
 from .model import Model, ModelInfo
 from .topology.parse import model_config_of, parse_model
-from .topology.spec import ModelGraph
+from .topology.spec import LayerSpec, ModelGraph
 from .weights.decode import decode_weights
 from .weights.manifest import parse_manifest
 from .weights.shards import read_shards
@@ -89,6 +90,8 @@ def from_artifacts(artifacts: Artifacts, *, strict: bool = True,
         ((spec.class_name, spec.name) for _, spec in graph.walk()), custom_layers)
     if missing_converters:
         raise UnsupportedLayerError(missing_converters, unconverted.NOT_CONVERTED)
+    for _, spec in graph.walk():  # every config field, before any weight is read
+        registry.validate(spec, custom_layers)
     if artifacts.arrays is not None:  # a Keras file: its weights are read already
         decoded = artifacts.arrays
     else:
@@ -102,6 +105,7 @@ def from_artifacts(artifacts: Artifacts, *, strict: bool = True,
                                         lambda: _inferred_or_traced(module, graph))
     result = matching.match(decoded, slots, graph)
     report_match(result, artifacts.location, strict, len(slots))
+    check_dtypes(result, decoded, artifacts.location)
     tree: dict[str, Any] = {}
     if result.missing or result.mismatched:
         tree = jax.tree_util.tree_map(np.asarray, init_variables(module, graph, jax.random.key(0)))
@@ -199,19 +203,39 @@ def apply_constraints(graph: ModelGraph, values: dict[matching.Slot, np.ndarray]
     Keras does not, and TF.js cannot load Keras 3 files: their weights load as stored.
     """
     rules: dict[tuple[str, ...], list[tuple[str, Mapping[str, Any]]]] = {}
+    specs: dict[tuple[str, ...], LayerSpec] = {}
     for prefix, spec in graph.walk():
         found = [] if spec.keras3 else list(constraints.constraints_of(spec.config))
         if found:
             layer_key = (*prefix, spec.name)
-            rules[layer_key] = found
+            rules[layer_key], specs[layer_key] = found, spec
     if not rules:
         return values
     out = dict(values)
     for slot, value in values.items():
         for weight, constraint in rules.get(slot.layer_key, ()):
             if slot.sub[-1] == weight and value.dtype == np.float32:
-                out[slot] = constraints.apply(constraint, out[slot])
+                try:
+                    out[slot] = constraints.apply(constraint, out[slot])
+                except ValueError as err:  # an axis the weight does not have
+                    spec = specs[slot.layer_key]
+                    raise LayerConfigError(spec.name, spec.class_name,
+                                           f"the constraint of weight {weight!r}: {err}") from None
     return out
+
+
+def check_dtypes(result: matching.MatchResult, decoded: Mapping[str, np.ndarray],
+                 location: str) -> None:
+    """Refuse integer or bool weights for float variables (TF.js's ``assign`` refuses them
+    too), before they reach a float op."""
+    wrong = [f"{name} is {decoded[name].dtype} but {slot.tfjs_name} is {np.dtype(slot.dtype)}"
+             for slot, name in result.assigned.items()
+             if np.issubdtype(np.dtype(slot.dtype), np.floating)
+             and not np.issubdtype(decoded[name].dtype, np.floating)]
+    if wrong:
+        raise WeightMatchError(f"{location}: weight dtypes do not fit their variables: "
+                               + "; ".join(wrong) + ". Fix the dtypes in the weights manifest.",
+                               mismatched=[w.split(" ", 1)[0] for w in wrong])
 
 
 def _set(tree: dict[str, Any], path: Sequence[str], value: Any) -> None:

@@ -25,9 +25,11 @@ import jax
 import jax.numpy as jnp
 
 from . import matching
+from .errors import LayerConfigError, LayerFitError
 from .graph_module import GraphModule, execution_order
 from .layers import registry
 from .layers.base import Shape
+from .layers.sizes import check_count
 from .topology.spec import InputSpec, ModelGraph, TensorRef
 
 
@@ -83,7 +85,10 @@ def _walk(graph: ModelGraph, shapes: list[Shape], prefix: tuple[str, ...],
         spec = graph.layer(name)
         if spec.module is not None:
             return None  # a user's Flax module: only tracing knows its variables
-        ins = [values[r] for r in spec.calls[call_index].inputs]
+        refs = spec.calls[call_index].inputs
+        if any(r not in values for r in refs):
+            return None  # a reference to an output the layer lacks: the trace reports it
+        ins = [values[r] for r in refs]
         if spec.graph is not None:  # a model called again reuses its variables: record them once
             first = name not in made
             outs = _walk(spec.graph, ins, (*prefix, name), tree if first else {},
@@ -91,8 +96,15 @@ def _walk(graph: ModelGraph, shapes: list[Shape], prefix: tuple[str, ...],
         else:
             try:
                 rule = registry.convert(spec).shape_rule(ins)
+                if rule is not None:
+                    for shape in rule[0]:
+                        check_count("the output", shape)
+                    for _, var, shape, _ in rule[1]:
+                        check_count(f"variable {var!r}", shape, per_example=False)
             except (ValueError, TypeError):  # e.g. several inputs to a one-input layer:
                 rule = None                  # the trace reports it properly
+            except LayerFitError as err:
+                raise LayerConfigError(spec.name, spec.class_name, str(err)) from None
             if rule is None:
                 return None
             outs, variables = rule

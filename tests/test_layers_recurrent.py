@@ -43,7 +43,7 @@ def test_conv_lstm1d_equals_conv_lstm2d_with_unit_height(opts):
     x1 = jax.random.normal(jax.random.key(2), (2, 4, 3, 7) if first else (2, 4, 7, 3))
     x2 = x1[:, :, :, None, :] if first else x1[:, :, None]
     two = _module("ConvLSTM2D", "c", kernel_size=[1, 3], **CONV_BASE,
-                  **{k: ([1, v] if isinstance(v, int) else v) for k, v in opts.items()})
+                  **{k: ([1, v] if type(v) is int else v) for k, v in opts.items()})
     one = _module("ConvLSTM1D", "c", kernel_size=3, **CONV_BASE, **opts)
     params = _init(two, x2)["params"]
     p1 = {k: (v[0] if k != "bias" else v) for k, v in params.items()}

@@ -8,7 +8,8 @@ unless the file comes from Keras 3 (``keras3=True``), whose ``hard_sigmoid`` is
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -186,14 +187,34 @@ def is_known(name: str | None) -> bool:
     return name is None or snake(name) in _TFJS or snake(name) in _KERAS_ONLY
 
 
+def name_of(value: Any) -> Any:
+    """The activation name a config value gives: a name, or Keras 3's
+    ``{"class_name", "config": {"name"}}`` (anything else is returned as is)."""
+    if isinstance(value, Mapping):
+        config = value.get("config")
+        return (config.get("name") if isinstance(config, Mapping) else None) \
+            or value.get("class_name")
+    return value
+
+
+def problem(value: Any) -> str | None:
+    """What is wrong with an ``activation`` config value, or None (for
+    :mod:`flaxjs.layers.fields`)."""
+    if isinstance(value, Mapping) and not isinstance(value.get("config") or {}, Mapping):
+        return "must be an activation name or {class_name, config: {name}}"
+    name = name_of(value)
+    if name is not None and (not isinstance(name, str) or not is_known(name)):
+        return f"must be an activation name flaxjs knows ({', '.join(names())})"
+    return None
+
+
 def get(name: str | dict | None, *, keras3: bool = False) -> Activation:
     """The activation function for a config value (``None`` = linear).
 
     Raises:
       KeyError: for a name neither TF.js nor Keras defines.
     """
-    if isinstance(name, dict):  # Keras 3 may serialize {"class_name": ..., "config": ...}
-        name = name.get("config", {}).get("name") or name.get("class_name")
+    name = name_of(name)  # Keras 3 may serialize {"class_name": ..., "config": ...}
     if name is None:
         return linear
     key = snake(str(name))

@@ -19,7 +19,9 @@ from jax import lax
 from ..topology.spec import LayerSpec
 from . import initializers
 from .base import KerasLayer, fail, single
+from .fields import Float, Ints
 from .registry import register_layer
+from .sizes import check_axes
 from .traits import Export, ExportContext, Sample, is_default, refuse
 
 
@@ -64,7 +66,8 @@ def _relu_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> None:
         raise refuse(spec, "TF.js's ReLU ignores negative_slope and threshold")
 
 
-@register_layer("ReLU", tfjs=True, export=Export(_relu_export), notes=(
+@register_layer("ReLU", tfjs=True, export=Export(_relu_export), fields={
+    "max_value": Float(), "negative_slope": Float(), "threshold": Float()}, notes=(
     "TF.js ignores negative_slope and threshold (only max_value); Keras 3 files get the full "
     "Keras formula"), samples=[
         Sample({"max_value": 0.5}, ((2, 5),)),
@@ -96,7 +99,8 @@ def _leaky_relu_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> Non
         config["alpha"] = float(slope)
 
 
-@register_layer("LeakyReLU", tfjs=True, export=Export(_leaky_relu_export), notes=(
+@register_layer("LeakyReLU", tfjs=True, export=Export(_leaky_relu_export), fields={
+    "alpha": Float(), "negative_slope": Float()}, notes=(
     "alpha (default 0.3); TF.js ignores Keras 3's negative_slope (then 0.3): Keras 3 files "
     "use negative_slope"), samples=[Sample({"alpha": 0.2}, ((2, 5),)),
                                     Sample({"negative_slope": 0.1}, ((2, 5),), keras3=True)])
@@ -126,7 +130,7 @@ class PReLU(KerasLayer):
         return jnp.where(x < 0, alpha * x, x)
 
 
-@register_layer("PReLU", tfjs=True, notes=(
+@register_layer("PReLU", tfjs=True, fields={"shared_axes": Ints(1)}, notes=(
     "alpha shaped like input.shape[1:] with shared_axes set to 1"), samples=[
         Sample({"shared_axes": [1, 2], "alpha_initializer": {
             "class_name": "RandomUniform", "config": {"minval": 0.1, "maxval": 0.3}}},
@@ -163,7 +167,7 @@ def _elu_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> None:
         raise refuse(spec, f"TF.js's ELU throws for alpha={config['alpha']} (only 1.0)")
 
 
-@register_layer("ELU", tfjs=True, export=Export(_elu_export), notes=(
+@register_layer("ELU", tfjs=True, export=Export(_elu_export), fields={"alpha": Float()}, notes=(
     "alpha != 1 (TF.js throws) uses Keras's alpha*(exp(x)-1)"), samples=[
         Sample({"alpha": 1.0}, ((2, 5),)), Sample({"alpha": 0.5}, ((2, 5),), exportable=False)])
 def elu(spec: LayerSpec) -> nn.Module:
@@ -181,7 +185,9 @@ class ThresholdedReLU(KerasLayer):
         return x * (x > self.theta).astype(x.dtype)
 
 
-@register_layer("ThresholdedReLU", tfjs=True, notes="x * (x > theta), theta default 1",
+@register_layer("ThresholdedReLU", tfjs=True,
+                fields={"theta": Float()},
+                notes="x * (x > theta), theta default 1",
                 samples=[Sample({"theta": 0.3}, ((2, 5),))])
 def thresholded_relu(spec: LayerSpec) -> nn.Module:
     return ThresholdedReLU(theta=_float(spec, "theta", 1.0), name=spec.name)
@@ -203,6 +209,7 @@ class Softmax(KerasLayer):
         x = single(inputs)
         if mask is not None:
             x = x + (jnp.ones(x.shape, x.dtype) - mask.astype(x.dtype)) * jnp.asarray(-1e9, x.dtype)
+        check_axes("axis", self.axis if isinstance(self.axis, tuple) else (self.axis,), x.ndim)
         if isinstance(self.axis, tuple):
             if len(self.axis) > 1:
                 return jnp.exp(x - jax.nn.logsumexp(x, axis=self.axis, keepdims=True))
@@ -210,7 +217,7 @@ class Softmax(KerasLayer):
         return jax.nn.softmax(x, axis=self.axis)
 
 
-@register_layer("Softmax", tfjs=True, notes=(
+@register_layer("Softmax", tfjs=True, fields={"axis": Ints()}, notes=(
     "axis defaults to 1 when the key is missing (TF.js; Keras -1); a list of axes normalizes "
     "jointly; a received mask adds -1e9*(1-mask) (TF.js's stale mask included); non-last axes "
     "run (TF.js throws)"), samples=[Sample({"axis": -1}, ((2, 3, 4),)),

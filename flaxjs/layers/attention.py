@@ -24,10 +24,15 @@ import numpy as np
 from ..topology.spec import LayerSpec
 from . import activations, initializers
 from .base import KerasLayer, activation, as_list, fail, single
+from .fields import BOOL, RATE, Field, Int, Ints, Str, is_int
 from .registry import register_layer
 from .traits import KerasFileLayout, Sample
 
 _NEG = 1e9  # Keras's additive mask value for float32 scores
+_ATTENTION_FIELDS = {"use_scale": BOOL, "score_mode": Str("dot", "concat"), "dropout": RATE}
+_OUTPUT_SHAPE = Field("a positive integer or a list of positive integers or nulls", lambda v: (
+    is_int(v) and v >= 1) or (isinstance(v, (list, tuple)) and all(
+        d is None or (is_int(d) and d >= 1) for d in v)))
 
 
 def _causal(tq: int, tk: int):
@@ -126,7 +131,7 @@ def _attention_common(spec: LayerSpec) -> dict[str, Any]:
             "dropout": float(spec.config.get("dropout") or 0.0)}
 
 
-@register_layer("Attention", samples=[
+@register_layer("Attention", fields=_ATTENTION_FIELDS, samples=[
     Sample({"use_scale": True}, ((2, 3, 4), (2, 5, 4))),
     Sample({"score_mode": "concat"}, ((2, 3, 4), (2, 5, 4), (2, 5, 4)))], notes=(
     "Keras-only. [query, value(, key)]; `dot` scores `q k^T` (x `scale` if use_scale) or "
@@ -140,7 +145,9 @@ def attention(spec: LayerSpec) -> nn.Module:
                      name=spec.name, **_attention_common(spec))
 
 
-@register_layer("AdditiveAttention", samples=[Sample({}, ((2, 3, 4), (2, 5, 4)))], notes=(
+@register_layer("AdditiveAttention",
+                fields=_ATTENTION_FIELDS,
+                samples=[Sample({}, ((2, 3, 4), (2, 5, 4)))], notes=(
     "Keras-only. Bahdanau scores `sum(scale * tanh(q_i + k_j))` (`scale [dim]` if use_scale); "
     "otherwise as Attention."))
 def additive_attention(spec: LayerSpec) -> nn.Module:
@@ -223,7 +230,9 @@ def _output_shape(value: Any) -> tuple[Any, ...]:
     return tuple(None if v is None else int(v) for v in values)
 
 
-@register_layer("EinsumDense", samples=[
+@register_layer("EinsumDense", fields={"equation": Str(required=True),
+                                       "output_shape": _OUTPUT_SHAPE, "bias_axes": Str()},
+                samples=[
     Sample({"equation": "abc,cd->abd", "output_shape": [3, 5], "bias_axes": "d"}, ((2, 3, 4),)),
     Sample({"equation": "...b,bc->...c", "output_shape": 6, "activation": "relu"},
            ((2, 3, 4),))], notes=(
@@ -369,7 +378,9 @@ def _argument_order(spec: LayerSpec, names: Sequence[str]) -> tuple[int, ...]:
     return orders.pop() if orders else tuple(range(len(names)))
 
 
-@register_layer("MultiHeadAttention", keras_file=KerasFileLayout(_PROJECTIONS), samples=[
+@register_layer("MultiHeadAttention", keras_file=KerasFileLayout(_PROJECTIONS), fields={
+    "num_heads": Int(1, required=True), "key_dim": Int(1, required=True), "value_dim": Int(1),
+    "dropout": RATE, "output_shape": _OUTPUT_SHAPE, "attention_axes": Ints()}, samples=[
     Sample({"num_heads": 2, "key_dim": 3}, ((2, 4, 6), (2, 4, 6))),
     Sample({"num_heads": 2, "key_dim": 3, "value_dim": 2, "output_shape": [5]},
            ((2, 4, 6), (2, 4, 6)))], notes=(

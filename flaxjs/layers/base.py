@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
 import flax.linen as nn
@@ -22,6 +22,7 @@ from ..errors import LayerConfigError
 from ..topology.config import as_tuple
 from ..topology.spec import LayerSpec
 from . import activations
+from .sizes import check_count
 
 Array = jax.Array
 
@@ -89,8 +90,9 @@ class KerasLayer(nn.Module):
               unbox: bool = True, **init_kwargs: Any) -> Any:
         if self.has_variable("params", name):
             return self._existing("params", name, init_args, init_kwargs)
+        shape, dtype = _shape_and_dtype(init_args, init_kwargs)
+        check_count(f"variable {name!r}", shape, per_example=False)
         if _SHAPES_ONLY.get():
-            shape, dtype = _shape_and_dtype(init_args, init_kwargs)
             return self.variable("params", name, jnp.zeros, shape, dtype).value
         return super().param(name, init_fn, *init_args, unbox=unbox, **init_kwargs)
 
@@ -100,6 +102,7 @@ class KerasLayer(nn.Module):
         if self.has_variable("batch_stats", name):
             self._existing("batch_stats", name, (tuple(shape),), {})
             return self.variable("batch_stats", name)
+        check_count(f"variable {name!r}", tuple(shape), per_example=False)
         if _SHAPES_ONLY.get():
             return self.variable("batch_stats", name, jnp.zeros, tuple(shape), dtype)
         return self.variable("batch_stats", name,
@@ -155,9 +158,7 @@ def activation(spec: LayerSpec, key: str = "activation", default: str | None = "
     if key not in spec.config:
         value = default
     else:
-        value = spec.config[key]
-        if isinstance(value, Mapping):
-            value = value.get("config", {}).get("name") or value.get("class_name")
+        value = activations.name_of(spec.config[key])
         if value is None:
             value = default if null_means_default else "linear"
     if not activations.is_known(value):

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..topology.config import snake
+from ..topology.config import is_int, is_number, snake
 
 EPSILON = 1e-7  # TF.js backend epsilon on the CPU backend
 
@@ -31,6 +31,33 @@ CONSTRAINT_KEYS = {
 }
 
 
+_NAMES = ("non_neg", "max_norm", "unit_norm", "min_max_norm")
+_NUMBERS = ("max_value", "min_value", "rate")
+
+
+def problem(value: Any) -> str | None:
+    """What is wrong with a constraint config value, or None (for
+    :mod:`flaxjs.layers.fields`); the axis range is checked against the weight in
+    :func:`apply`."""
+    name = value if isinstance(value, str) else (
+        value.get("class_name") if isinstance(value, Mapping) else None)
+    if not isinstance(name, str) or snake(name) not in _NAMES:
+        return ("must be a constraint {class_name, config} of class NonNeg, MaxNorm, UnitNorm "
+                "or MinMaxNorm")
+    cfg = value.get("config") or {} if isinstance(value, Mapping) else {}
+    if not isinstance(cfg, Mapping):
+        return "must be {class_name, config} with an object as config"
+    axis = cfg.get("axis", 0)
+    axes = axis if isinstance(axis, (list, tuple)) else [axis]
+    if not all(is_int(a) for a in axes):
+        return "must have an integer or a list of integers as config 'axis'"
+    for key in _NUMBERS:
+        v = cfg.get(key)
+        if v is not None and not is_number(v):
+            return f"must have a finite number as config {key!r}"
+    return None
+
+
 def _norm(w: np.ndarray, axis: Any) -> np.ndarray:
     axis = tuple(axis) if isinstance(axis, (list, tuple)) else axis
     return np.sqrt(np.sum(np.square(w), axis=axis, keepdims=True))
@@ -44,6 +71,9 @@ def apply(config: Mapping[str, Any], w: np.ndarray) -> np.ndarray:
     if name == "non_neg":
         return np.maximum(w, 0).astype(np.float32)
     axis = cfg.get("axis", 0)
+    axes = axis if isinstance(axis, (list, tuple)) else [axis]
+    if any(not -w.ndim <= int(a) < w.ndim for a in axes):
+        raise ValueError(f"axis {axis} is out of range for a weight of rank {w.ndim}")
     n = _norm(w, axis)
     if name == "max_norm":
         desired = np.clip(n, 0, float(cfg.get("max_value", 2)))

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from ..errors import LayerFitError
 from ..topology.spec import LayerSpec
 from . import activations, initializers
 from .base import (
@@ -31,7 +32,9 @@ from .base import (
     single,
 )
 from .core import DENSE_DEFAULTS
+from .fields import POSITIVE_INTS, Int, Ints, Str
 from .registry import register_layer
+from .sizes import check_count, check_windows
 from .traits import Export, ExportContext, Foldable, Sample, is_default, refuse
 
 Pads = tuple[tuple[int, int], ...]
@@ -47,8 +50,12 @@ def _spec(rank: int) -> tuple[str, str, str]:
 
 
 def conv_padding(sizes: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
-                 dilation: Sequence[int], mode: str, clamp: bool = True) -> Pads:
+                 dilation: Sequence[int], mode: str, clamp: bool = True, *,
+                 what: str = "window") -> Pads:
     """Per-axis ``(before, after)`` zero padding of TF.js/TF (``same`` puts the extra cell after).
+
+    A window that does not fit, or padding beyond any real input, raises
+    :class:`~flaxjs.errors.LayerFitError` naming ``what`` (the config field).
 
     ``clamp=False`` is TF.js's 3-D ``same`` (``get3DPadAndOutInfo``): a total that
     comes out negative (kernel smaller than stride) is not clamped to 0, so
@@ -65,13 +72,15 @@ def conv_padding(sizes: Sequence[int], kernel: Sequence[int], strides: Sequence[
             pads.append((keff - 1, 0))
         else:
             pads.append((0, 0))
+    check_windows(what, sizes, kernel, dilation, pads)
     return tuple(pads)
 
 
 def window_outputs(sizes: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
-                   dilation: Sequence[int], mode: str, clamp: bool = True) -> tuple[int, ...]:
+                   dilation: Sequence[int], mode: str, clamp: bool = True, *,
+                   what: str = "window") -> tuple[int, ...]:
     """Output sizes of a sliding window over ``sizes`` padded as :func:`conv_padding` says."""
-    pads = conv_padding(sizes, kernel, strides, dilation, mode, clamp)
+    pads = conv_padding(sizes, kernel, strides, dilation, mode, clamp, what=what)
     return tuple((n + lo + hi - (k - 1) * d - 1) // s + 1
                  for n, (lo, hi), k, s, d in zip(sizes, pads, kernel, strides, dilation,
                                                  strict=True))
@@ -144,7 +153,7 @@ def conv_transpose_nd(x, kernel, strides, mode: str, dilation, output_padding=No
     with the flipped, in/out-swapped kernel.
     """
     rank = kernel.ndim - 2
-    pads = []
+    pads, outs = [], []
     for n, k, s, d, op in zip(x.shape[1:-1], kernel.shape[:rank], strides, dilation,
                               output_padding or (None,) * rank, strict=True):
         keff = (k - 1) * d + 1
@@ -152,8 +161,12 @@ def conv_transpose_nd(x, kernel, strides, mode: str, dilation, output_padding=No
             out = n * s + (max(keff - s, 0) if mode == "valid" else 0)
         else:
             out = (n - 1) * s + keff - 2 * (keff // 2 if mode == "same" else 0) + op
+        if out < 1:
+            raise LayerFitError(f"output_padding {list(output_padding)} leaves an empty output")
+        outs.append(out)
         before = conv_padding([out], [keff], [s], [1], mode, clamp)[0][0]
         pads.append((keff - 1 - before, out + before - (n - 1) * s - 1))
+    check_count("the output", (x.shape[0], *outs, kernel.shape[-2]))
     w = jnp.swapaxes(jnp.flip(kernel, axis=tuple(range(rank))), -1, -2)
     return lax.conv_general_dilated(_float(x, w), w, (1,) * rank, tuple(pads),
                                     lhs_dilation=tuple(strides), rhs_dilation=tuple(dilation),
@@ -191,14 +204,14 @@ class _ConvBase(KerasLayer):
 
     def _pads(self, x) -> Pads:
         return conv_padding(x.shape[1:-1], self.kernel_size, self.strides, self.dilation,
-                            self.padding, self.clamp_same)
+                            self.padding, self.clamp_same, what="kernel_size")
 
     def _out(self, shape: Shape, channels: int) -> Shape | None:
         """The channels-last output shape (shape rules leave channels_first to tracing)."""
         if self.channels_first or len(shape) != len(self.kernel_size) + 2:
             return None
         sizes = window_outputs(shape[1:-1], self.kernel_size, self.strides, self.dilation,
-                               self.padding, self.clamp_same)
+                               self.padding, self.clamp_same, what="kernel_size")
         return None if min(sizes) < 1 else (shape[0], *sizes, channels)
 
 
@@ -366,9 +379,20 @@ _CONV2D_DEFAULTS = {**DENSE_DEFAULTS, "strides": [1, 1], "padding": "valid",
                     "data_format": "channels_last", "dilation_rate": [1, 1]}
 _BIAS = {"bias_initializer": {"class_name": "RandomUniform", "config": {"seed": 1}}}
 
+#: the fields of a sliding window (convolutions, pooling).
+WINDOW_FIELDS = {"strides": POSITIVE_INTS, "dilation_rate": POSITIVE_INTS,
+                 "padding": Str("valid", "same", "causal"),
+                 "data_format": Str("channels_last", "channels_first")}
+_CONV_FIELDS = {**WINDOW_FIELDS, "kernel_size": Ints(1, required=True),
+                "filters": Int(1, required=True), "groups": Int(1)}
+_DEPTHWISE_FIELDS = {**WINDOW_FIELDS, "kernel_size": Ints(1, required=True),
+                     "depth_multiplier": Int(1)}
+_TRANSPOSE_FIELDS = {**_CONV_FIELDS, "output_padding": Ints(0)}
+_SEPARABLE_FIELDS = {**_DEPTHWISE_FIELDS, "filters": Int(1, required=True)}
+
 
 @register_layer("Conv1D", tfjs=True, export=Export(_conv_export, _CONV1D_DEFAULTS),
-                foldable=Foldable(1), notes=(
+                foldable=Foldable(1), fields=_CONV_FIELDS, notes=(
     "channels_first: TF.js transposes the input to NWC and returns [B,T,f] (reproduced; "
     "Keras 3 files get [B,f,T]). Keras-only: padding='causal' (left pad (k-1)·d) and "
     "groups>1 (grouped conv), which TF.js cannot run."), samples=[
@@ -384,7 +408,7 @@ def conv1d(spec: LayerSpec) -> nn.Module:
 
 
 @register_layer("Conv2D", tfjs=True, export=Export(_conv_export, _CONV2D_DEFAULTS),
-                foldable=Foldable(2), notes=(
+                foldable=Foldable(2), fields=_CONV_FIELDS, notes=(
     "TF.js `same` padding (extra cell bottom/right); channels_first via NHWC transposes, "
     "a softmax activation then runs over the last (W) axis as in TF.js. Keras-only: "
     "groups>1 (grouped conv; TF.js ignores `groups` and fails on the kernel shape)."), samples=[
@@ -394,7 +418,8 @@ def conv1d(spec: LayerSpec) -> nn.Module:
                 "dilation_rate": 2}, ((2, 3, 7, 8),)),
         Sample({"filters": 4, "kernel_size": 3, "groups": 2}, ((2, 6, 6, 4),),
                exportable=False)])
-@register_layer("Conv3D", tfjs=True, export=Export(_conv_export), foldable=Foldable(3), notes=(
+@register_layer("Conv3D", tfjs=True, export=Export(_conv_export), foldable=Foldable(3),
+                fields=_CONV_FIELDS, notes=(
     "as Conv2D in 3-D (kernel [kd,kh,kw,in,f]); TF.js's 3-D `same` padding is not clamped "
     "at 0 (kernel < stride shifts the windows by one cell; reproduced); groups>1 Keras-only."),
     samples=[Sample({"filters": 3, "kernel_size": 2, "strides": 2, "padding": "same", **_BIAS},
@@ -412,7 +437,8 @@ def _conv_transpose_export(spec: LayerSpec, config: dict, ctx: ExportContext) ->
                      "Keras 3 layer uses")
 
 
-@register_layer("Conv2DTranspose", tfjs=True, export=Export(_conv_transpose_export), notes=(
+@register_layer("Conv2DTranspose", tfjs=True, export=Export(_conv_transpose_export),
+                fields=_TRANSPOSE_FIELDS, notes=(
     "kernel [kh,kw,f,in]; gradient of conv2d, output in·s (same) or in·s+max(k-s,0) "
     "(valid). TF.js ignores output_padding and dilation_rate (reproduced); Keras 3 files "
     "honour both."), samples=[
@@ -420,11 +446,12 @@ def _conv_transpose_export(spec: LayerSpec, config: dict, ctx: ExportContext) ->
                ((2, 4, 5, 2),)),
         Sample({"filters": 2, "kernel_size": 3, "strides": 2, "output_padding": 1},
                ((2, 4, 4, 2),), keras3=True, exportable=False)])
-@register_layer("Conv3DTranspose", tfjs=True, export=Export(_conv_transpose_export), notes=(
+@register_layer("Conv3DTranspose", tfjs=True, export=Export(_conv_transpose_export),
+                fields=_TRANSPOSE_FIELDS, notes=(
     "as Conv2DTranspose in 3-D (kernel [kd,kh,kw,f,in]), with TF.js's unclamped 3-D "
     "`same` padding (see Conv3D)."), samples=[
         Sample({"filters": 2, "kernel_size": 2, "strides": 2, **_BIAS}, ((2, 3, 2, 3, 2),))])
-@register_layer("Conv1DTranspose", notes=(
+@register_layer("Conv1DTranspose", fields=_TRANSPOSE_FIELDS, notes=(
     "Keras-only (TF.js has no Conv1DTranspose): kernel [k,f,in]; output_padding and "
     "dilation_rate honoured."), samples=[
         Sample({"filters": 3, "kernel_size": 3, "strides": 2, "output_padding": 1, **_BIAS},
@@ -448,7 +475,7 @@ def _depthwise_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> None
                      "Keras 3 layer uses")
 
 
-@register_layer("DepthwiseConv2D", tfjs=True, depthwise=True,
+@register_layer("DepthwiseConv2D", tfjs=True, depthwise=True, fields=_DEPTHWISE_FIELDS,
                 export=Export(_depthwise_export, {"depth_multiplier": 1}),
                 foldable=Foldable(2, kernel="depthwise_kernel"), notes=(
     "output channel c·dm+m; TF.js ignores dilation_rate (reproduced for TF.js-loadable "
@@ -458,7 +485,7 @@ def _depthwise_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> None
                 **_BIAS}, ((2, 7, 6, 3),)),
         Sample({"kernel_size": 3, "dilation_rate": 2}, ((2, 7, 7, 2),), keras3=True,
                exportable=False)])
-@register_layer("DepthwiseConv1D", depthwise=True, notes=(
+@register_layer("DepthwiseConv1D", depthwise=True, fields=_DEPTHWISE_FIELDS, notes=(
     "Keras-only (TF.js has no DepthwiseConv1D): kernel [k,in,dm] (`depthwise_kernel`, "
     "Keras 3 `kernel`), dilation honoured."), samples=[
         Sample({"kernel_size": 3, "depth_multiplier": 2, "dilation_rate": 2, **_BIAS},
@@ -479,7 +506,7 @@ def _separable_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> None
                      "the wrong axis (Keras 3 semantics were used)")
 
 
-@register_layer("SeparableConv2D", tfjs=True, depthwise=True,
+@register_layer("SeparableConv2D", tfjs=True, depthwise=True, fields=_SEPARABLE_FIELDS,
                 export=Export(_separable_export, {"depth_multiplier": 1}), notes=(
     "depthwise (strides, padding, dilation) then 1x1 conv. depth_multiplier is read from "
     "the config (TF.js's own save omits it: such files only load with dm=1). "
@@ -489,7 +516,7 @@ def _separable_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> None
                 **_BIAS}, ((2, 6, 5, 3),)),
         Sample({"filters": 4, "kernel_size": 2, "depth_multiplier": 2,  # TF.js's bias axis
                 "data_format": "channels_first"}, ((2, 2, 5, 5),))])      # needs H' == filters
-@register_layer("SeparableConv1D", depthwise=True, notes=(
+@register_layer("SeparableConv1D", depthwise=True, fields=_SEPARABLE_FIELDS, notes=(
     "Keras-only (TF.js throws for rank 1): depthwise_kernel [k,in,dm], pointwise_kernel "
     "[1,in·dm,f]; Keras semantics."), samples=[
         Sample({"filters": 4, "kernel_size": 3, "depth_multiplier": 2, **_BIAS}, ((2, 7, 3),))])

@@ -11,10 +11,12 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from ..errors import LayerFitError
 from ..topology import config as cfg
 from ..topology.spec import LayerSpec
 from . import activations, initializers
 from .base import KerasLayer, Variable, activation, channels_first, fail, single
+from .fields import BOOL, RATE, Dims, Float, Int, Ints, Str
 from .registry import register_layer
 from .traits import Export, ExportContext, Foldable, Sample, refuse
 
@@ -26,6 +28,8 @@ DENSE_DEFAULTS = {"activation": "linear", "use_bias": True, "kernel_initializer"
                   "bias_regularizer": None, "activity_regularizer": None,
                   "kernel_constraint": None, "bias_constraint": None}
 _BIAS = {"bias_initializer": {"class_name": "RandomUniform", "config": {"seed": 1}}}
+_DATA_FORMAT = {"data_format": Str("channels_last", "channels_first")}
+_DROPOUT_FIELDS = {**_DATA_FORMAT, "rate": RATE, "noise_shape": Dims(1)}
 
 
 class Dense(KerasLayer):
@@ -63,7 +67,8 @@ def _dense_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> None:
 
 
 @register_layer("Dense", tfjs=True, export=Export(_dense_export, DENSE_DEFAULTS),
-                foldable=Foldable(None), notes="contracts the last axis for any rank (no "
+                foldable=Foldable(None), fields={"units": Int(1, required=True)},
+                notes="contracts the last axis for any rank (no "
                 "flattening)", samples=[
                     Sample({"units": 3, "activation": "tanh", **_BIAS}, ((2, 5),)),
                     Sample({"units": 2, "use_bias": False}, ((2, 3, 4),))])
@@ -140,6 +145,7 @@ def _rate(spec: LayerSpec, key: str = "rate") -> float:
 
 
 @register_layer("Dropout", tfjs=True, export=Export(defaults={"noise_shape": None, "seed": None}),
+                fields=_DROPOUT_FIELDS,
                 notes="identity at inference; training: inverted dropout only for 0 < rate < 1 "
                 "(rate clamped to [0, 1]), noise_shape None entries = input dims", samples=[
                     Sample({"rate": 0.5}, ((2, 6),)),
@@ -150,16 +156,20 @@ def dropout(spec: LayerSpec) -> nn.Module:
                    name=spec.name)
 
 
-@register_layer("SpatialDropout1D", tfjs=True, notes="identity at inference; training noise "
+@register_layer("SpatialDropout1D", tfjs=True,
+                fields=_DROPOUT_FIELDS,
+                notes="identity at inference; training noise "
                 "shape [B,1,C]", samples=[Sample({"rate": 0.5}, ((2, 3, 4),))])
 def spatial_dropout1d(spec: LayerSpec) -> nn.Module:
     return Dropout(rate=_rate(spec), spatial=True, name=spec.name)
 
 
-@register_layer("SpatialDropout2D", samples=[Sample({"rate": 0.5}, ((2, 3, 3, 4),))],
+@register_layer("SpatialDropout2D",
+                fields=_DROPOUT_FIELDS,
+                samples=[Sample({"rate": 0.5}, ((2, 3, 3, 4),))],
                 notes="Keras only (TF.js cannot load it); identity at inference; training drops "
                 "whole channels (data_format honoured)")
-@register_layer("SpatialDropout3D", samples=[
+@register_layer("SpatialDropout3D", fields=_DROPOUT_FIELDS, samples=[
     Sample({"rate": 0.5, "data_format": "channels_first"}, ((2, 4, 2, 3, 3),))],
                 notes="Keras only (TF.js cannot load it); identity at inference; training drops "
                 "whole channels (data_format honoured)")
@@ -206,6 +216,7 @@ class Flatten(KerasLayer):
 
 
 @register_layer("Flatten", tfjs=True, export=Export(defaults={"data_format": "channels_last"}),
+                fields=_DATA_FORMAT,
                 notes="channels_first transposes to channels-last before flattening; rank-2 "
                 "input is allowed (TF.js requires rank >= 3)", samples=[
                     Sample({}, ((2, 3, 4),)),
@@ -222,7 +233,11 @@ class Reshape(KerasLayer):
     @nn.compact
     def __call__(self, inputs, *, train: bool = False, mask=None):
         x = single(inputs)
-        return x.reshape((x.shape[0], *self.target_shape))
+        rule = self.shape_rule([x.shape])
+        if rule is None:
+            raise LayerFitError(f"target_shape {list(self.target_shape)} cannot hold the "
+                                f"input's {math.prod(x.shape[1:])} values per example")
+        return x.reshape(rule[0][0])
 
     def shape_rule(self, shapes):
         (shape,) = shapes
@@ -232,7 +247,9 @@ class Reshape(KerasLayer):
         return ([(shape[0], *target)], []) if math.prod(target) == size else None
 
 
-@register_layer("Reshape", tfjs=True, notes="C-order reshape; one -1 or null entry is "
+@register_layer("Reshape", tfjs=True,
+                fields={"target_shape": Dims(-1, required=True)},
+                notes="C-order reshape; one -1 or null entry is "
                 "inferred", samples=[Sample({"target_shape": [3, -1]}, ((2, 6, 2),))])
 def reshape(spec: LayerSpec) -> nn.Module:
     target = spec.config.get("target_shape")
@@ -254,7 +271,9 @@ class Permute(KerasLayer):
         return jnp.transpose(single(inputs), (0, *self.dims))
 
 
-@register_layer("Permute", tfjs=True, samples=[Sample({"dims": [2, 1]}, ((2, 3, 4),))])
+@register_layer("Permute", tfjs=True,
+                fields={"dims": Ints(1, required=True)},
+                samples=[Sample({"dims": [2, 1]}, ((2, 3, 4),))])
 def permute(spec: LayerSpec) -> nn.Module:
     dims = spec.config.get("dims")
     if not isinstance(dims, (list, tuple)) or sorted(int(d) for d in dims) != list(
@@ -276,7 +295,9 @@ class RepeatVector(KerasLayer):
         return jnp.broadcast_to(x[:, None, :], (x.shape[0], self.n, x.shape[1]))
 
 
-@register_layer("RepeatVector", tfjs=True, samples=[Sample({"n": 3}, ((2, 4),))])
+@register_layer("RepeatVector", tfjs=True,
+                fields={"n": Int(1, required=True)},
+                samples=[Sample({"n": 3}, ((2, 4),))])
 def repeat_vector(spec: LayerSpec) -> nn.Module:
     return RepeatVector(n=int(spec.config["n"]), name=spec.name)
 
@@ -301,7 +322,9 @@ class Masking(KerasLayer):
         return jnp.any(single(inputs) != self.mask_value, axis=-1)
 
 
-@register_layer("Masking", tfjs=True, notes="output mask any(x != mask_value, -1); masked "
+@register_layer("Masking", tfjs=True,
+                fields={"mask_value": Float()},
+                notes="output mask any(x != mask_value, -1); masked "
                 "steps zeroed", samples=[Sample({"mask_value": 0.0}, ((2, 3, 4),))])
 def masking(spec: LayerSpec) -> nn.Module:
     value = spec.config.get("mask_value")
@@ -358,7 +381,9 @@ class Embedding(KerasLayer):
         return x != 0
 
 
-@register_layer("Embedding", tfjs=True, notes="input cast to int32 by truncation; "
+@register_layer("Embedding", tfjs=True, fields={
+    "input_dim": Int(1, required=True), "output_dim": Int(1, required=True), "mask_zero": BOOL},
+                notes="input cast to int32 by truncation; "
                 "out-of-range ids give NaN rows (TF.js throws); weight dtype from the layer "
                 "dtype (int32 embeddings stay int32); mask_zero mask is x != 0 on the raw input",
                 samples=[Sample({"input_dim": 7, "output_dim": 3, "mask_zero": True}, ((2, 5),),

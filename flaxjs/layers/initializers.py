@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from jax.nn import initializers as jinit
 
-from ..topology.config import snake
+from ..topology.config import is_int, is_number, snake
 
 
 class Initializer(Protocol):
@@ -31,8 +31,8 @@ _Distribution = Literal["truncated_normal", "normal", "uniform"]
 
 def _variance_scaling(cfg: Mapping[str, Any]) -> Initializer:
     distribution = snake(str(cfg.get("distribution", "truncated_normal")))
-    if distribution == "normal":  # Keras 2 spelling of the truncated normal
-        distribution = "truncated_normal"
+    # Keras 2 spelled the truncated normal "normal"; Keras 3's untruncated one is jax's "normal"
+    distribution = _DISTRIBUTIONS.get(distribution, distribution)
     mode = snake(str(cfg.get("mode", "fan_in")))
     # the config's words, unchecked: jax checks them when the initializer runs
     return jinit.variance_scaling(float(cfg.get("scale", 1.0)), cast(_Mode, mode),
@@ -90,6 +90,38 @@ _BY_NAME = {
     "lecun_uniform": lambda cfg: jinit.lecun_uniform(),
     "orthogonal": lambda cfg: jinit.orthogonal(float(cfg.get("gain", 1.0))),
 }
+
+
+#: a variance-scaling ``distribution`` as Keras writes it -> jax's name
+_DISTRIBUTIONS = {"normal": "truncated_normal", "truncated_normal": "truncated_normal",
+                  "untruncated_normal": "normal", "uniform": "uniform"}
+_MODES = ("fan_in", "fan_out", "fan_avg")
+_NUMBERS = ("value", "minval", "maxval", "mean", "stddev", "scale", "gain")
+
+
+def problem(value: Any) -> str | None:
+    """What is wrong with an initializer config value, or None (for
+    :mod:`flaxjs.layers.fields`). Unknown names are not wrong: they fall back to the
+    layer's default, as a loaded model never runs its initializers."""
+    if isinstance(value, str):
+        return None
+    if not isinstance(value, Mapping) or not isinstance(value.get("class_name", ""), str):
+        return "must be an initializer name or {class_name, config}"
+    cfg = value.get("config") or {}
+    if not isinstance(cfg, Mapping):
+        return "must be {class_name, config} with an object as config"
+    for key in _NUMBERS:
+        v = cfg.get(key)
+        if v is not None and not is_number(v):
+            return f"must have a finite number as config {key!r}"
+    seed = cfg.get("seed")
+    if seed is not None and not is_int(seed):
+        return "must have an integer or null as config 'seed'"
+    for key, allowed in (("mode", _MODES), ("distribution", tuple(_DISTRIBUTIONS))):
+        v = cfg.get(key)
+        if v is not None and (not isinstance(v, str) or snake(v) not in allowed):
+            return f"must have one of {', '.join(allowed)} as config {key!r}"
+    return None
 
 
 def get(value: Any, default: str = "glorot_uniform") -> Initializer:

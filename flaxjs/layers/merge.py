@@ -20,7 +20,9 @@ from jax import lax
 
 from ..topology.spec import LayerSpec
 from .base import KerasLayer, as_list, fail
+from .fields import BOOL, Int, Ints
 from .registry import register_layer
+from .sizes import check_axes
 from .traits import Export, ExportContext, Sample, refuse
 
 Array = jax.Array
@@ -192,7 +194,8 @@ def _concatenate_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> No
         raise refuse(spec, f"TF.js concatenates on the last axis for axis={axis}")
 
 
-@register_layer("Concatenate", tfjs=True, export=Export(_concatenate_export), notes=(
+@register_layer("Concatenate", tfjs=True, export=Export(_concatenate_export),
+                fields={"axis": Int()}, notes=(
     "TF.js quirk reproduced: a negative axis other than -1 concatenates on the LAST axis "
     "(Keras 3 files: the configured axis); masks concatenated (missing = all true) and ANDed "
     "over the last axis"), samples=[Sample({"axis": 1}, ((2, 3, 4), (2, 2, 4))),
@@ -211,9 +214,8 @@ def _l2_normalize(x: Array, axis: int) -> Array:
 
 
 def _interpret_axis(axis: int, rank: int) -> int:
-    while axis < 0:
-        axis += rank
-    return axis
+    """TF.js's ``interpretAxis``: add the rank until the axis is not negative."""
+    return axis % rank if axis < 0 else axis
 
 
 def batch_dot(x: Array, y: Array, axes: tuple[int, int]) -> Array:
@@ -263,6 +265,8 @@ class Dot(KerasLayer):
         x1, x2 = xs
         pair = self.axes if isinstance(self.axes, tuple) else (self.axes, self.axes)
         axes = (_interpret_axis(pair[0], x1.ndim), _interpret_axis(pair[1], x2.ndim))
+        check_axes("axes", axes[:1], x1.ndim)
+        check_axes("axes", axes[1:], x2.ndim)
         if self.normalize:
             x1 = _l2_normalize(x1, axes[0])
             x2 = _l2_normalize(x2, axes[1])
@@ -272,7 +276,8 @@ class Dot(KerasLayer):
         return None
 
 
-@register_layer("Dot", tfjs=True, samples=[
+@register_layer("Dot", tfjs=True, fields={"axes": Ints(required=True), "normalize": BOOL},
+                samples=[
     Sample({"axes": -1, "normalize": True}, ((2, 4), (2, 4))),
     Sample({"axes": [2, 2]}, ((2, 3, 4), (2, 5, 4)))],
                 notes="inputs of rank <= 3 (as TF.js); normalize divides by "

@@ -12,6 +12,7 @@ import jax
 
 from ..topology.spec import LayerSpec
 from .base import KerasLayer, single
+from .fields import RATE, Dims, Float
 from .registry import register_layer
 from .traits import Sample
 
@@ -35,7 +36,9 @@ class GaussianNoise(KerasLayer):
         return x + self.stddev * noise
 
 
-@register_layer("GaussianNoise", tfjs=True, samples=[Sample({"stddev": 0.5}, ((2, 6),))],
+@register_layer("GaussianNoise", tfjs=True,
+                fields={"stddev": Float()},
+                samples=[Sample({"stddev": 0.5}, ((2, 6),))],
                 notes="identity at inference; training adds N(0, stddev)")
 def gaussian_noise(spec: LayerSpec) -> nn.Module:
     return GaussianNoise(stddev=float(spec.config.get("stddev", 0.0) or 0.0), name=spec.name)
@@ -58,7 +61,9 @@ class GaussianDropout(KerasLayer):
         return x * (1.0 + stddev * noise)
 
 
-@register_layer("GaussianDropout", tfjs=True, samples=[Sample({"rate": 0.3}, ((2, 6),))],
+@register_layer("GaussianDropout", tfjs=True,
+                fields={"rate": RATE},
+                samples=[Sample({"rate": 0.3}, ((2, 6),))],
                 notes="identity at inference; training multiplies by "
                 "N(1, sqrt(rate/(1-rate))) when 0 < rate < 1")
 def gaussian_dropout(spec: LayerSpec) -> nn.Module:
@@ -92,7 +97,8 @@ class AlphaDropout(KerasLayer):
         return (x * kept + (kept - 1.0) * alpha_p) * a + b
 
 
-@register_layer("AlphaDropout", tfjs=True, samples=[Sample({"rate": 0.3}, ((2, 6),))],
+@register_layer("AlphaDropout", tfjs=True, fields={"rate": RATE, "noise_shape": Dims(1)},
+                samples=[Sample({"rate": 0.3}, ((2, 6),))],
                 notes="identity at inference; training when 0 < rate < 1: "
                 "TF.js's formula (dropped units set to +alpha*scale before the affine "
                 "correction; Keras uses -alpha*scale)")

@@ -21,12 +21,16 @@ import jax.numpy as jnp
 from ..topology.spec import LayerSpec
 from . import initializers
 from .base import KerasLayer, fail, single
+from .fields import BOOL, Field, Float, Floats, Ints, is_int
 from .registry import register_layer
+from .sizes import check_axes
 from .traits import Export, ExportContext, Sample, refuse
 
 _RANDOM = {"class_name": "RandomUniform", "config": {"minval": 0.5, "maxval": 1.5, "seed": 1}}
 _ONES = {"class_name": "Ones", "config": {}}
 _ZEROS = {"class_name": "Zeros", "config": {}}
+_FIELDS = {"axis": Ints(), "epsilon": Float(), "momentum": Float(), "center": BOOL,
+           "scale": BOOL}
 
 
 def _axes(spec: LayerSpec, value: Any, *, allow_none: bool = False) -> tuple[int, ...]:
@@ -45,12 +49,7 @@ def _axes(spec: LayerSpec, value: Any, *, allow_none: bool = False) -> tuple[int
 
 def _resolve(axes: Sequence[int], ndim: int, layer: str) -> tuple[int, ...]:
     """Negative axes counted from the end; checked against the input rank."""
-    out = tuple(a + ndim if a < 0 else a for a in axes)
-    if any(not 0 <= a < ndim for a in out):
-        raise ValueError(f"{layer}: axis {tuple(axes)} is out of range for a rank-{ndim} input")
-    if len(set(out)) != len(out):
-        raise ValueError(f"{layer}: duplicate axes in {tuple(axes)}")
-    return out
+    return check_axes("axis", axes, ndim)
 
 
 def _broadcast_shape(shape: Sequence[int], axes: Sequence[int]) -> tuple[int, ...]:
@@ -139,7 +138,7 @@ class BatchNormalization(KerasLayer):
 @register_layer("BatchNormalization", tfjs=True, export=Export(defaults={
     "axis": -1, "momentum": 0.99, "epsilon": 1e-3, "center": True, "scale": True,
     "beta_initializer": _ZEROS, "gamma_initializer": _ONES, "moving_mean_initializer": _ZEROS,
-    "moving_variance_initializer": _ONES}), samples=[
+    "moving_variance_initializer": _ONES}), fields=_FIELDS, samples=[
         Sample({"gamma_initializer": _RANDOM, "moving_variance_initializer": _RANDOM},
                ((2, 3, 3, 4),)),
         Sample({"axis": 1, "center": False, "epsilon": 0.01}, ((2, 3, 5),))], notes=(
@@ -214,7 +213,8 @@ def _layer_norm_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> Non
 
 
 @register_layer("LayerNormalization", tfjs=True, export=Export(_layer_norm_export, defaults={
-    "axis": -1, "epsilon": 1e-3, "center": True, "scale": True}), samples=[
+    "axis": -1, "epsilon": 1e-3, "center": True, "scale": True}), fields={
+        **_FIELDS, "rms_scaling": BOOL}, samples=[
         Sample({"gamma_initializer": _RANDOM}, ((2, 3, 4),)),
         Sample({"axis": [1, 2], "epsilon": 0.01}, ((2, 3, 4),)),
         Sample({"rms_scaling": True, "gamma_initializer": _RANDOM}, ((2, 3, 4),),
@@ -270,7 +270,8 @@ class GroupNormalization(KerasLayer):
         return y.reshape(x.shape)
 
 
-@register_layer("GroupNormalization", samples=[
+@register_layer("GroupNormalization", fields={**_FIELDS, "groups": Field(
+    "-1 or a positive integer", lambda v: is_int(v) and (v == -1 or v >= 1))}, samples=[
     Sample({"groups": 2, "gamma_initializer": _RANDOM}, ((2, 3, 3, 4),)),
     Sample({"groups": -1, "axis": 1}, ((2, 4, 5),))], notes=(
     "Keras-only (TF.js cannot load it). Keras semantics: `groups` (-1 = one per channel) along "
@@ -302,7 +303,9 @@ class UnitNormalization(KerasLayer):
         return x * jnp.reciprocal(jnp.sqrt(jnp.maximum(sq, 1e-12)))
 
 
-@register_layer("UnitNormalization", samples=[Sample({"axis": -1}, ((2, 3, 4),)),
+@register_layer("UnitNormalization",
+                fields={"axis": Ints()},
+                samples=[Sample({"axis": -1}, ((2, 3, 4),)),
                                              Sample({"axis": [1, 2]}, ((2, 3, 4),))], notes=(
     "Keras-only (TF.js cannot load it): `x / sqrt(max(sum(x^2), 1e-12))` over `axis`."))
 def unit_normalization(spec: LayerSpec) -> nn.Module:
@@ -388,7 +391,8 @@ def _frozen(value: Any) -> Any:
     return value
 
 
-@register_layer("Normalization", samples=[
+@register_layer("Normalization", fields={"axis": Ints(empty=True), "mean": Floats(),
+                                         "variance": Floats(), "invert": BOOL}, samples=[
     Sample({"axis": -1, "mean": [0.1, 0.2, 0.3], "variance": [1.0, 2.0, 0.5]}, ((2, 4, 3),)),
     Sample({"axis": -1, "mean": [0.1, 0.2, 0.3], "variance": [1.0, 2.0, 0.5], "invert": True},
            ((2, 3),))], notes=(

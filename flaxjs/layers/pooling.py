@@ -15,8 +15,9 @@ import numpy as np
 from jax import lax
 
 from ..topology.spec import LayerSpec
-from .base import KerasLayer, channels_first, fail, ints, padding, single, spatial_axes
-from .conv import conv_padding, window_outputs
+from .base import KerasLayer, channels_first, ints, padding, single, spatial_axes
+from .conv import WINDOW_FIELDS, conv_padding, window_outputs
+from .fields import BOOL, POSITIVE_INTS
 from .registry import register_layer
 from .traits import Export, ExportContext, Sample, refuse
 
@@ -27,8 +28,8 @@ def pool_nd(x, kind: str, window, strides, mode: str, clamp: bool = True):
     ``clamp=False``: TF.js's unclamped 3-D ``same`` padding (see ``conv_padding``).
     """
     spatial = x.shape[1:-1]
-    pads = ((0, 0), *conv_padding(spatial, window, strides, (1,) * len(window), mode, clamp),
-            (0, 0))
+    pads = ((0, 0), *conv_padding(spatial, window, strides, (1,) * len(window), mode, clamp,
+                                  what="pool_size"), (0, 0))
     dims, steps = (1, *window, 1), (1, *strides, 1)
     x = x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)
     if kind == "max":
@@ -67,7 +68,7 @@ class Pooling(KerasLayer):
         if len(axes) != len(self.pool_size):
             return None
         sizes = window_outputs([shape[a] for a in axes], self.pool_size, self.strides,
-                               (1,) * len(axes), self.padding, self.clamp_same)
+                               (1,) * len(axes), self.padding, self.clamp_same, what="pool_size")
         if min(sizes) < 1:
             return None
         out = list(shape)
@@ -108,23 +109,28 @@ _POOL_NOTES = ("`same` padding as TF (extra cell after); padding 'causal' runs a
                "(TF.js accepts it); average divides by the in-bounds cells only.")
 
 
+_POOL_FIELDS = {**WINDOW_FIELDS, "pool_size": POSITIVE_INTS}
+_GLOBAL_FIELDS = {"data_format": WINDOW_FIELDS["data_format"], "keepdims": BOOL}
+
+
 def _pool1d_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> None:
     if spec.keras3 and channels_first(spec):
         raise refuse(spec, "TF.js ignores data_format for 1-D pooling")
 
 
 @register_layer("MaxPooling1D", "AveragePooling1D", tfjs=True, export=Export(_pool1d_export),
+                fields=_POOL_FIELDS,
                 notes=_POOL_NOTES + " TF.js ignores data_format (always [B,T,C]); Keras 3 "
                 "files honour it.", samples=[
                     Sample({"pool_size": 2, "strides": 1}, ((2, 5, 3),)),
                     Sample({"pool_size": 3, "strides": 2, "padding": "same"}, ((2, 6, 3),))])
-@register_layer("MaxPooling2D", "AveragePooling2D", tfjs=True,
+@register_layer("MaxPooling2D", "AveragePooling2D", tfjs=True, fields=_POOL_FIELDS,
                 export=Export(defaults={"padding": "valid", "data_format": "channels_last"}),
                 notes=_POOL_NOTES + " channels_first.", samples=[
                     Sample({"pool_size": 2}, ((2, 5, 4, 3),)),
                     Sample({"pool_size": 3, "strides": 2, "padding": "same",
                             "data_format": "channels_first"}, ((2, 2, 6, 5),))])
-@register_layer("MaxPooling3D", "AveragePooling3D", tfjs=True, notes=(
+@register_layer("MaxPooling3D", "AveragePooling3D", tfjs=True, fields=_POOL_FIELDS, notes=(
     _POOL_NOTES + " channels_first. TF.js's 3-D `same` padding is not clamped at 0 (pool "
     "smaller than stride shifts the windows by one cell; reproduced)."), samples=[
         Sample({"pool_size": 2, "padding": "same"}, ((2, 3, 4, 5, 2),))])
@@ -133,8 +139,6 @@ def pooling(spec: LayerSpec) -> nn.Module:
     size = ints(spec, "pool_size", rank, 2)
     strides = spec.config.get("strides")
     strides = size if strides is None else ints(spec, "strides", rank)
-    if min(size + strides) < 1:
-        raise fail(spec, f"pool_size {size} and strides {strides} must be positive")
     mode = padding(spec, ("valid", "same", "causal"))
     return Pooling(kind="max" if spec.class_name.startswith("Max") else "avg",
                    pool_size=size, strides=strides,
@@ -154,18 +158,18 @@ def _global_pool_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> No
         raise refuse(spec, "TF.js ignores the mask in GlobalAveragePooling1D (Keras 3 uses it)")
 
 
-@register_layer("GlobalAveragePooling1D", "GlobalMaxPooling1D", tfjs=True,
+@register_layer("GlobalAveragePooling1D", "GlobalMaxPooling1D", tfjs=True, fields=_GLOBAL_FIELDS,
                 export=Export(_global_pool_export), notes=(
     "mean/max over axis 1; TF.js ignores data_format, keepdims and (average) the mask; "
     "Keras 3 files honour all three."), samples=[
         Sample({}, ((2, 5, 3),)), Sample({"keepdims": True}, ((2, 5, 3),), keras3=True,
                                           exportable=False)])
-@register_layer("GlobalAveragePooling2D", "GlobalMaxPooling2D", tfjs=True,
+@register_layer("GlobalAveragePooling2D", "GlobalMaxPooling2D", tfjs=True, fields=_GLOBAL_FIELDS,
                 export=Export(_global_pool_export, {"data_format": "channels_last"}), notes=(
     "reduces H,W (data_format honoured); TF.js ignores keepdims, Keras 3 files honour it."),
     samples=[Sample({}, ((2, 4, 5, 3),)),
              Sample({"data_format": "channels_first"}, ((2, 3, 4, 5),))])
-@register_layer("GlobalAveragePooling3D", "GlobalMaxPooling3D", notes=(
+@register_layer("GlobalAveragePooling3D", "GlobalMaxPooling3D", fields=_GLOBAL_FIELDS, notes=(
     "Keras-only (TF.js has no 3-D global pooling): reduces D,H,W; data_format, keepdims."),
     samples=[Sample({"keepdims": True}, ((2, 3, 4, 2, 3),))])
 def global_pooling(spec: LayerSpec) -> nn.Module:

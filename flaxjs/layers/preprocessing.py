@@ -29,7 +29,9 @@ from ..topology.spec import LayerSpec
 from . import initializers
 from .base import KerasLayer, channels_first, fail, single
 from .base import padding as padding_of
+from .fields import BOOL, Floats, Int, Str
 from .registry import register_layer
+from .sizes import check_broadcast
 from .traits import Sample
 
 
@@ -146,7 +148,10 @@ class Rescaling(KerasLayer):
     @nn.compact
     def __call__(self, inputs, *, train: bool = False, mask=None):
         x = single(inputs, "Rescaling").astype(jnp.float32)
-        return x * jnp.asarray(self.scale, jnp.float32) + jnp.asarray(self.offset, jnp.float32)
+        scale, offset = jnp.asarray(self.scale, jnp.float32), jnp.asarray(self.offset, jnp.float32)
+        check_broadcast("scale", x.shape, scale.shape)
+        check_broadcast("offset", x.shape, offset.shape)
+        return x * scale + offset
 
 
 def _number_or_tuple(spec: LayerSpec, key: str, default: float):
@@ -160,7 +165,13 @@ def _number_or_tuple(spec: LayerSpec, key: str, default: float):
     raise fail(spec, f"{key} must be a number or a list of numbers, got {value!r}")
 
 
-@register_layer("Rescaling", tfjs=True, samples=[
+_SIZE_FIELDS = {"height": Int(1, required=True), "width": Int(1, required=True),
+                "interpolation": Str(), "crop_to_aspect_ratio": BOOL,
+                "pad_to_aspect_ratio": BOOL}
+_ENCODING_FIELDS = {"output_mode": Str(), "sparse": BOOL}
+
+
+@register_layer("Rescaling", tfjs=True, fields={"scale": Floats(), "offset": Floats()}, samples=[
     Sample({"scale": 0.5, "offset": -1.0}, ((2, 4, 3),), low=0, high=255)],
                 notes="cast to float32, then `x * scale + offset`.")
 def rescaling(spec: LayerSpec) -> nn.Module:
@@ -183,7 +194,7 @@ class Resizing(KerasLayer):
                       align_corners=self.align_corners)
 
 
-@register_layer("Resizing", tfjs=True, samples=[
+@register_layer("Resizing", tfjs=True, fields=_SIZE_FIELDS, samples=[
     Sample({"height": 4, "width": 7}, ((2, 6, 5, 3),)),
     Sample({"height": 3, "width": 3, "interpolation": "nearest", "crop_to_aspect_ratio": True},
            ((2, 6, 5, 3),))], notes=(
@@ -224,7 +235,7 @@ class CenterCrop(KerasLayer):
         return _gather_or_zero(_gather_or_zero(x, rows, x.ndim - 3), cols, x.ndim - 2)
 
 
-@register_layer("CenterCrop", tfjs=True,
+@register_layer("CenterCrop", tfjs=True, fields=_SIZE_FIELDS,
                 samples=[Sample({"height": 3, "width": 4}, ((2, 6, 5, 3),))],
                 notes=(
     "TF.js semantics: `cropAndResize(nearest)` on the box [top/H, left/W, (top+h)/H, "
@@ -272,7 +283,8 @@ class CategoryEncoding(KerasLayer):
 _ENCODINGS = ("multi_hot", "one_hot", "count", "int")
 
 
-@register_layer("CategoryEncoding", tfjs=True, samples=[
+@register_layer("CategoryEncoding", tfjs=True, fields={
+    **_ENCODING_FIELDS, "num_tokens": Int(1, required=True)}, samples=[
     Sample({"num_tokens": 5, "output_mode": "count"}, ((2, 4),), dtype="int32", low=0, high=5,
            grad=False),
     Sample({"num_tokens": 5, "output_mode": "one_hot"}, ((2, 1),), dtype="int32", low=0, high=5,
@@ -334,7 +346,8 @@ def _factor_range(spec: LayerSpec) -> tuple[float, float]:
     return lo, hi
 
 
-@register_layer("RandomWidth", tfjs=True, samples=[
+@register_layer("RandomWidth", tfjs=True, fields={"factor": Floats(required=True),
+                                                 "interpolation": Str()}, samples=[
     Sample({"factor": [0.5, 0.5]}, ((2, 6, 5, 3),)), Sample({"factor": 0.2}, ((2, 6, 5, 3),))],
                 notes=(
     "TF.js resizes at inference too (Keras: identity). Factor range with lo == hi (e.g. [0, 0]): "
@@ -347,7 +360,9 @@ def random_width(spec: LayerSpec) -> nn.Module:
     return RandomResize(axis=-2, lower=lo, upper=hi, interpolation=interp, name=spec.name)
 
 
-@register_layer("RandomHeight", samples=[Sample({"factor": 0.2}, ((2, 6, 5, 3),))], notes=(
+@register_layer("RandomHeight", fields={"factor": Floats(required=True),
+                                       "interpolation": Str()},
+                samples=[Sample({"factor": 0.2}, ((2, 6, 5, 3),))], notes=(
     "Keras-only (not reachable from the TF.js npm package): identity at inference; training "
     "augmentation not reproduced (identity)."))
 def random_height(spec: LayerSpec) -> nn.Module:
@@ -628,7 +643,9 @@ class RandomCrop(KerasLayer):
         return resize(y, (self.height, self.width), "bilinear", half_pixel=True)
 
 
-@register_layer("RandomCrop", samples=[Sample({"height": 4, "width": 3}, ((2, 6, 5, 3),))], notes=(
+@register_layer("RandomCrop",
+                fields=_SIZE_FIELDS,
+                samples=[Sample({"height": 4, "width": 3}, ((2, 6, 5, 3),))], notes=(
     "Keras-only (TF.js cannot load it). Inference (and here training): the largest centred "
     "window with the target aspect ratio, bilinearly resized (half-pixel centres) to the target "
     "size, as Keras's `smart_resize`; random crops in training are not reproduced. "
@@ -656,7 +673,8 @@ class Discretization(KerasLayer):
         return encode_categories(idx, self.output_mode, len(self.bin_boundaries) + 1)
 
 
-@register_layer("Discretization", samples=[
+@register_layer("Discretization", fields={**_ENCODING_FIELDS, "bin_boundaries": Floats()},
+                samples=[
     Sample({"bin_boundaries": [-0.5, 0.0, 0.5]}, ((2, 4),), grad=False),
     Sample({"bin_boundaries": [0.0, 0.5], "output_mode": "one_hot"}, ((2, 1),), grad=False)],
                 notes=(

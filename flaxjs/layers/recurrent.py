@@ -32,6 +32,8 @@ import flax.linen as nn
 from ..topology.spec import LayerSpec
 from . import initializers
 from .base import activation, channels_first, fail, ints, padding
+from .conv import WINDOW_FIELDS
+from .fields import BOOL, NESTED, RATE, Int, Ints
 from .registry import register_layer
 from .rnn_cells import ConvLSTMCellDef, DenseCellDef, StackedCellDef
 from .rnn_layer import CellLayer, RNNLayer
@@ -176,6 +178,14 @@ _SEQUENCE = ((2, 4, 3),)
 _RANDOM_BIAS = {"bias_initializer": {"class_name": "RandomUniform", "config": {"seed": 1}}}
 
 
+_RNN_FIELDS = {"return_sequences": BOOL, "return_state": BOOL, "go_backwards": BOOL,
+               "stateful": BOOL, "unroll": BOOL}
+_CELL_FIELDS = {"units": Int(1, required=True), "dropout": RATE, "recurrent_dropout": RATE,
+                "unit_forget_bias": BOOL, "reset_after": BOOL}
+_CONV_CELL_FIELDS = {**WINDOW_FIELDS, **_CELL_FIELDS, "units": Int(1),
+                     "filters": Int(1, required=True), "kernel_size": Ints(1, required=True)}
+
+
 def _in_rnn(cell: str, config: dict, **rnn: object) -> Sample:
     return Sample({"cell": {"class_name": cell, "config": config}, **rnn}, _SEQUENCE,
                   class_name="RNN")
@@ -191,6 +201,7 @@ _COMMON_NOTES = (
 
 
 @register_layer("SimpleRNN", tfjs=True, export=Export(_cell_export), notes=_COMMON_NOTES,
+                fields={**_RNN_FIELDS, **_CELL_FIELDS},
                 samples=[Sample({"units": 3, "return_sequences": True, **_RANDOM_BIAS}, _SEQUENCE),
                          Sample({"units": 2, "go_backwards": True, "return_state": True},
                                 _SEQUENCE)])
@@ -198,7 +209,8 @@ def simple_rnn(spec: LayerSpec) -> nn.Module:
     return _rnn_layer(spec, dense_cell(spec, "simple", spec.config))
 
 
-@register_layer("GRU", tfjs=True, export=Export(_cell_export), samples=[
+@register_layer("GRU", tfjs=True, export=Export(_cell_export),
+                fields={**_RNN_FIELDS, **_CELL_FIELDS}, samples=[
     Sample({"units": 3, "reset_after": False, **_RANDOM_BIAS}, _SEQUENCE),
     Sample({"units": 3, "reset_after": True, "return_sequences": True, **_RANDOM_BIAS},
            _SEQUENCE, exportable=False)], notes=(
@@ -210,7 +222,8 @@ def gru(spec: LayerSpec) -> nn.Module:
     return _rnn_layer(spec, dense_cell(spec, "gru", spec.config))
 
 
-@register_layer("LSTM", tfjs=True, export=Export(_cell_export), samples=[
+@register_layer("LSTM", tfjs=True, export=Export(_cell_export),
+                fields={**_RNN_FIELDS, **_CELL_FIELDS}, samples=[
     Sample({"units": 3, "return_sequences": True, "recurrent_activation": "sigmoid",
             **_RANDOM_BIAS}, _SEQUENCE),
     Sample({"units": 2, "return_state": True}, _SEQUENCE)], notes=(
@@ -220,7 +233,8 @@ def lstm(spec: LayerSpec) -> nn.Module:
     return _rnn_layer(spec, dense_cell(spec, "lstm", spec.config))
 
 
-@register_layer("RNN", tfjs=True, export=Export(_rnn_export), samples=[
+@register_layer("RNN", tfjs=True, export=Export(_rnn_export),
+                fields={**_RNN_FIELDS, "cell": NESTED, "cells": NESTED}, samples=[
     _in_rnn("LSTMCell", {"units": 3}, return_sequences=True),
     Sample({"cell": [{"class_name": "GRUCell", "config": {"units": 3, "reset_after": False}},
                      {"class_name": "SimpleRNNCell", "config": {"units": 2}}]}, _SEQUENCE)],
@@ -252,6 +266,7 @@ def _cell_layer(spec: LayerSpec) -> nn.Module:
 
 
 @register_layer("SimpleRNNCell", tfjs=True, export=Export(_cell_export), notes=_CELL_NOTES,
+                fields=_CELL_FIELDS,
                 samples=[_in_rnn("SimpleRNNCell", {"units": 3}),
                          Sample({"units": 3}, ((2, 4),))])
 def simple_rnn_cell(spec: LayerSpec) -> nn.Module:
@@ -259,6 +274,7 @@ def simple_rnn_cell(spec: LayerSpec) -> nn.Module:
 
 
 @register_layer("GRUCell", tfjs=True, export=Export(_cell_export), notes=_CELL_NOTES,
+                fields=_CELL_FIELDS,
                 samples=[_in_rnn("GRUCell", {"units": 3, "reset_after": False}),
                          Sample({"units": 3, "reset_after": False}, ((2, 4),))])
 def gru_cell(spec: LayerSpec) -> nn.Module:
@@ -266,12 +282,14 @@ def gru_cell(spec: LayerSpec) -> nn.Module:
 
 
 @register_layer("LSTMCell", tfjs=True, export=Export(_cell_export), notes=_CELL_NOTES,
+                fields=_CELL_FIELDS,
                 samples=[_in_rnn("LSTMCell", {"units": 3}), Sample({"units": 3}, ((2, 4),))])
 def lstm_cell(spec: LayerSpec) -> nn.Module:
     return _cell_layer(spec)
 
 
 @register_layer("StackedRNNCells", tfjs=True, export=Export(_stacked_export),
+                fields={"cells": NESTED.needed()},
                 notes=_CELL_NOTES + " Variables under RNNCell_<i>.", samples=[
                     _in_rnn("StackedRNNCells", {"cells": [
                         {"class_name": "LSTMCell", "config": {"units": 3}},
@@ -309,6 +327,7 @@ _CONV_NOTES = (
 
 
 @register_layer("ConvLSTM2D", tfjs=True, export=Export(_conv_lstm_export),
+                fields={**_RNN_FIELDS, **_CONV_CELL_FIELDS},
                 notes=_CONV_NOTES + _COMMON_NOTES, samples=[
                     Sample({"filters": 2, "kernel_size": 3, "padding": "same",
                             "return_sequences": True, **_RANDOM_BIAS}, ((2, 3, 4, 4, 2),))])
@@ -316,7 +335,7 @@ def conv_lstm2d(spec: LayerSpec) -> nn.Module:
     return _conv_lstm(spec, 2)
 
 
-@register_layer("ConvLSTM2DCell", tfjs=True, samples=[
+@register_layer("ConvLSTM2DCell", tfjs=True, fields=_CONV_CELL_FIELDS, samples=[
     Sample({"filters": 2, "kernel_size": 3, "padding": "same"}, ((2, 4, 4, 2),))], notes=(
     "The cell of ConvLSTM2D. As a graph node of its own (which TF.js cannot build) flaxjs runs "
     "one step: inputs [x_t, h, c] (zero states when none are given), outputs [h, h, c]. Not "
@@ -326,7 +345,7 @@ def conv_lstm2d_cell(spec: LayerSpec) -> nn.Module:
                      name=spec.name)
 
 
-@register_layer("ConvLSTM1D", samples=[
+@register_layer("ConvLSTM1D", fields={**_RNN_FIELDS, **_CONV_CELL_FIELDS}, samples=[
     Sample({"filters": 2, "kernel_size": 3, "strides": 2, **_RANDOM_BIAS}, ((2, 3, 7, 2),))],
     notes=(
     "Keras-only (TF.js cannot load it): ConvLSTM2D's computation in 1-D. " + _CONV_NOTES))
@@ -334,7 +353,7 @@ def conv_lstm1d(spec: LayerSpec) -> nn.Module:
     return _conv_lstm(spec, 1)
 
 
-@register_layer("ConvLSTM3D", samples=[
+@register_layer("ConvLSTM3D", fields={**_RNN_FIELDS, **_CONV_CELL_FIELDS}, samples=[
     Sample({"filters": 2, "kernel_size": 2, "return_sequences": True}, ((2, 2, 3, 3, 3, 1),))],
     notes=(
     "Keras-only (TF.js cannot load it): ConvLSTM2D's computation in 3-D. " + _CONV_NOTES))

@@ -27,12 +27,15 @@ import contextlib
 import dataclasses
 import inspect
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 import flax.linen as nn
 
 from ..errors import FlaxjsError, UnsupportedLayerError
 from ..topology.spec import MODEL_CLASSES, LayerSpec
+from .fields import Field
+from .fields import check as check_fields
 from .traits import AS_IS, Export, Foldable, KerasFileLayout, Sample, refused
 from .unconverted import NOT_CONVERTED
 
@@ -54,6 +57,8 @@ class Registration:
       depthwise: its CPU lowering makes large loop fusions (XLA's fusion emitters help).
       batch_coupled: one sample's output may depend on other samples of the batch.
       samples: small configs the registry-driven tests build one-layer models from.
+      fields: the types of the config keys the converter reads (see :mod:`.fields`),
+        checked before it runs.
       aliases: other ``class_name`` values files give the class (Keras 3 saves
         ``GroupedQueryAttention`` as ``GroupQueryAttention``), converted alike.
       keras_file: where a ``.keras`` file stores its variables apart from TF.js's names.
@@ -69,20 +74,23 @@ class Registration:
     depthwise: bool = False
     batch_coupled: bool = False
     samples: tuple[Sample, ...] = ()
+    fields: Mapping[str, Field] = dataclasses.field(default_factory=dict)
     aliases: tuple[str, ...] = ()
     keras_file: KerasFileLayout = dataclasses.field(default_factory=KerasFileLayout)
 
 
 _LOCK = threading.RLock()
 _REGISTRY: dict[str, Registration] = {}
+#: specs whose config passed :func:`validate` against the registrations of the time
+_CHECKED: weakref.WeakSet[LayerSpec] = weakref.WeakSet()
 
 
 def register_layer(*class_names: str, notes: str = "", tfjs: bool = False,
                    export: Export | None = None, foldable: Foldable | None = None,
                    depthwise: bool = False, batch_coupled: bool = False,
-                   samples: Sequence[Sample] = (), aliases: Sequence[str] = (),
-                   keras_file: KerasFileLayout | None = None, override: bool = False
-                   ) -> Callable[[Converter], Converter]:
+                   samples: Sequence[Sample] = (), fields: Mapping[str, Field] | None = None,
+                   aliases: Sequence[str] = (), keras_file: KerasFileLayout | None = None,
+                   override: bool = False) -> Callable[[Converter], Converter]:
     """Register a converter for one or more Keras class names.
 
     Args:
@@ -97,6 +105,9 @@ def register_layer(*class_names: str, notes: str = "", tfjs: bool = False,
       batch_coupled: one sample's output may depend on other samples of the batch
         (``Model.__call__`` then never splits a batch).
       samples: small configs the registry-driven tests build models from.
+      fields: ``{config key: Field}``, the types of the keys the converter reads beyond
+        the shared ones (:data:`flaxjs.layers.fields.COMMON`); a layer whose config breaks
+        them is refused with a :class:`~flaxjs.errors.LayerConfigError` before building.
       aliases: other class names files give the same class (one registration: listed
         once, its samples built once); allowed with a single class name only.
       keras_file: where a ``.keras`` file stores the class's variables, if not as TF.js
@@ -117,11 +128,12 @@ def register_layer(*class_names: str, notes: str = "", tfjs: bool = False,
                     raise FlaxjsError(
                         f"a converter for {name!r} is already registered "
                         f"({_REGISTRY[name].family}); pass override=True to replace it")
+            _CHECKED.clear()
             for name in class_names:
                 reg = Registration(
                     name, fn, family, notes, tfjs, _export_of(name, tfjs, export), foldable,
-                    depthwise, batch_coupled, tuple(samples), tuple(aliases),
-                    keras_file or KerasFileLayout())
+                    depthwise, batch_coupled, tuple(samples), dict(fields or {}),
+                    tuple(aliases), keras_file or KerasFileLayout())
                 for key in (name, *aliases):
                     _REGISTRY[key] = reg
         return fn
@@ -158,6 +170,7 @@ def registered(converters: Mapping[str, Converter] | None = None, **traits: obje
         with _LOCK:
             _REGISTRY.clear()
             _REGISTRY.update(saved)
+            _CHECKED.clear()
 
 
 def registration(class_name: str) -> Registration | None:
@@ -183,11 +196,28 @@ def traits_of(class_name: str, custom: Mapping[str, Converter] | None = None
     return _REGISTRY.get(class_name)
 
 
+def validate(spec: LayerSpec, custom: Mapping[str, Converter] | None = None) -> None:
+    """Check ``spec.config`` against its class's declared fields (a class a per-call
+    ``custom`` converter replaces is left to that converter), or raise
+    :class:`~flaxjs.errors.LayerConfigError` naming the layer and the field."""
+    reg = traits_of(spec.class_name, custom)
+    if reg is not None and spec not in _CHECKED:
+        check_fields(spec, reg.fields, _fields_of)
+        _CHECKED.add(spec)  # a spec is converted at every trace: check it once
+
+
+def _fields_of(class_name: str) -> Mapping[str, Field] | None:
+    reg = _REGISTRY.get(class_name)
+    return reg.fields if reg else None
+
+
 def convert(spec: LayerSpec, custom: Mapping[str, Converter] | None = None) -> nn.Module:
-    """Build the module of one (non-model) layer, or raise :class:`UnsupportedLayerError`."""
+    """Build the module of one (non-model) layer after :func:`validate`, or raise
+    :class:`UnsupportedLayerError`."""
     fn = lookup(spec.class_name, custom)
     if fn is None:
         raise UnsupportedLayerError([(spec.class_name, spec.name)], NOT_CONVERTED)
+    validate(spec, custom)
     return fn(spec)
 
 

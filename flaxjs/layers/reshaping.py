@@ -14,9 +14,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..errors import LayerFitError
 from ..topology.spec import LayerSpec
 from .base import KerasLayer, channels_first, fail, ints, single, spatial_axes
+from .conv import WINDOW_FIELDS
+from .fields import POSITIVE_INTS, Ints, Str
 from .registry import register_layer
+from .sizes import check_count
 from .traits import Export, ExportContext, Sample, refuse
 
 
@@ -53,6 +57,8 @@ class ZeroPadding(KerasLayer):
         widths = [(0, 0)] * x.ndim
         for axis, p in zip(spatial_axes(x.ndim, self.channels_first), self.pads, strict=True):
             widths[axis] = p
+        check_count("the output", [n + lo + hi for n, (lo, hi) in zip(x.shape, widths,
+                                                                      strict=True)])
         return jnp.pad(x, widths)
 
     def shape_rule(self, shapes):
@@ -71,6 +77,10 @@ class Cropping(KerasLayer):
         index = [slice(None)] * x.ndim
         axes = spatial_axes(x.ndim, self.channels_first)
         for axis, (lo, hi) in zip(axes, self.crops, strict=True):
+            if lo + hi >= x.shape[axis]:
+                raise LayerFitError(f"cropping {[list(c) for c in self.crops]} leaves nothing "
+                                     f"of the input's spatial size "
+                                     f"{[x.shape[a] for a in axes]}")
             index[axis] = slice(lo, x.shape[axis] - hi)
         return x[tuple(index)]
 
@@ -110,15 +120,16 @@ class UpSampling(KerasLayer):
         x = single(inputs)
         axes = spatial_axes(x.ndim, self.channels_first)
         out = [x.shape[a] * s for a, s in zip(axes, self.size, strict=True)]
+        shape = list(x.shape)
+        for a, n in zip(axes, out, strict=True):
+            shape[a] = n
+        check_count("the output", shape)
         if self.interpolation == "nearest":
             for axis, s in zip(axes, self.size, strict=True):
                 x = jnp.repeat(x, s, axis=axis)
             return x
         if self.interpolation == "bilinear_legacy":
             return resize_bilinear_legacy(x, out, axes)
-        shape = list(x.shape)
-        for a, n in zip(axes, out, strict=True):
-            shape[a] = n
         return jax.image.resize(x, shape, self.interpolation)
 
     def shape_rule(self, shapes):
@@ -138,13 +149,26 @@ def _resized(shapes, cf: bool, add: Sequence[int], scale: Sequence[int] | int):
     return ([tuple(out)], []) if min(out) > 0 else None
 
 
-@register_layer("ZeroPadding2D", tfjs=True, notes="padding int, [h,w] or [[t,b],[l,r]]; "
+_DATA_FORMAT = {"data_format": WINDOW_FIELDS["data_format"]}
+_PADDING_FIELDS = {**_DATA_FORMAT, "padding": Ints(0, pairs=True)}
+_CROPPING_FIELDS = {**_DATA_FORMAT, "cropping": Ints(0, pairs=True)}
+_UPSAMPLING_FIELDS = {**_DATA_FORMAT, "size": POSITIVE_INTS, "length": POSITIVE_INTS,
+                      "interpolation": Str()}
+
+
+@register_layer("ZeroPadding2D", tfjs=True,
+                fields=_PADDING_FIELDS,
+                notes="padding int, [h,w] or [[t,b],[l,r]]; "
                 "channels_first.", samples=[
                     Sample({"padding": [[1, 0], [2, 1]]}, ((2, 3, 3, 2),)),
                     Sample({"padding": 1, "data_format": "channels_first"}, ((2, 2, 3, 3),))])
-@register_layer("ZeroPadding1D", notes="Keras-only (TF.js has no 1-D zero padding).",
+@register_layer("ZeroPadding1D",
+                fields=_PADDING_FIELDS,
+                notes="Keras-only (TF.js has no 1-D zero padding).",
                 samples=[Sample({"padding": [2, 1]}, ((2, 4, 3),))])
-@register_layer("ZeroPadding3D", notes="Keras-only (TF.js has no 3-D zero padding).",
+@register_layer("ZeroPadding3D",
+                fields=_PADDING_FIELDS,
+                notes="Keras-only (TF.js has no 3-D zero padding).",
                 samples=[Sample({"padding": [1, 0, 2]}, ((2, 2, 3, 2, 2),))])
 def zero_padding(spec: LayerSpec) -> nn.Module:
     rank = int(spec.class_name[-2])
@@ -152,12 +176,18 @@ def zero_padding(spec: LayerSpec) -> nn.Module:
                        channels_first=channels_first(spec), name=spec.name)
 
 
-@register_layer("Cropping2D", tfjs=True, notes="cropping int, [h,w] or [[t,b],[l,r]]; "
+@register_layer("Cropping2D", tfjs=True,
+                fields=_CROPPING_FIELDS,
+                notes="cropping int, [h,w] or [[t,b],[l,r]]; "
                 "channels_first.", samples=[
                     Sample({"cropping": [[1, 0], [0, 2]]}, ((2, 4, 5, 2),))])
-@register_layer("Cropping1D", notes="Keras-only (TF.js has no 1-D cropping).",
+@register_layer("Cropping1D",
+                fields=_CROPPING_FIELDS,
+                notes="Keras-only (TF.js has no 1-D cropping).",
                 samples=[Sample({"cropping": [1, 2]}, ((2, 6, 3),))])
-@register_layer("Cropping3D", notes="Keras-only (TF.js has no 3-D cropping).",
+@register_layer("Cropping3D",
+                fields=_CROPPING_FIELDS,
+                notes="Keras-only (TF.js has no 3-D cropping).",
                 samples=[Sample({"cropping": [[1, 0], [0, 1], [1, 1]]}, ((2, 3, 4, 5, 2),))])
 def cropping(spec: LayerSpec) -> nn.Module:
     rank = int(spec.class_name[-2])
@@ -175,7 +205,8 @@ def _upsampling_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> Non
                      "uses half-pixel centres)")
 
 
-@register_layer("UpSampling2D", tfjs=True, export=Export(_upsampling_export), notes=(
+@register_layer("UpSampling2D", tfjs=True, export=Export(_upsampling_export),
+                fields=_UPSAMPLING_FIELDS, notes=(
     "nearest = pixel repeat; bilinear = TF.js legacy TF1 resize (align_corners=False, "
     "half_pixel_centers=False), which differs from Keras on TF2; Keras 3 files get Keras's "
     "half-pixel bilinear/bicubic/lanczos."), samples=[
@@ -183,9 +214,13 @@ def _upsampling_export(spec: LayerSpec, config: dict, ctx: ExportContext) -> Non
         Sample({"size": 2, "interpolation": "bilinear"}, ((2, 3, 2, 2),)),
         Sample({"size": 2, "interpolation": "bilinear"}, ((2, 3, 2, 2),), keras3=True,
                exportable=False)])
-@register_layer("UpSampling1D", notes="Keras-only (TF.js has no 1-D up-sampling): repeat each "
+@register_layer("UpSampling1D",
+                fields=_UPSAMPLING_FIELDS,
+                notes="Keras-only (TF.js has no 1-D up-sampling): repeat each "
                 "step.", samples=[Sample({"size": 3}, ((2, 3, 2),))])
-@register_layer("UpSampling3D", notes="Keras-only (TF.js has no 3-D up-sampling): repeat each "
+@register_layer("UpSampling3D",
+                fields=_UPSAMPLING_FIELDS,
+                notes="Keras-only (TF.js has no 3-D up-sampling): repeat each "
                 "voxel.", samples=[Sample({"size": [1, 2, 2]}, ((2, 2, 2, 3, 1),))])
 def upsampling(spec: LayerSpec) -> nn.Module:
     rank = int(spec.class_name[-2])

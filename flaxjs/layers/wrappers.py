@@ -24,6 +24,7 @@ import jax.numpy as jnp
 from ..topology.spec import MODEL_CLASSES, LayerSpec
 from . import registry
 from .base import KerasLayer, as_list, fail, single
+from .fields import NESTED, Str
 from .registry import register_layer
 from .traits import Export, ExportContext, KerasFileLayout, Sample, refuse
 
@@ -105,7 +106,8 @@ def _wrapped(class_name: str, **config: object) -> dict:
     return {"class_name": class_name, "config": {"name": class_name.lower(), **config}}
 
 
-@register_layer("TimeDistributed", tfjs=True, export=Export(_wrapper_export), samples=[
+@register_layer("TimeDistributed", tfjs=True, export=Export(_wrapper_export),
+                fields={"layer": NESTED.needed()}, samples=[
     Sample({"layer": _wrapped("Dense", units=3)}, ((2, 4, 5),)),
     Sample({"layer": _wrapped("Conv2D", filters=2, kernel_size=2)}, ((2, 3, 4, 4, 2),))],
     notes=(
@@ -190,7 +192,8 @@ class Bidirectional(KerasLayer):
         return out if self.merge_mode is None else mask
 
 
-@register_layer("Bidirectional", tfjs=True, export=Export(_wrapper_export), samples=[
+@register_layer("Bidirectional", tfjs=True, export=Export(_wrapper_export),
+                fields={"layer": NESTED.needed(), "merge_mode": Str()}, samples=[
     Sample({"layer": _wrapped("LSTM", units=3, return_sequences=True)}, ((2, 4, 3),)),
     Sample({"layer": _wrapped("GRU", units=2, reset_after=False), "merge_mode": "sum"},
            ((2, 4, 3),)),

@@ -7,6 +7,8 @@ its camel-casing (``format.md`` §2.1): e.g. ``"hard_sigmoid"`` and
 
 from __future__ import annotations
 
+import math
+import numbers
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -50,6 +52,33 @@ def camel(value: str) -> str:
     return re.sub(r"_+(.)", lambda m: m.group(1).upper(), value)
 
 
+#: integers a config may hold: TF.js keeps shapes and sizes in int32.
+MAX_INT = 2 ** 31 - 1
+
+
+def is_number(value: Any) -> bool:
+    """A finite JSON number: not a bool, not an integer beyond a float's range (NumPy
+    scalars count, for configs made in Python)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def is_int(value: Any) -> bool:
+    """A JSON integer within int32, or a float with such an integral value (what a JS
+    writer may emit for ``2``)."""
+    return is_number(value) and float(value).is_integer() and abs(value) <= MAX_INT
+
+
+#: the dtype names a Keras or TF.js config may give a layer or an input.
+DTYPES = frozenset({"float16", "bfloat16", "float32", "float64", "int8", "int16", "int32",
+                    "int64", "uint8", "uint16", "uint32", "uint64", "bool", "string",
+                    "complex64"})
+
+
 def dtype_name(value: Any, default: str = "float32") -> str:
     """The compute dtype of a layer ``dtype`` entry: a string or a (DType)Policy object."""
     if value is None:
@@ -61,6 +90,8 @@ def dtype_name(value: Any, default: str = "float32") -> str:
         name = cfg.get("name", default) if isinstance(cfg, Mapping) else default
     else:
         return default
+    if not isinstance(name, str):
+        return default
     if name.startswith("mixed_"):
         return name[len("mixed_"):]
     return name
@@ -71,7 +102,7 @@ def variable_dtype(value: Any, default: str = "float32") -> str:
     if isinstance(value, Mapping):
         cfg = value.get("config", {})
         name = cfg.get("name", default) if isinstance(cfg, Mapping) else default
-        return "float32" if name.startswith("mixed_") else name
+        return "float32" if str(name).startswith("mixed_") else str(name)
     return dtype_name(value, default)
 
 

@@ -18,6 +18,20 @@ from . import config as cfg
 from .spec import MODEL_CLASSES, Call, InputSpec, LayerSpec, ModelGraph, TensorRef
 
 _CONSTANT = "_CONSTANT_VALUE"
+_SHAPE_KEYS = ("batch_input_shape", "batch_shape", "input_shape", "input_dim", "input_length")
+
+
+def _declared_shape(config: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """:func:`config.input_shape_of`, with ``()`` for a value that is not a list (refused
+    by ``input_spec``)."""
+    try:
+        return cfg.input_shape_of(config)
+    except TypeError:
+        return ()
+
+
+def _is_index(value: Any) -> bool:
+    return cfg.is_int(value) and value >= 0
 
 
 def model_config_of(model_json: Mapping[str, Any], *, location: str = "model.json"
@@ -116,10 +130,21 @@ class _Parser:
             raise self.fail(f"the config of {class_name} model {fallback_name!r} must be an object")
         return self.functional(class_name, config, fallback_name)
 
+    def model_name(self, config: Mapping[str, Any], fallback: str) -> str:
+        name = config.get("name") or fallback
+        if not isinstance(name, str):
+            raise self.fail(f"model {fallback!r}: 'name' must be a string, got {str(name)[:80]}")
+        return name
+
     def layer_entry(self, raw: Any, where: str) -> tuple[str, str, dict[str, Any], Any]:
         if not isinstance(raw, Mapping) or "class_name" not in raw:
             raise self.fail(f"{where}: a layer entry needs a 'class_name', got {str(raw)[:80]}")
         class_name = raw["class_name"]
+        if not isinstance(class_name, str):
+            raise self.fail(f"{where}: 'class_name' must be a string, got {str(class_name)[:80]}")
+        if not isinstance(raw.get("config") or {}, Mapping):
+            raise self.fail(f"{where}: the config of layer class {class_name} must be an object, "
+                            f"got {str(raw.get('config'))[:80]}")
         if class_name == "Merge":
             raise self.fail(f"{where}: the legacy Keras 1 'Merge' layer is not supported "
                             "(re-save the model with Keras 2 merge layers)")
@@ -127,7 +152,10 @@ class _Parser:
         name = raw.get("name") or config.get("name")
         if not name:
             raise self.fail(f"{where}: layer of class {class_name} has no name")
-        return class_name, str(name), config, raw.get("inbound_nodes", [])
+        if not isinstance(name, str):
+            raise self.fail(f"{where}: the name of a {class_name} layer must be a string, got "
+                            f"{str(name)[:80]}")
+        return class_name, name, config, raw.get("inbound_nodes", [])
 
     def nested(self, class_name: str, name: str, config: dict[str, Any]) -> ModelGraph | None:
         if class_name not in MODEL_CLASSES:
@@ -136,7 +164,7 @@ class _Parser:
 
     def sequential(self, config: Any, fallback_name: str) -> ModelGraph:
         if isinstance(config, Mapping):
-            name = config.get("name") or fallback_name
+            name = self.model_name(config, fallback_name)
             entries = config.get("layers")
         else:
             name, entries = fallback_name, config
@@ -156,14 +184,12 @@ class _Parser:
                 inner = first_graph.input_specs[0]
                 input_spec = InputSpec(inner.name, inner.shape, inner.dtype)
             else:
-                shape = cfg.input_shape_of(first_config)
-                if shape is None:
+                if _declared_shape(first_config) is None:
                     raise self.fail(
                         f"the first layer of Sequential {name!r} ({first_name!r}) declares no "
                         "input shape (batch_input_shape / input_shape); TF.js cannot build it "
                         "either")
-                input_spec = InputSpec(f"{first_name}_input", shape,
-                                       cfg.dtype_name(first_config.get("dtype")))
+                input_spec = self.input_spec(first_name, first_config, f"{first_name}_input")
             start = 0
         input_config = {"name": input_spec.name, "batch_input_shape": list(input_spec.shape),
                         "dtype": input_spec.dtype}
@@ -183,7 +209,7 @@ class _Parser:
 
     def functional(self, class_name: str, config: Mapping[str, Any], fallback_name: str
                    ) -> ModelGraph:
-        name = config.get("name") or fallback_name
+        name = self.model_name(config, fallback_name)
         entries = config.get("layers")
         if not isinstance(entries, Sequence):
             raise self.fail(f"{class_name} model {name!r} has no 'layers' list")
@@ -254,12 +280,26 @@ class _Parser:
                 for s in specs]
 
     # ------------------------------------------------------------------ pieces
-    def input_spec(self, name: str, config: Mapping[str, Any]) -> InputSpec:
-        shape = cfg.input_shape_of(config)
+    def input_spec(self, name: str, config: Mapping[str, Any], input_name: str = ""
+                   ) -> InputSpec:
+        """The input a layer declares (an InputLayer, or the first layer of a Sequential):
+        each dimension a non-negative integer or null, a dtype Keras knows."""
+        shape = _declared_shape(config)
         if shape is None:
             raise self.fail(f"InputLayer {name!r} has no batch_input_shape, batch_shape or "
                             "input_shape")
-        return InputSpec(name, tuple(shape), cfg.dtype_name(config.get("dtype")))
+        if not shape or not all(d is None or (_is_index(d) and d > 0) for d in shape):
+            given = {k: config.get(k) for k in _SHAPE_KEYS if config.get(k) is not None}
+            raise self.fail(f"layer {name!r}: the input shape must be a list of positive "
+                            f"integers or nulls, got {str(given)[:120]}")
+        dtype = cfg.dtype_name(config.get("dtype"), "")
+        if config.get("dtype") is None:
+            dtype = "float32"
+        if dtype not in cfg.DTYPES:
+            raise self.fail(f"layer {name!r}: dtype {str(config.get('dtype'))[:80]} is not one "
+                            f"of {', '.join(sorted(cfg.DTYPES))}")
+        return InputSpec(input_name or name, tuple(int(d) if d is not None else None
+                                                   for d in shape), dtype)
 
     def check_unique(self, model: str, specs: Sequence[LayerSpec]) -> None:
         seen: set[str] = set()
@@ -303,7 +343,7 @@ class _Parser:
             if ref[0] == _CONSTANT:
                 constants.append(ref[2])
                 continue
-            refs.append(TensorRef(str(ref[0]), int(ref[1]), int(ref[2])))
+            refs.append(self.ref(ref, f"layer {layer!r}"))
         if constants:
             kwargs["_constants"] = constants
         names = []
@@ -322,7 +362,7 @@ class _Parser:
                 history = value.get("config", {}).get("keras_history")
                 if not isinstance(history, Sequence) or len(history) != 3:
                     raise self.fail(f"malformed __keras_tensor__ reference {str(value)[:120]}")
-                out.append(TensorRef(str(history[0]), int(history[1]), int(history[2])))
+                out.append(self.ref(history, "__keras_tensor__ reference"))
         elif isinstance(value, (list, tuple)):
             for v in value:
                 self.collect_keras3(v, out)
@@ -341,8 +381,15 @@ class _Parser:
 
     def triple(self, raw: Any, where: str) -> TensorRef:
         if not isinstance(raw, Sequence) or len(raw) < 3 or not isinstance(raw[0], str):
-            raise self.fail(f"{where}: malformed reference {raw!r}")
-        return TensorRef(raw[0], int(raw[1]), int(raw[2]))
+            raise self.fail(f"{where}: malformed reference {str(raw)[:80]}")
+        return self.ref(raw, where)
+
+    def ref(self, raw: Sequence[Any], where: str) -> TensorRef:
+        """``[layer, node, tensor, ...]`` with non-negative integer indices."""
+        if not all(_is_index(i) for i in raw[1:3]):
+            raise self.fail(f"{where}: the node and tensor indices of a reference must be "
+                            f"non-negative integers, got {str(list(raw[:3]))[:80]}")
+        return TensorRef(str(raw[0]), int(raw[1]), int(raw[2]))
 
     def check_refs(self, graph: ModelGraph) -> None:
         """Every reference must name an existing layer call: TF.js would loop forever."""
@@ -361,6 +408,9 @@ class _Parser:
             raise self.fail(f"model {graph.name!r}: {what} refers to unknown layer {ref.layer!r}")
         if target.class_name == "InputLayer":
             ok = ref.node == 0
+            if ref.tensor != 0:
+                raise self.fail(f"model {graph.name!r}: {what} refers to output {ref.tensor} of "
+                                f"input layer {ref.layer!r}, which has one output")
         else:
             ok = 0 <= target.call_index(ref.node) < len(target.calls)
         if not ok:
