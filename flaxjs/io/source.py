@@ -8,7 +8,6 @@ together with a mapping of shard names to bytes.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import posixpath
 import urllib.parse
@@ -18,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Union
 
 from ..errors import ModelFormatError, SourceError
-from . import http, jsmodule, paths
+from . import http, jsmodule, jsontext, localfiles, paths
 
 Source = Union[str, "os.PathLike[str]", bytes, Mapping[str, Any]]
 
@@ -26,6 +25,14 @@ Source = Union[str, "os.PathLike[str]", bytes, Mapping[str, Any]]
 METADATA_FILE = "metadata.json"
 #: npm packages (nsfwjs) ship shard ``P`` as the JS module ``P.min.js`` holding base64.
 JS_SHARD_SUFFIXES = (".min.js", ".js")
+#: the largest model.json (or model.min.js) read from disk; real ones are at most a few MB.
+MAX_MODEL_FILE_BYTES = 256 << 20
+#: the largest metadata.json read (labels and vocabularies).
+MAX_METADATA_BYTES = 64 << 20
+
+
+def _unknown_size(path: str) -> int | None:
+    return None
 
 
 @dataclasses.dataclass
@@ -37,38 +44,30 @@ class Artifacts:
       location: where it came from (a path, URL or ``"<memory>"``), for messages.
       read_shard: returns the bytes of one ``weightsManifest`` path.
       metadata: the parsed sibling ``metadata.json`` (labels, vocabulary), if any.
+      shard_size: the byte size of one ``weightsManifest`` path without reading it
+        (``None`` when only reading tells), so sizes are checked before anything is read.
     """
 
     model_json: dict[str, Any]
     location: str
     read_shard: Callable[[str], bytes]
     metadata: dict[str, Any] | None = None
+    shard_size: Callable[[str], int | None] = _unknown_size
 
 
 def parse_model_text(data: bytes | str, *, location: str) -> dict[str, Any]:
     """Parse model.json text (also the JS-module form some npm packages ship)."""
-    text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
+    text = jsontext.decode(data, location=location) if isinstance(data, bytes) else data
     try:
-        parsed = json.loads(text)
-    except json.JSONDecodeError as err:
-        if jsmodule.looks_like_js(text):
-            parsed = jsmodule.parse_model_module(text, location=location)
-        else:
-            raise ModelFormatError(f"{location}: not valid JSON ({err})") from None
+        parsed = jsontext.loads(text, location=location)
+    except ModelFormatError:
+        if not jsmodule.looks_like_js(text):
+            raise
+        parsed = jsmodule.parse_model_module(text, location=location)
     if not isinstance(parsed, dict):
         raise ModelFormatError(f"{location}: model.json must hold a JSON object, "
                                f"got {type(parsed).__name__}")
     return parsed
-
-
-def _read_file(path: str, what: str) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise SourceError(f"{what} not found: {path}") from None
-    except OSError as err:
-        raise SourceError(f"cannot read {what} {path}: {err}") from err
 
 
 def _optional_json(read: Callable[[], bytes], where: str) -> dict[str, Any] | None:
@@ -85,9 +84,9 @@ def _optional_json(read: Callable[[], bytes], where: str) -> dict[str, Any] | No
         _skip(where, f"it cannot be read ({err})")
         return None
     try:
-        parsed = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        _skip(where, f"it is not valid JSON ({err})")
+        parsed = jsontext.loads(jsontext.decode(data, location=where), location=where)
+    except ModelFormatError as err:
+        _skip(where, f"it is not valid JSON ({str(err).removeprefix(where + ': ')})")
         return None
     if not isinstance(parsed, dict):
         _skip(where, f"it holds a JSON {type(parsed).__name__}, not an object")
@@ -104,10 +103,10 @@ def _skip(where: str, why: str) -> None:
                   "the file to silence this)", stacklevel=4)
 
 
-def _read_local_optional(path: str) -> bytes:
-    if not os.path.exists(path):
+def _read_local_optional(folder: str, path: str) -> bytes:
+    if not os.path.lexists(path):
         raise _AbsentError(path)
-    return _read_file(path, "metadata")
+    return localfiles.read_inside(folder, path, what="metadata", limit=MAX_METADATA_BYTES)
 
 
 def _fetch_optional(url: str) -> bytes:
@@ -122,7 +121,7 @@ def _fetch_optional(url: str) -> bytes:
 def _find_model_file(folder: str) -> str:
     for name in ("model.json", "model.min.js"):
         candidate = os.path.join(folder, name)
-        if os.path.isfile(candidate):
+        if os.path.lexists(candidate):  # whatever it is: read_inside refuses all but files
             return candidate
     jsons = sorted(f for f in os.listdir(folder)
                    if f.endswith(".json") and f != METADATA_FILE)
@@ -137,20 +136,35 @@ def from_path(path: str) -> Artifacts:
     """A model folder or a model.json file on disk."""
     model_file = _find_model_file(path) if os.path.isdir(path) else path
     folder = os.path.dirname(os.path.abspath(model_file))
-    model_json = parse_model_text(_read_file(model_file, "model file"), location=model_file)
+    model_json = parse_model_text(
+        localfiles.read_inside(folder, model_file, what="model file",
+                               limit=MAX_MODEL_FILE_BYTES), location=model_file)
+
+    def shard_file(shard: str) -> tuple[str, bool]:
+        """The file holding ``shard`` and whether it is a JS module (base64 inside)."""
+        path = paths.local_shard_path(folder, shard, model=model_file)
+        if not os.path.lexists(path):
+            for suffix in JS_SHARD_SUFFIXES:
+                if os.path.lexists(path + suffix):
+                    return path + suffix, True
+        return path, False
+
+    def shard_size(shard: str) -> int | None:
+        path, is_module = shard_file(shard)
+        what = f"weight file {shard!r} of {model_file}"
+        size = localfiles.size_inside(folder, path, what=what)
+        return None if is_module else size
 
     def read_shard(shard: str) -> bytes:
-        path = paths.local_shard_path(folder, shard, model=model_file)
-        if not os.path.exists(path):
-            for suffix in JS_SHARD_SUFFIXES:
-                if os.path.exists(path + suffix):
-                    return jsmodule.parse_shard_module(
-                        _read_file(path + suffix, "weight module"), location=path + suffix)
-        return _read_file(path, f"weight file {shard!r} of {model_file}")
+        path, is_module = shard_file(shard)
+        if is_module:
+            return jsmodule.parse_shard_module(
+                localfiles.read_inside(folder, path, what="weight module"), location=path)
+        return localfiles.read_inside(folder, path, what=f"weight file {shard!r} of {model_file}")
 
     metadata_path = os.path.join(folder, METADATA_FILE)
-    metadata = _optional_json(lambda: _read_local_optional(metadata_path), metadata_path)
-    return Artifacts(model_json, model_file, read_shard, metadata)
+    metadata = _optional_json(lambda: _read_local_optional(folder, metadata_path), metadata_path)
+    return Artifacts(model_json, model_file, read_shard, metadata, shard_size)
 
 
 def from_url(url: str, *, progress: bool | None = None) -> Artifacts:
@@ -171,8 +185,11 @@ def from_memory(model: Mapping[str, Any] | bytes | str,
                 metadata: Mapping[str, Any] | None = None) -> Artifacts:
     """Model JSON already in memory, shards given as ``{manifest path: bytes}``."""
     location = "<memory>"
-    model_json = (dict(model) if isinstance(model, Mapping)
-                  else parse_model_text(model, location=location))
+    if isinstance(model, Mapping):
+        model_json = dict(model)
+        jsontext.check_depth(model_json, location=location)
+    else:
+        model_json = parse_model_text(model, location=location)
     files = dict(weights or {})
 
     def read_shard(shard: str) -> bytes:
@@ -183,7 +200,8 @@ def from_memory(model: Mapping[str, Any] | bytes | str,
         raise SourceError(f"weight file {shard!r} is not among the {len(files)} in-memory "
                           f"weight files given ({', '.join(sorted(files)) or 'none'})")
 
-    return Artifacts(model_json, location, read_shard, dict(metadata) if metadata else None)
+    return Artifacts(model_json, location, read_shard, dict(metadata) if metadata else None,
+                     lambda shard: len(read_shard(shard)))
 
 
 def open_source(source: Source, *, weights: Mapping[str, bytes] | None = None,
