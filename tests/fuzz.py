@@ -145,8 +145,8 @@ def _paths(value: Any, prefix: tuple = ()) -> Iterator[tuple]:
 
 def _is_config(path: tuple) -> bool:
     """Whether ``path`` lies inside a layer's own ``config`` (not the topology around it)."""
-    return any(path[i] == "layers" and i + 2 < len(path) and path[i + 2] == "config"
-               for i in range(len(path)))
+    return any(path[i] in ("layers", "config") and isinstance(path[i + 1], int)
+               and path[i + 2] == "config" for i in range(len(path) - 2))
 
 
 def _region(path: tuple, region: str) -> bool:

@@ -300,3 +300,13 @@ def test_damaged_js_shard_module_names_the_file(tmp_path):
     (folder / "weights.bin.min.js").write_bytes(b'module.exports="AAAA\xff\xfe')
     with pytest.raises(ModelFormatError, match=r"weights.bin.min.js: not UTF-8 text: byte 20"):
         flaxjs.load(folder)
+
+
+def test_sparse_huge_js_shard_module_is_refused_before_it_is_read(tmp_path):
+    folder = _copy(CASE / ".." / "dense_relu", tmp_path / "m")
+    (folder / "weights.bin").unlink()
+    module = folder / "weights.bin.min.js"
+    module.write_text('module.exports="')
+    os.truncate(module, 16 << 30)
+    with pytest.raises(ShardSizeError, match=r"weights.bin.min.js.*holds 17179869184 bytes"):
+        flaxjs.load(folder)

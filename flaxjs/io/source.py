@@ -27,6 +27,8 @@ METADATA_FILE = "metadata.json"
 JS_SHARD_SUFFIXES = (".min.js", ".js")
 #: the largest model.json (or model.min.js) read from disk; real ones are at most a few MB.
 MAX_MODEL_FILE_BYTES = 256 << 20
+#: room for the wrapper of a JS shard module around its base64 string.
+JS_WRAPPER_BYTES = 4096
 #: the largest metadata.json read (labels and vocabularies).
 MAX_METADATA_BYTES = 64 << 20
 
@@ -42,7 +44,9 @@ class Artifacts:
     Attributes:
       model_json: the parsed model.json.
       location: where it came from (a path, URL or ``"<memory>"``), for messages.
-      read_shard: returns the bytes of one ``weightsManifest`` path.
+      read_shard: returns the bytes of one ``weightsManifest`` path; the second argument,
+        when not ``None``, is the most bytes the shard may yield (what the manifest still
+        needs), so a source can refuse a larger file before reading it.
       metadata: the parsed sibling ``metadata.json`` (labels, vocabulary), if any.
       shard_size: the byte size of one ``weightsManifest`` path without reading it
         (``None`` when only reading tells), so sizes are checked before anything is read.
@@ -50,7 +54,7 @@ class Artifacts:
 
     model_json: dict[str, Any]
     location: str
-    read_shard: Callable[[str], bytes]
+    read_shard: Callable[[str, int | None], bytes]
     metadata: dict[str, Any] | None = None
     shard_size: Callable[[str], int | None] = _unknown_size
 
@@ -155,12 +159,15 @@ def from_path(path: str) -> Artifacts:
         size = localfiles.size_inside(folder, path, what=what)
         return None if is_module else size
 
-    def read_shard(shard: str) -> bytes:
+    def read_shard(shard: str, limit: int | None = None) -> bytes:
         path, is_module = shard_file(shard)
-        if is_module:
+        if is_module:  # base64 (4 characters per 3 bytes) in a short wrapper
+            text_limit = None if limit is None else limit * 4 // 3 + JS_WRAPPER_BYTES
             return jsmodule.parse_shard_module(
-                localfiles.read_inside(folder, path, what="weight module"), location=path)
-        return localfiles.read_inside(folder, path, what=f"weight file {shard!r} of {model_file}")
+                localfiles.read_inside(folder, path, what="weight module", limit=text_limit),
+                location=path)
+        return localfiles.read_inside(folder, path, what=f"weight file {shard!r} of {model_file}",
+                                      limit=limit)
 
     metadata_path = os.path.join(folder, METADATA_FILE)
     metadata = _optional_json(lambda: _read_local_optional(folder, metadata_path), metadata_path)
@@ -171,7 +178,7 @@ def from_url(url: str, *, progress: bool | None = None) -> Artifacts:
     """A model.json served over HTTP(S); shards are fetched next to it."""
     model_json = parse_model_text(http.fetch_bytes(url, progress=progress), location=url)
 
-    def read_shard(shard: str) -> bytes:
+    def read_shard(shard: str, limit: int | None = None) -> bytes:
         return http.fetch_bytes(paths.shard_url(url, shard), progress=progress)
 
     prefix, suffix = paths.url_prefix_and_suffix(url)
@@ -192,7 +199,7 @@ def from_memory(model: Mapping[str, Any] | bytes | str,
         model_json = parse_model_text(model, location=location)
     files = dict(weights or {})
 
-    def read_shard(shard: str) -> bytes:
+    def read_shard(shard: str, limit: int | None = None) -> bytes:
         normal = paths.check_relative(shard, model=location)
         for key in (shard, normal, posixpath.basename(normal)):
             if key in files:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ..errors import ShardSizeError, SourceError, UnsafePathError
 from ..io.paths import check_relative
@@ -31,18 +31,21 @@ def read_shards(artifacts: Artifacts, manifest: Manifest) -> list[bytes]:
     else:
         check_stream_size(manifest, sizes)
     shards: list[bytes] = []
+    total = manifest.total_bytes
     for i in range(len(manifest.paths)):
-        shards.append(_attempt(artifacts, manifest, i, sum(len(s) for s in shards),
-                               artifacts.read_shard))
+        start = sum(len(s) for s in shards)
+        limit = None if total is None else max(total - start, 0)
+        shards.append(_attempt(artifacts, manifest, i, start, artifacts.read_shard, limit))
     return shards
 
 
 def _attempt(artifacts: Artifacts, manifest: Manifest, i: int, start: int,
-             action: Callable[[str], T]) -> T:
-    """``action(path)`` of the ``i``-th shard; a failure names the file and first weight."""
+             action: Callable[..., T], *args: Any) -> T:
+    """``action(path, *args)`` of the ``i``-th shard; a failure names the file and first
+    weight."""
     path = manifest.paths[i]
     try:
-        return action(path)
+        return action(path, *args)
     except UnsafePathError:
         raise
     except SourceError as err:
