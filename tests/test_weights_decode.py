@@ -10,7 +10,7 @@ import pytest
 import tfjs_node
 from corpus import CORPUS
 from flaxjs.errors import ShardSizeError, WeightsError
-from flaxjs.weights.decode import decode_weights
+from flaxjs.weights.decode import MAX_STRING_BYTES, check_stream_size, decode_weights
 from flaxjs.weights.manifest import parse_manifest
 
 needs_tfjs = pytest.mark.skipif(not tfjs_node.available(), reason="node/npm or the oracle missing")
@@ -218,3 +218,13 @@ def test_decoded_arrays_never_share_the_shard_bytes():
         if value.dtype != object:
             assert not any(np.shares_memory(value, v) for v in views), name
             assert value.size == 0 or value.ctypes.data % 64 == 0 or value.dtype == bool, name
+
+
+def test_string_weights_bound_the_shard_bytes():
+    manifest = parse_manifest([{"paths": ["a"], "weights": [
+        {"name": "vocab", "shape": [3], "dtype": "string"},
+        {"name": "w", "shape": [2], "dtype": "float32"}]}])
+    check_stream_size(manifest, [20])  # three empty strings and two floats
+    for size in (19, 20 + MAX_STRING_BYTES + 1):
+        with pytest.raises(ShardSizeError, match="between 20 and"):
+            check_stream_size(manifest, [size])

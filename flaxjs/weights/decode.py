@@ -24,6 +24,10 @@ from .manifest import Manifest, WeightEntry
 #: the first touch of fresh memory, not arithmetic, is most of the time).
 PARALLEL_DECODE_MIN = 1 << 20
 
+#: the most bytes the text of all string weights may take (TF.js sets no limit; flaxjs
+#: refuses larger shards before reading them rather than read any size whole).
+MAX_STRING_BYTES = 1 << 28
+
 _NUMPY_STORAGE = {
     "float32": "<f4", "int32": "<i4", "bool": "u1", "uint8": "u1",
     "uint16": "<u2", "float16": "<f2", "complex64": "<c8",
@@ -121,12 +125,22 @@ def check_stream_size(manifest: Manifest, sizes: Sequence[int]) -> None:
     """Raise when shards of ``sizes`` bytes cannot hold exactly the manifest's weights.
 
     Called with the files' ``stat`` sizes before any is read (so a sparse 16 GiB file
-    is refused unread) and again by :func:`decode_weights`. Manifests with string
-    weights, whose byte count is known only by reading, pass here unchecked.
+    is refused unread) and again by :func:`decode_weights`. String weights take 4
+    bytes per element plus their text, known only by reading; their text may take
+    :data:`MAX_STRING_BYTES` at most.
     """
     expected = manifest.total_bytes
     total = sum(sizes)
-    if expected is None or total == expected:
+    if expected is None:
+        least = sum(e.nbytes if e.nbytes is not None else 4 * e.size for e in manifest.entries)
+        if not least <= total <= least + MAX_STRING_BYTES:
+            raise ShardSizeError(
+                f"weight files hold {total} bytes but the manifest's weights take between "
+                f"{least} and {least + MAX_STRING_BYTES} bytes (string weights included; "
+                f"files: {dict(zip(manifest.paths, sizes, strict=True))}). The manifest and "
+                "shards do not belong together.")
+        return
+    if total == expected:
         return
     if total < expected:
         offset = 0
