@@ -160,6 +160,8 @@ def test_trailing_bytes_are_an_error():
       "quantization": {"dtype": "uint8", "scale": float("nan"), "min": 0}}, "scale"),
     ({"name": "x", "shape": [2], "dtype": "float32",
       "quantization": {"dtype": "uint16", "scale": 1, "min": "0"}}, "min"),
+    ({"name": "x", "shape": [2], "dtype": "float32",
+      "quantization": {"dtype": "uint16", "scale": 10**400, "min": 0}}, "scale"),
     ({"name": "x", "shape": [2], "dtype": "int32", "quantization": {"dtype": "float16"}},
      "float16"),
     ({"name": "x", "shape": [2], "dtype": "float32", "quantization": {"dtype": "int8"}},

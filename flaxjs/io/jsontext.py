@@ -24,6 +24,7 @@ _UTF16_32_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE,
 
 def decode(data: bytes, *, location: str) -> str:
     """UTF-8 text (a UTF-8 byte-order mark is dropped) or a :class:`ModelFormatError`."""
+    # without a byte-order mark, UTF-16/32 JSON shows a NUL within its first two bytes
     if data.startswith(_UTF16_32_BOMS) or (len(data) > 1 and b"\x00" in data[:2]):
         raise ModelFormatError(f"{location}: the file is UTF-16 or UTF-32 encoded; TF.js reads "
                                "only UTF-8, so save it again as UTF-8")

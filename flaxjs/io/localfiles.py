@@ -49,8 +49,8 @@ def _check_regular(mode: int, path: str, what: str) -> None:
                       "regular files (a FIFO or device could block or never end)")
 
 
-def size_inside(folder: str, path: str, *, what: str) -> int:
-    """The size in bytes of a regular file inside ``folder``, without opening it."""
+def _stat_inside(folder: str, path: str, what: str) -> tuple[str, int]:
+    """The resolved path and size of a regular file inside ``folder``."""
     full = resolve_inside(folder, path, what=what)
     try:
         st = os.stat(full)
@@ -59,7 +59,12 @@ def size_inside(folder: str, path: str, *, what: str) -> int:
     except OSError as err:
         raise SourceError(f"cannot read {what} {path}: {err}") from err
     _check_regular(st.st_mode, path, what)
-    return st.st_size
+    return full, st.st_size
+
+
+def size_inside(folder: str, path: str, *, what: str) -> int:
+    """The size in bytes of a regular file inside ``folder``, without opening it."""
+    return _stat_inside(folder, path, what)[1]
 
 
 def read_inside(folder: str, path: str, *, what: str, limit: int | None = None) -> bytes:
@@ -75,11 +80,10 @@ def read_inside(folder: str, path: str, *, what: str, limit: int | None = None) 
       UnsafePathError: the file resolves outside ``folder``.
       SourceError: it is missing, not a regular file, larger than ``limit`` or unreadable.
     """
-    size = size_inside(folder, path, what=what)
+    full, size = _stat_inside(folder, path, what)
     if limit is not None and size > limit:
         raise SourceError(f"{what} ({path}) holds {size} bytes, more than the {limit} "
                           "bytes such a file may hold; it is not a valid model file")
-    full = resolve_inside(folder, path, what=what)
     try:
         fd = os.open(full, _OPEN_FLAGS)
         with os.fdopen(fd, "rb") as f:
