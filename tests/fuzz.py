@@ -609,7 +609,7 @@ def make_case(seed: int, index: int, work: Path, families: Sequence[str] | None 
     for family in chosen:
         try:
             done.append(f"{family}: {FAMILIES[family](target)}")
-        except (OSError, ValueError, KeyError, TypeError, IndexError) as err:
+        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
             done.append(f"{family}: not applicable ({type(err).__name__})")
     return Case(index, base, tuple(done), folder)
 
