@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import resource
 import shutil
+import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -198,6 +201,16 @@ def test_metadata_json_linked_out_of_the_folder_is_not_read(tmp_path):
     assert "outside the model's folder" in _metadata_warning(folder)
 
 
+def _unblock_later(fifo: Path, after: float = 10.0) -> None:
+    """Should a loader block opening ``fifo``, open it for writing and close it after a
+    while, so the test fails (an empty read, no "FIFO" in the message) instead of hanging."""
+    def run():
+        time.sleep(after)
+        with contextlib.suppress(OSError):  # ENXIO: nobody is reading, as it should be
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    threading.Thread(target=run, daemon=True).start()
+
+
 @pytest.mark.parametrize("victim", ["metadata.json", "model.json", "shard"])
 def test_a_fifo_is_refused_without_blocking(tmp_path, victim):
     folder = _copy(CASE, tmp_path / "m")
@@ -205,6 +218,7 @@ def test_a_fifo_is_refused_without_blocking(tmp_path, victim):
         victim = sorted(p.name for p in folder.iterdir() if "shard" in p.name)[0]
     (folder / victim).unlink(missing_ok=True)
     os.mkfifo(folder / victim)
+    _unblock_later(folder / victim)
     if victim == "metadata.json":
         assert "FIFO" in _metadata_warning(folder)
         return
