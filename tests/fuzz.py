@@ -7,8 +7,9 @@ sparse huge shards, deep nesting, other encodings, damaged JS modules, ...). The
 child process, forked from a server that has flaxjs imported already, runs
 ``flaxjs.load(folder)`` and one call under a memory cap, and reports what happened.
 
-Outcomes (``KINDS``): ``ok`` and ``refused`` (a FlaxjsError) pass; ``error`` (any
-other exception), ``hang`` (over the time limit), ``memory`` (MemoryError or a peak
+Outcomes (``KINDS``): ``ok`` and ``refused`` (a FlaxjsError) pass; ``vague`` (a
+FlaxjsError whose message names no file and quotes no layer, weight or field),
+``error`` (any other exception), ``hang`` (over the time limit), ``memory`` (MemoryError or a peak
 RSS above the pristine model's plus twice its declared weight bytes), ``escape``
 (a file outside the model folder was opened; an ``open`` audit hook watches) and
 ``crash`` (the child died) are failures.
@@ -32,6 +33,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import random
+import re
 import resource
 import shutil
 import sys
@@ -61,8 +63,8 @@ BASES = (
     "wild/tictactoe-dense", "wild/browser-functional-batchnorm", "wild/color-lstm-tfjs062",
     "wild/sentiment-embedding-gru", "wild/conv-autoencoder-upsampling",
 )
-KINDS = ("ok", "refused", "error", "hang", "memory", "escape", "crash")
-FAILURES = ("error", "hang", "memory", "escape", "crash")
+KINDS = ("ok", "refused", "vague", "error", "hang", "memory", "escape", "crash")
+FAILURES = ("vague", "error", "hang", "memory", "escape", "crash")
 #: inputs larger than this are not built for the call (the load alone is checked).
 MAX_CALL_ELEMENTS = 1 << 20
 MEMORY_CAP = 4 << 30
@@ -712,6 +714,15 @@ def _resolve(loader: str) -> Callable[[str], Any]:
 # ----------------------------------------------------------------------------- the runner
 
 
+def names_something(message: str, folder: Path) -> bool:
+    """Whether an error message points somewhere: the model's folder or one of its files,
+    or a quoted layer, weight, field or file name."""
+    files = ["model.json", "model.min.js", "metadata.json"]
+    files += [p.name for p in folder.iterdir()] if folder.is_dir() else []
+    return (str(folder) in message or any(f in message for f in files)
+            or re.search(r"'[^']+'|\"[^\"]+\"", message) is not None)
+
+
 @dataclasses.dataclass
 class Outcome:
     kind: str
@@ -789,6 +800,8 @@ class Runner:
         """Run ``case``; a peak RSS over the pristine model's plus twice its declared weight
         bytes (and some slack for compiling) is a ``memory`` failure."""
         outcome = self.run(case.folder, case.folder.parent)
+        if outcome.kind == "refused" and not names_something(outcome.detail, case.folder):
+            outcome.kind = "vague"
         if outcome.kind not in ("ok", "refused"):
             return outcome
         budget = 2 * declared_bytes(case.base) + MEMORY_SLACK

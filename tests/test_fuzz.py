@@ -10,6 +10,8 @@ import fuzz
 import numpy as np
 import pytest
 
+from flaxjs.errors import FlaxjsError
+
 pytestmark = pytest.mark.skipif(not fuzz.available_bases(), reason="../shared/corpus is missing")
 
 
@@ -35,6 +37,10 @@ def raw_error(folder: str) -> None:
 
 def crash(folder: str) -> None:
     os._exit(3)
+
+
+def vague_error(folder: str) -> None:
+    raise FlaxjsError("something is wrong with this model")
 
 
 def memory_error(folder: str) -> None:
@@ -74,6 +80,15 @@ def test_each_detector_fires(runner, pristine, loader, kind, detail):
 def test_a_hang_is_cut_at_the_time_limit(pristine):
     outcome = fuzz.Runner(timeout=2).run(pristine, pristine.parent, loader="test_fuzz:hang")
     assert outcome.kind == "hang" and outcome.seconds < 10, outcome
+
+
+def test_a_refusal_that_names_nothing_is_a_failure(tmp_path):
+    case = fuzz.Case(0, "synthetic/dense_relu", (), fuzz.copy_model("synthetic/dense_relu",
+                                                                     tmp_path / "c"))
+    outcome = fuzz.Runner(timeout=20, loader="test_fuzz:vague_error").check(case, tmp_path)
+    assert outcome.kind == "vague", outcome
+    assert fuzz.names_something("weight 'x': bad", case.folder)
+    assert fuzz.names_something(f"{case.folder}/weights.bin: bad", case.folder)
 
 
 def test_memory_over_the_budget_is_a_failure(tmp_path):
