@@ -7,12 +7,14 @@ import os
 import time
 
 import fuzz
+import fuzz_mutations as mutations
 import numpy as np
 import pytest
 
 from flaxjs.errors import FlaxjsError
 
-pytestmark = pytest.mark.skipif(not fuzz.available_bases(), reason="../shared/corpus is missing")
+pytestmark = pytest.mark.skipif(not mutations.available_bases(),
+                                reason="../shared/corpus is missing")
 
 
 # Deliberately bad loaders: each must be caught by one detector of the runner.
@@ -59,7 +61,7 @@ def runner():
 
 @pytest.fixture
 def pristine(tmp_path):
-    folder = fuzz.copy_model("synthetic/dense_relu", tmp_path)
+    folder = mutations.copy_model("synthetic/dense_relu", tmp_path)
     (tmp_path / "outside" / "secret.bin").write_bytes(b"secret")
     return folder
 
@@ -82,9 +84,13 @@ def test_a_hang_is_cut_at_the_time_limit(pristine):
     assert outcome.kind == "hang" and outcome.seconds < 10, outcome
 
 
+def _pristine_case(tmp_path):
+    base = "synthetic/dense_relu"
+    return mutations.Case(0, base, (), mutations.copy_model(base, tmp_path / "c"))
+
+
 def test_a_refusal_that_names_nothing_is_a_failure(tmp_path):
-    case = fuzz.Case(0, "synthetic/dense_relu", (), fuzz.copy_model("synthetic/dense_relu",
-                                                                     tmp_path / "c"))
+    case = _pristine_case(tmp_path)
     outcome = fuzz.Runner(timeout=20, loader="test_fuzz:vague_error").check(case, tmp_path)
     assert outcome.kind == "vague", outcome
     assert fuzz.names_something("weight 'x': bad", case.folder)
@@ -93,23 +99,22 @@ def test_a_refusal_that_names_nothing_is_a_failure(tmp_path):
 
 def test_memory_over_the_budget_is_a_failure(tmp_path):
     runner = fuzz.Runner(timeout=20, loader="test_fuzz:memory_hog")
-    case = fuzz.Case(0, "synthetic/dense_relu", (), fuzz.copy_model("synthetic/dense_relu",
-                                                                     tmp_path / "c"))
+    case = _pristine_case(tmp_path)
     outcome = runner.check(case, tmp_path)
     assert outcome.kind == "memory" and "over the budget" in outcome.detail, outcome
 
 
 def test_cases_are_reproducible_and_every_family_applies(tmp_path):
-    first = fuzz.make_case(5, 17, tmp_path / "a")
-    again = fuzz.make_case(5, 17, tmp_path / "b")
+    first = mutations.make_case(5, 17, tmp_path / "a")
+    again = mutations.make_case(5, 17, tmp_path / "b")
     assert first.mutations == again.mutations and first.base == again.base
     assert ((first.folder / "model.json").read_bytes()
             == (again.folder / "model.json").read_bytes())
-    names = sorted(fuzz.FAMILIES)
+    names = sorted(mutations.FAMILIES)
     applied = set()
     for index in range(4 * len(names)):
         family = names[index % len(names)]
-        case = fuzz.make_case(3, index, tmp_path / "all", families=[family])
+        case = mutations.make_case(3, index, tmp_path / "all", families=[family])
         if not ("no-op" in case.mutations[0] or "not applicable" in case.mutations[0]):
             applied.add(family)
     assert applied == set(names)
@@ -122,12 +127,12 @@ def _assert_no_failures(results):
 
 
 def test_short_fuzz_run_of_file_text_and_manifest_damage():
-    families = [f for f in fuzz.FAMILIES if f not in fuzz.CONFIG_FAMILIES]
+    families = [f for f in mutations.FAMILIES if f not in mutations.CONFIG_FAMILIES]
     _assert_no_failures(fuzz.fuzz(30, seed=0, families=families))
 
 
 def test_short_fuzz_run_of_topology_and_config_damage():
-    _assert_no_failures(fuzz.fuzz(10, seed=0, families=fuzz.CONFIG_FAMILIES))
+    _assert_no_failures(fuzz.fuzz(10, seed=0, families=mutations.CONFIG_FAMILIES))
 
 
 def test_long_fuzz_run(request):
