@@ -40,7 +40,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from fuzz_mutations import FAMILIES, Case, copy_model, declared_bytes, make_case
+from fuzz_mutations import FAMILIES, Case, copy_model, declared_bytes, make_case, model_names
 
 KINDS = ("ok", "refused", "vague", "error", "hang", "memory", "escape", "crash")
 FAILURES = ("vague", "error", "hang", "memory", "escape", "crash")
@@ -48,6 +48,7 @@ FAILURES = ("vague", "error", "hang", "memory", "escape", "crash")
 MAX_CALL_ELEMENTS = 1 << 20
 MEMORY_CAP = 4 << 30
 MEMORY_SLACK = 96 << 20
+PARENT_MEMORY_CAP = 12 << 30
 DEFAULT_LOADER = "fuzz:flaxjs_load_and_call"
 
 
@@ -142,10 +143,10 @@ def _resolve(loader: str) -> Callable[[str], Any]:
 # ----------------------------------------------------------------------------- the runner
 
 
-def names_something(message: str, folder: Path) -> bool:
+def names_something(message: str, folder: Path, names: Sequence[str] = ()) -> bool:
     """Whether an error message points somewhere: the model's folder or one of its files,
-    or a quoted layer, weight, field or file name."""
-    files = ["model.json", "model.min.js", "metadata.json"]
+    one of the model's layer or weight ``names``, or a quoted name of any kind."""
+    files = ["model.json", "model.min.js", "metadata.json", *names]
     files += [p.name for p in folder.iterdir()] if folder.is_dir() else []
     return (str(folder) in message or any(f in message for f in files)
             or re.search(r"'[^']+'|\"[^\"]+\"", message) is not None)
@@ -228,7 +229,8 @@ class Runner:
         """Run ``case``; a peak RSS over the pristine model's plus twice its declared weight
         bytes (and some slack for compiling) is a ``memory`` failure."""
         outcome = self.run(case.folder, case.folder.parent)
-        if outcome.kind == "refused" and not names_something(outcome.detail, case.folder):
+        if outcome.kind == "refused" and not names_something(outcome.detail, case.folder,
+                                                             model_names(case.base)):
             outcome.kind = "vague"
         if outcome.kind not in ("ok", "refused"):
             return outcome
@@ -255,8 +257,11 @@ def fuzz(cases: int, seed: int, *, jobs: int = 2, timeout: float = 30.0,
         runner.floor(work)
 
         def one(index: int) -> tuple[Case, Outcome]:
-            case = make_case(seed, index, work, families)
-            outcome = runner.check(case, work)
+            try:
+                case = make_case(seed, index, work, families)
+                outcome = runner.check(case, work)
+            except BaseException as err:  # the fuzzer's own fault: say which case
+                raise RuntimeError(f"the fuzzer failed on case {index} of seed {seed}") from err
             _remove(case.folder.parent)
             if progress:
                 progress(case, outcome)
@@ -310,6 +315,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="only these mutation families (repeatable)")
     parser.add_argument("--examples", type=int, default=5, help="cases shown per failure kind")
     args = parser.parse_args(argv)
+    # the runner itself stays small; should it not, it fails with a traceback, not the host
+    resource.setrlimit(resource.RLIMIT_AS, (PARENT_MEMORY_CAP, PARENT_MEMORY_CAP))
     done = [0]
 
     def progress(case: Case, outcome: Outcome) -> None:

@@ -584,6 +584,13 @@ def make_case(seed: int, index: int, work: Path, families: Sequence[str] | None 
     return Case(index, base, tuple(done), folder)
 
 
+def model_names(base: str) -> list[str]:
+    """The layer, model and weight names of a base model (as error messages may cite them)."""
+    model = json.loads((CORPUS / base / "model.json").read_text())
+    return sorted({v for p in _paths(model) if p and p[-1] == "name"
+                   and isinstance(v := _get(model, p), str) and len(v) >= 3})
+
+
 def declared_bytes(base: str) -> int:
     from flaxjs.weights.manifest import parse_manifest
 
