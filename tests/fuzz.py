@@ -146,9 +146,9 @@ def _resolve(loader: str) -> Callable[[str], Any]:
 def names_something(message: str, folder: Path, names: Sequence[str] = ()) -> bool:
     """Whether an error message points somewhere: the model's folder or one of its files,
     one of the model's layer or weight ``names``, or a quoted name of any kind."""
-    files = ["model.json", "model.min.js", "metadata.json", *names]
-    files += [p.name for p in folder.iterdir()] if folder.is_dir() else []
-    return (str(folder) in message or any(f in message for f in files)
+    known = ["model.json", "model.min.js", "metadata.json", *names]
+    known += [p.name for p in folder.iterdir()] if folder.is_dir() else []
+    return (str(folder) in message or any(k in message for k in known)
             or re.search(r"'[^']+'|\"[^\"]+\"", message) is not None)
 
 
