@@ -28,6 +28,7 @@ import importlib
 import math
 import multiprocessing
 import multiprocessing.connection
+import numbers
 import os
 import re
 import resource
@@ -66,6 +67,10 @@ def flaxjs_load_and_call(folder: str) -> None:
     if not isinstance(model, flaxjs.Model):
         return
     specs = dummy_inputs(model.graph.input_specs)
+    for s in specs:  # a model that loads must have a usable input shape
+        if not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 0
+                   for d in s.shape):
+            raise AssertionError(f"flaxjs loaded the model with the input shape {s.shape}")
     if all(math.prod(s.shape) <= MAX_CALL_ELEMENTS for s in specs):
         out = model(*[np.zeros(s.shape, s.dtype) for s in specs])
         for y in out if isinstance(out, list) else [out]:
