@@ -31,11 +31,11 @@ def read_shards(artifacts: Artifacts, manifest: Manifest) -> list[bytes]:
     else:
         check_stream_size(manifest, sizes)
     shards: list[bytes] = []
-    total = manifest.total_bytes
+    total, start = manifest.total_bytes, 0
     for i in range(len(manifest.paths)):
-        start = sum(len(s) for s in shards)
         limit = None if total is None else max(total - start, 0)
         shards.append(_attempt(artifacts, manifest, i, start, artifacts.read_shard, limit))
+        start += len(shards[-1])
     return shards
 
 
