@@ -17,6 +17,7 @@ from .errors import (
     ModelFormatError,
     UnsupportedLayerError,
     WeightMatchError,
+    WeightsError,
 )
 from .graph import load as graph_load
 from .graph.model import GraphModel
@@ -105,6 +106,7 @@ def from_artifacts(artifacts: Artifacts, *, strict: bool = True,
                                         lambda: _inferred_or_traced(module, graph))
     result = matching.match(decoded, slots, graph)
     report_match(result, artifacts.location, strict, len(slots))
+    refuse_strings(result, decoded, artifacts.location)
     check_dtypes(result, decoded, artifacts.location)
     tree: dict[str, Any] = {}
     if result.missing or result.mismatched:
@@ -189,11 +191,24 @@ def report_match(result: matching.MatchResult, location: str, strict: bool,
     message = f"{location}: " + "; ".join(lines)
     if strict:
         raise WeightMatchError(
-            message + ". Pass strict=True to load anyway (missing variables then keep their "
+            message + ". Pass strict=False to load anyway (missing variables then keep their "
             "initializer values, with a warning).",
             unmatched=result.unmatched, missing=[s.tfjs_name for s in result.missing],
             mismatched=[n for n, _, _ in result.mismatched])
     warnings.warn(message + "; missing variables keep their initializer values.", stacklevel=3)
+
+
+def refuse_strings(result: matching.MatchResult, decoded: Mapping[str, np.ndarray],
+                   location: str) -> None:
+    """A string weight matched to a layer variable (which holds numbers) is a damaged
+    manifest; refuse it here rather than let ``jax.device_put`` fail on Python objects."""
+    for slot, name in result.assigned.items():
+        if decoded[name].dtype == object:
+            raise WeightsError(
+                f"{location}: weight {name!r} has dtype string in the weightsManifest, but "
+                f"the layer variable {slot.tfjs_name} it belongs to holds numbers "
+                f"({np.dtype(slot.dtype).name}); fix the weight's 'dtype' field or re-convert "
+                "the model")
 
 
 def apply_constraints(graph: ModelGraph, values: dict[matching.Slot, np.ndarray]

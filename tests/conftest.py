@@ -21,5 +21,12 @@ jax.config.update("jax_default_matmul_precision", "highest")
 pytest_plugins = ["zoo_fixtures"]  # the zoo_env fixture
 
 
+def pytest_addoption(parser):
+    parser.addoption("--fuzz-long", type=int, default=0, metavar="N",
+                     help="also run the long fuzz run of N cases (tests/test_fuzz.py)")
+    parser.addoption("--fuzz-seed", type=int, default=1, metavar="S",
+                     help="seed of the long fuzz run")
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: long-running (whole real models)")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import os
+import resource
 import shutil
+import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -13,7 +18,7 @@ import pytest
 
 import flaxjs
 from corpus import CORPUS, expected_outputs, inputs, max_error, reference
-from flaxjs.errors import ShardSizeError, SourceError, UnsafePathError
+from flaxjs.errors import ModelFormatError, ShardSizeError, SourceError, UnsafePathError
 from httpserver import serve
 
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not present")
@@ -177,3 +182,145 @@ def test_subfolder_and_dot_slash_paths_work(tmp_path):
 def test_missing_source_is_a_clear_error(tmp_path):
     with pytest.raises(SourceError, match="no such file"):
         flaxjs.load(tmp_path / "nothing-here")
+
+
+# Hostile folders: every file is read only when it is a regular file inside the folder.
+
+def _metadata_warning(folder: Path) -> str:
+    with pytest.warns(UserWarning, match="metadata.json") as caught:
+        model = flaxjs.load(folder)
+    assert model.metadata is None
+    _assert_matches(model, CASE)
+    return " ".join(str(w.message) for w in caught)
+
+
+def test_metadata_json_linked_out_of_the_folder_is_not_read(tmp_path):
+    folder = _copy(CASE, tmp_path / "m")
+    (tmp_path / "secret.json").write_text('{"labels": ["LEAKED"]}')
+    os.symlink(tmp_path / "secret.json", folder / "metadata.json")
+    assert "outside the model's folder" in _metadata_warning(folder)
+
+
+def _unblock_later(fifo: Path, after: float = 10.0) -> None:
+    """Should a loader block opening ``fifo``, open it for writing and close it after a
+    while, so the test fails (an empty read, no "FIFO" in the message) instead of hanging."""
+    def run():
+        time.sleep(after)
+        with contextlib.suppress(OSError):  # ENXIO: nobody is reading, as it should be
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    threading.Thread(target=run, daemon=True).start()
+
+
+@pytest.mark.parametrize("victim", ["metadata.json", "model.json", "shard"])
+def test_a_fifo_is_refused_without_blocking(tmp_path, victim):
+    folder = _copy(CASE, tmp_path / "m")
+    if victim == "shard":
+        victim = sorted(p.name for p in folder.iterdir() if "shard" in p.name)[0]
+    (folder / victim).unlink(missing_ok=True)
+    os.mkfifo(folder / victim)
+    _unblock_later(folder / victim)
+    if victim == "metadata.json":
+        assert "FIFO" in _metadata_warning(folder)
+        return
+    with pytest.raises(SourceError if victim == "model.json" else ShardSizeError,
+                       match=f"{victim}.*FIFO"):
+        flaxjs.load(folder)
+
+
+def test_model_json_linked_out_of_the_folder_is_refused(tmp_path):
+    folder = _copy(CASE, tmp_path / "m")
+    os.rename(folder / "model.json", tmp_path / "model.json")
+    os.symlink(tmp_path / "model.json", folder / "model.json")
+    with pytest.raises(UnsafePathError, match="model file"):
+        flaxjs.load(folder)
+
+
+def test_js_shard_module_linked_out_of_the_folder_is_refused(tmp_path):
+    folder = _copy(CASE / ".." / "dense_relu", tmp_path / "m")
+    data = (folder / "weights.bin").read_bytes()
+    (tmp_path / "w.min.js").write_text(f'module.exports="{base64.b64encode(data).decode()}"')
+    (folder / "weights.bin").unlink()
+    os.symlink(tmp_path / "w.min.js", folder / "weights.bin.min.js")
+    with pytest.raises(UnsafePathError, match="outside"):
+        flaxjs.load(folder)
+
+
+def test_sparse_huge_shard_is_refused_before_it_is_read(tmp_path):
+    folder = _copy(CASE, tmp_path / "m")
+    shard = sorted(p for p in folder.iterdir() if "shard" in p.name)[0]
+    os.truncate(shard, 16 << 30)  # sparse: takes no disk space, would take 16 GiB to read
+    start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ShardSizeError, match="trailing bytes") as err:
+        flaxjs.load(folder)
+    assert shard.name in str(err.value)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - start < 100_000  # KiB
+
+
+@pytest.mark.parametrize("encode, why", [
+    (lambda t: t.encode("utf-16"), "UTF-16"),
+    (lambda t: t.encode("utf-16-le"), "UTF-16"),
+    (lambda t: t.encode("utf-32"), "UTF-32"),
+    (lambda t: t.replace('"name"', '"n\u00e4me"', 1).encode("latin-1"), "not UTF-8 text: byte"),
+])
+def test_model_json_that_is_not_utf8_is_a_format_error(tmp_path, encode, why):
+    folder = _copy(CASE, tmp_path / "m")
+    (folder / "model.json").write_bytes(encode((folder / "model.json").read_text()))
+    with pytest.raises(ModelFormatError, match=why) as err:
+        flaxjs.load(folder)
+    assert "model.json" in str(err.value)
+
+
+@pytest.mark.parametrize("where", ["file", "topology", "manifest"])
+def test_deep_nesting_in_model_json_is_a_format_error(tmp_path, where):
+    folder = _copy(CASE, tmp_path / "m")
+    model = json.loads((folder / "model.json").read_text())
+    deep = "[" * 3000 + "]" * 3000 if where == "file" else "[" * 500 + "]" * 500
+    if where == "topology":
+        model["modelTopology"]["config"]["layers"][0]["config"]["units"] = "DEEP"
+    elif where == "manifest":
+        model["weightsManifest"][0]["weights"][0]["shape"] = "DEEP"
+    else:
+        model["extra"] = "DEEP"
+    (folder / "model.json").write_text(json.dumps(model).replace('"DEEP"', deep))
+    with pytest.raises(ModelFormatError, match=r"model\.json: JSON nested"):
+        flaxjs.load(folder)
+
+
+def test_deep_metadata_json_warns_and_the_model_loads(tmp_path):
+    folder = _copy(CASE, tmp_path / "m")
+    (folder / "metadata.json").write_text('{"labels": ' + "[" * 5000 + "]" * 5000 + "}")
+    assert "nested" in _metadata_warning(folder)
+
+
+@pytest.mark.parametrize("module, why", [
+    ("module.exports={a:[1,2,{b:", "unexpected end"),
+    ("module.exports={a:'\\u12'}", "bad \\\\u escape"),
+    ("module.exports={a:'\\x'}", "bad \\\\x escape"),
+    ("module.exports=" + "[" * 5000 + "]" * 5000, "nested more than"),
+    ("module.exports=[" + "9" * 6000 + "]", "digits"),
+    ("module.exports={a:1", "unexpected end"),
+])
+def test_damaged_js_model_module_is_a_format_error(tmp_path, module, why):
+    folder = _copy(CASE, tmp_path / "m")
+    (folder / "model.json").unlink()
+    (folder / "model.min.js").write_text(module)
+    with pytest.raises(ModelFormatError, match=f"model.min.js: .*{why}"):
+        flaxjs.load(folder)
+
+
+def test_damaged_js_shard_module_names_the_file(tmp_path):
+    folder = _copy(CASE / ".." / "dense_relu", tmp_path / "m")
+    (folder / "weights.bin").unlink()
+    (folder / "weights.bin.min.js").write_bytes(b'module.exports="AAAA\xff\xfe')
+    with pytest.raises(ModelFormatError, match=r"weights.bin.min.js: not UTF-8 text: byte 20"):
+        flaxjs.load(folder)
+
+
+def test_sparse_huge_js_shard_module_is_refused_before_it_is_read(tmp_path):
+    folder = _copy(CASE / ".." / "dense_relu", tmp_path / "m")
+    (folder / "weights.bin").unlink()
+    module = folder / "weights.bin.min.js"
+    module.write_text('module.exports="')
+    os.truncate(module, 16 << 30)
+    with pytest.raises(ShardSizeError, match=r"weights.bin.min.js.*holds 17179869184 bytes"):
+        flaxjs.load(folder)

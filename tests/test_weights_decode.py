@@ -10,7 +10,7 @@ import pytest
 import tfjs_node
 from corpus import CORPUS
 from flaxjs.errors import ShardSizeError, WeightsError
-from flaxjs.weights.decode import decode_weights
+from flaxjs.weights.decode import MAX_STRING_BYTES, check_stream_size, decode_weights
 from flaxjs.weights.manifest import parse_manifest
 
 needs_tfjs = pytest.mark.skipif(not tfjs_node.available(), reason="node/npm or the oracle missing")
@@ -142,16 +142,54 @@ def test_trailing_bytes_are_an_error():
         decode_weights(manifest, [b"\0" * 8])
 
 
-@pytest.mark.parametrize("bad", [
-    {"name": "x", "shape": [2], "dtype": "float64"},
-    {"name": "x", "shape": [-1], "dtype": "float32"},
-    {"name": "x", "shape": [2], "dtype": "float32", "quantization": {"dtype": "uint8"}},
-    {"name": "x", "shape": [2], "dtype": "int32", "quantization": {"dtype": "float16"}},
-    {"name": "x", "shape": [2], "dtype": "float32", "quantization": {"dtype": "int8"}},
+@pytest.mark.parametrize("bad, field", [
+    ({"name": "x", "shape": [2], "dtype": "float64"}, "dtype"),
+    ({"name": "x", "shape": [2], "dtype": ["float32"]}, "dtype"),
+    ({"name": "x", "shape": [-1], "dtype": "float32"}, "shape"),
+    ({"name": "x", "shape": [True, 2], "dtype": "float32"}, "shape"),
+    ({"name": "x", "shape": [1] * 65, "dtype": "float32"}, "shape"),
+    ({"name": "x", "shape": "22", "dtype": "float32"}, "shape"),
+    ({"name": "x", "shape": [2], "dtype": "float32", "group": ["optimizer"]}, "group"),
+    ({"name": "x", "shape": [2], "dtype": "float32", "quantization": "uint8"}, "quantization"),
+    ({"name": "x", "shape": [2], "dtype": "float32", "quantization": [1]}, "quantization"),
+    ({"name": "x", "shape": [2], "dtype": "float32", "quantization": {"dtype": ["uint8"]}},
+     "quantization"),
+    ({"name": "x", "shape": [2], "dtype": "float32", "quantization": {"dtype": "uint8"}},
+     "scale"),
+    ({"name": "x", "shape": [2], "dtype": "float32",
+      "quantization": {"dtype": "uint8", "scale": float("nan"), "min": 0}}, "scale"),
+    ({"name": "x", "shape": [2], "dtype": "float32",
+      "quantization": {"dtype": "uint16", "scale": 1, "min": "0"}}, "min"),
+    ({"name": "x", "shape": [2], "dtype": "float32",
+      "quantization": {"dtype": "uint16", "scale": 10**400, "min": 0}}, "scale"),
+    ({"name": "x", "shape": [2], "dtype": "int32", "quantization": {"dtype": "float16"}},
+     "float16"),
+    ({"name": "x", "shape": [2], "dtype": "float32", "quantization": {"dtype": "int8"}},
+     "quantization"),
 ])
-def test_malformed_entries_are_named(bad):
-    with pytest.raises(WeightsError, match="'x'"):
+def test_malformed_entries_name_the_weight_and_the_field(bad, field):
+    with pytest.raises(WeightsError, match=f"'x'.*{field}"):
         parse_manifest([{"paths": ["a"], "weights": [bad]}])
+
+
+@pytest.mark.parametrize("group, field", [
+    ({"paths": ["a"], "weights": None}, "'weights'"),
+    ({"paths": "a", "weights": []}, "'paths'"),
+    ({"paths": [1], "weights": []}, "'paths'"),
+    ({"paths": ["a"], "weights": [{"name": 5, "shape": [1]}]}, r"weights\[0\], field 'name'"),
+    ({"paths": ["a"], "weights": [[1]]}, r"weights\[0\]: a weight entry must be an object"),
+])
+def test_malformed_groups_name_the_group_and_the_field(group, field):
+    with pytest.raises(WeightsError, match=rf"model.json: weightsManifest\[1\].*{field}"):
+        parse_manifest([{"paths": [], "weights": []}, group])
+
+
+def test_string_weights_that_are_not_utf8_name_the_weight():
+    manifest = parse_manifest([{"paths": ["a"], "weights": [
+        {"name": "vocab", "shape": [2], "dtype": "string"}]}])
+    data = b"".join(len(w).to_bytes(4, "little") + w for w in [b"ok", b"\xffno"])
+    with pytest.raises(WeightsError, match=r"'vocab' .*element 1 is not UTF-8 \(byte 10"):
+        decode_weights(manifest, [data])
 
 
 @pytest.mark.skipif(not (CORPUS / "synthetic").is_dir(), reason="corpus missing")
@@ -182,3 +220,13 @@ def test_decoded_arrays_never_share_the_shard_bytes():
         if value.dtype != object:
             assert not any(np.shares_memory(value, v) for v in views), name
             assert value.size == 0 or value.ctypes.data % 64 == 0 or value.dtype == bool, name
+
+
+def test_string_weights_bound_the_shard_bytes():
+    manifest = parse_manifest([{"paths": ["a"], "weights": [
+        {"name": "vocab", "shape": [3], "dtype": "string"},
+        {"name": "w", "shape": [2], "dtype": "float32"}]}])
+    check_stream_size(manifest, [20])  # three empty strings and two floats
+    for size in (19, 20 + MAX_STRING_BYTES + 1):
+        with pytest.raises(ShardSizeError, match="between 20 and"):
+            check_stream_size(manifest, [size])

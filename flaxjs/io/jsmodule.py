@@ -4,7 +4,9 @@ nsfwjs (and others bundled with browserify) wrap model.json as a minified object
 literal (unquoted keys, ``!0``/``!1`` for booleans, ``.5`` numbers) and every
 shard as a base64 string, inside a UMD wrapper. This module finds the literal
 after ``<module>.exports=`` and parses it with a small literal-only reader: no
-identifiers are resolved and no code is evaluated.
+identifiers are resolved and no code is evaluated. A damaged module (cut short, bad
+escapes, nesting deeper than :data:`~flaxjs.io.jsontext.MAX_DEPTH`) is a
+:class:`~flaxjs.errors.ModelFormatError` naming the file and the character offset.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import re
 from typing import Any
 
 from ..errors import ModelFormatError
+from .jsontext import MAX_DEPTH, decode
 
 _EXPORTS = re.compile(r"\{1:\[function\((\w+),(\w+),(\w+)\)\{\2\.exports=")
 _PLAIN_EXPORTS = re.compile(r"(?:module\.exports|export\s+default)\s*=?\s*")
@@ -33,6 +36,7 @@ def looks_like_js(text: str) -> bool:
 class _Reader:
     def __init__(self, text: str, pos: int, location: str):
         self.text, self.pos, self.location = text, pos, location
+        self.depth = 0
 
     def fail(self, what: str) -> ModelFormatError:
         snippet = self.text[self.pos:self.pos + 40]
@@ -49,10 +53,13 @@ class _Reader:
         if pos >= len(text):
             raise self.fail("unexpected end")
         ch = text[pos]
-        if ch == "{":
-            return self.obj()
-        if ch == "[":
-            return self.array()
+        if ch in "{[":
+            if self.depth >= MAX_DEPTH:
+                raise self.fail(f"nested more than {MAX_DEPTH} levels deep")
+            self.depth += 1
+            value = self.obj() if ch == "{" else self.array()
+            self.depth -= 1
+            return value
         if ch in "\"'":
             return self.string()
         if text.startswith("!0", pos) or text.startswith("!1", pos):
@@ -120,12 +127,13 @@ class _Reader:
             if self.text[end] == quote:
                 return "".join(parts)
             esc = self.text[self.pos]
-            if esc == "u":
-                parts.append(chr(int(self.text[self.pos + 1:self.pos + 5], 16)))
-                self.pos += 5
-            elif esc == "x":
-                parts.append(chr(int(self.text[self.pos + 1:self.pos + 3], 16)))
-                self.pos += 3
+            if esc in "ux":
+                digits = self.text[self.pos + 1:self.pos + (5 if esc == "u" else 3)]
+                if len(digits) != (4 if esc == "u" else 2) or not all(
+                        c in "0123456789abcdefABCDEF" for c in digits):
+                    raise self.fail(f"bad \\{esc} escape")
+                parts.append(chr(int(digits, 16)))
+                self.pos += 1 + len(digits)
             else:
                 parts.append(_ESCAPES.get(esc, esc))
                 self.pos += 1
@@ -136,7 +144,14 @@ def exported_value(text: str, *, location: str) -> Any:
     match = _EXPORTS.search(text) or _PLAIN_EXPORTS.search(text)
     if not match:
         raise ModelFormatError(f"{location}: no 'exports=' found; not a JavaScript model module")
-    return _Reader(text, match.end(), location).value()
+    reader = _Reader(text, match.end(), location)
+    try:
+        return reader.value()
+    except IndexError:  # a lookahead past the end: the module was cut short
+        reader.pos = len(text)
+        raise reader.fail("unexpected end") from None
+    except ValueError as err:  # e.g. an integer literal of thousands of digits
+        raise reader.fail(str(err)) from None
 
 
 def parse_model_module(text: str, *, location: str) -> dict[str, Any]:
@@ -150,7 +165,7 @@ def parse_model_module(text: str, *, location: str) -> dict[str, Any]:
 
 def parse_shard_module(data: bytes, *, location: str) -> bytes:
     """Shard bytes from a JS module that exports them as a base64 string."""
-    value = exported_value(data.decode("utf-8"), location=location)
+    value = exported_value(decode(data, location=location), location=location)
     if not isinstance(value, str):
         raise ModelFormatError(f"{location}: the shard module exports a {type(value).__name__}, "
                                "not a base64 string")

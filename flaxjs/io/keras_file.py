@@ -42,6 +42,7 @@ from ..keras import keras_name
 from ..layers import registry
 from ..layers.traits import KerasFileLayout
 from ..topology.spec import MODEL_CLASSES
+from . import localfiles
 
 #: the largest ``config.json``/``metadata.json`` read from a ``.keras`` zip.
 MAX_JSON_BYTES = 64 * 2**20
@@ -208,11 +209,10 @@ def _read_keras_members(read: Callable[[str, int], bytes | None],
 def _file(folder: str, name: str, limit: int, location: str) -> bytes | None:
     """One file of an unzipped ``.keras`` folder by exact name, at most ``limit`` bytes."""
     path = os.path.join(folder, name)
-    if not os.path.isfile(path):
+    if not os.path.lexists(path):
         return None
-    _check_size(name, os.path.getsize(path), limit, location)
-    with open(path, "rb") as f:
-        return f.read(limit)
+    _check_size(name, localfiles.size_inside(folder, path, what=name), limit, location)
+    return localfiles.read_inside(folder, path, what=name, limit=limit)
 
 
 def _member(z: zipfile.ZipFile, name: str, limit: int, location: str) -> bytes | None:

@@ -14,6 +14,7 @@ import re
 import urllib.parse
 
 from ..errors import UnsafePathError
+from . import localfiles
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
@@ -41,7 +42,8 @@ def check_relative(path: str, *, model: str) -> str:
 
 
 def local_shard_path(folder: str, path: str, *, model: str) -> str:
-    """The file a manifest ``path`` names inside ``folder`` (literal, then percent-decoded)."""
+    """The file a manifest ``path`` names inside ``folder`` (literal, then percent-decoded),
+    refused when it resolves outside ``folder`` (see :mod:`flaxjs.io.localfiles`)."""
     normal = check_relative(path, model=model)
     root = os.path.realpath(folder)
     candidates = [normal]
@@ -49,10 +51,8 @@ def local_shard_path(folder: str, path: str, *, model: str) -> str:
     if decoded != normal:
         candidates.append(decoded)
     for candidate in candidates:
-        full = os.path.realpath(os.path.join(root, *candidate.split("/")))
-        if os.path.commonpath([root, full]) != root:
-            raise UnsafePathError(f"{model}: weight path {path!r} resolves outside the model's "
-                                  f"folder (to {full!r}), through a symbolic link")
+        full = localfiles.resolve_inside(root, os.path.join(root, *candidate.split("/")),
+                                         what=f"{model}: weight path {path!r}")
         if os.path.exists(full):
             return full
     return os.path.join(root, *normal.split("/"))

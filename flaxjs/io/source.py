@@ -10,7 +10,6 @@ model formats are refused with what to do (:mod:`.sniff`).
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import posixpath
 import urllib.parse
@@ -22,7 +21,7 @@ from typing import Any, Protocol, Union
 import numpy as np
 
 from ..errors import ModelFormatError, SourceError
-from . import http, jsmodule, keras_file, paths, sniff
+from . import http, jsmodule, jsontext, keras_file, localfiles, paths, sniff
 
 Source = Union[str, "os.PathLike[str]", bytes, Mapping[str, Any]]
 
@@ -32,6 +31,16 @@ METADATA_FILE = "metadata.json"
 JS_SHARD_SUFFIXES = (".min.js", ".js")
 #: a folder without a model.json may hold one Keras file instead.
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
+#: the largest model.json (or model.min.js) read from disk; real ones are at most a few MB.
+MAX_MODEL_FILE_BYTES = 256 << 20
+#: room for the wrapper of a JS shard module around its base64 string.
+JS_WRAPPER_BYTES = 4096
+#: the largest metadata.json read (labels and vocabularies).
+MAX_METADATA_BYTES = 64 << 20
+
+
+def _unknown_size(path: str) -> int | None:
+    return None
 
 
 @dataclasses.dataclass
@@ -41,16 +50,21 @@ class Artifacts:
     Attributes:
       model_json: the parsed model.json.
       location: where it came from (a path, URL or ``"<memory>"``), for messages.
-      read_shard: returns the bytes of one ``weightsManifest`` path.
+      read_shard: returns the bytes of one ``weightsManifest`` path; the second argument,
+        when not ``None``, is the most bytes the shard may yield (what the manifest still
+        needs), so a source can refuse a larger file before reading it.
       metadata: the parsed sibling ``metadata.json`` (labels, vocabulary), if any.
+      shard_size: the byte size of one ``weightsManifest`` path without reading it
+        (``None`` when only reading tells), so sizes are checked before anything is read.
       arrays: the named weights when the source holds them decoded (a Keras file), used
         instead of the ``weightsManifest``.
     """
 
     model_json: dict[str, Any]
     location: str
-    read_shard: Callable[[str], bytes]
+    read_shard: Callable[[str, int | None], bytes]
     metadata: dict[str, Any] | None = None
+    shard_size: Callable[[str], int | None] = _unknown_size
     arrays: dict[str, np.ndarray] | None = None
 
 
@@ -60,14 +74,13 @@ def parse_model_text(data: bytes | str, *, location: str) -> dict[str, Any]:
         kind = sniff.kind_of(data[:sniff.HEAD_BYTES], location)
         if kind is not None:
             raise _not_json(kind, location)
-    text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
+    text = jsontext.decode(data, location=location) if isinstance(data, bytes) else data
     try:
-        parsed = json.loads(text)
-    except json.JSONDecodeError as err:
-        if jsmodule.looks_like_js(text):
-            parsed = jsmodule.parse_model_module(text, location=location)
-        else:
-            raise ModelFormatError(f"{location}: not valid JSON ({err})") from None
+        parsed = jsontext.loads(text, location=location)
+    except ModelFormatError:
+        if not jsmodule.looks_like_js(text):
+            raise
+        parsed = jsmodule.parse_model_module(text, location=location)
     if not isinstance(parsed, dict):
         raise ModelFormatError(f"{location}: model.json must hold a JSON object, "
                                f"got {type(parsed).__name__}")
@@ -87,10 +100,10 @@ def from_keras_file(data: bytes | str, kind: str, location: str) -> Artifacts:
     read = keras_file.read_h5 if kind == sniff.HDF5 else keras_file.read_keras
     model_json, arrays = read(data, location)
 
-    def read_shard(shard: str) -> bytes:
+    def read_shard(shard: str, limit: int | None = None) -> bytes:
         raise SourceError(f"{location}: a Keras file has no weight files ({shard!r})")
 
-    return Artifacts(model_json, location, read_shard, None, arrays)
+    return Artifacts(model_json, location, read_shard, arrays=arrays)
 
 
 def _binary_source(data: bytes | str, head: bytes, location: str) -> Artifacts | None:
@@ -101,24 +114,6 @@ def _binary_source(data: bytes | str, head: bytes, location: str) -> Artifacts |
     if kind in (sniff.HDF5, sniff.ZIP):
         return from_keras_file(data, kind, location)
     raise sniff.refuse(kind, location)
-
-
-def _read_head(path: str) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read(sniff.HEAD_BYTES)
-    except OSError:
-        return b""  # _read_file reports it
-
-
-def _read_file(path: str, what: str) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise SourceError(f"{what} not found: {path}") from None
-    except OSError as err:
-        raise SourceError(f"cannot read {what} {path}: {err}") from err
 
 
 def _optional_json(read: Callable[[], bytes], where: str) -> dict[str, Any] | None:
@@ -135,9 +130,9 @@ def _optional_json(read: Callable[[], bytes], where: str) -> dict[str, Any] | No
         _skip(where, f"it cannot be read ({err})")
         return None
     try:
-        parsed = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        _skip(where, f"it is not valid JSON ({err})")
+        parsed = jsontext.loads(jsontext.decode(data, location=where), location=where)
+    except ModelFormatError as err:
+        _skip(where, f"it is not valid JSON ({str(err).removeprefix(where + ': ')})")
         return None
     if not isinstance(parsed, dict):
         _skip(where, f"it holds a JSON {type(parsed).__name__}, not an object")
@@ -154,16 +149,16 @@ def _skip(where: str, why: str) -> None:
                   "the file to silence this)", stacklevel=4)
 
 
-def _read_local_optional(path: str) -> bytes:
-    if not os.path.exists(path):
+def _read_local_optional(folder: str, path: str) -> bytes:
+    if not os.path.lexists(path):
         raise _AbsentError(path)
-    return _read_file(path, "metadata")
+    return localfiles.read_inside(folder, path, what="metadata", limit=MAX_METADATA_BYTES)
 
 
 def _find_model_file(folder: str) -> str:
     for name in ("model.json", "model.min.js"):
         candidate = os.path.join(folder, name)
-        if os.path.isfile(candidate):
+        if os.path.lexists(candidate):  # whatever it is: read_inside refuses all but files
             return candidate
     files = sorted(os.listdir(folder))
     jsons = [f for f in files if f.endswith(".json") and f != METADATA_FILE]
@@ -185,24 +180,44 @@ def from_path(path: str) -> Artifacts:
     if os.path.isdir(path) and keras_file.is_keras_folder(path):
         return from_keras_file(path, sniff.ZIP, path)
     model_file = _find_model_file(path) if os.path.isdir(path) else path
-    keras = _binary_source(model_file, _read_head(model_file), model_file)
+    head = localfiles.read_head(os.path.dirname(os.path.abspath(model_file)), model_file,
+                                what="model file", count=sniff.HEAD_BYTES)
+    keras = _binary_source(model_file, head, model_file)
     if keras is not None:
         return keras
     folder = os.path.dirname(os.path.abspath(model_file))
-    model_json = parse_model_text(_read_file(model_file, "model file"), location=model_file)
+    model_json = parse_model_text(
+        localfiles.read_inside(folder, model_file, what="model file",
+                               limit=MAX_MODEL_FILE_BYTES), location=model_file)
 
-    def read_shard(shard: str) -> bytes:
+    def shard_file(shard: str) -> tuple[str, bool]:
+        """The file holding ``shard`` and whether it is a JS module (base64 inside)."""
         path = paths.local_shard_path(folder, shard, model=model_file)
-        if not os.path.exists(path):
+        if not os.path.lexists(path):
             for suffix in JS_SHARD_SUFFIXES:
-                if os.path.exists(path + suffix):
-                    return jsmodule.parse_shard_module(
-                        _read_file(path + suffix, "weight module"), location=path + suffix)
-        return _read_file(path, f"weight file {shard!r} of {model_file}")
+                if os.path.lexists(path + suffix):
+                    return path + suffix, True
+        return path, False
+
+    def shard_size(shard: str) -> int | None:
+        path, is_module = shard_file(shard)
+        what = f"weight file {shard!r} of {model_file}"
+        size = localfiles.size_inside(folder, path, what=what)
+        return None if is_module else size
+
+    def read_shard(shard: str, limit: int | None = None) -> bytes:
+        path, is_module = shard_file(shard)
+        if is_module:  # base64 (4 characters per 3 bytes) in a short wrapper
+            text_limit = None if limit is None else limit * 4 // 3 + JS_WRAPPER_BYTES
+            return jsmodule.parse_shard_module(
+                localfiles.read_inside(folder, path, what="weight module", limit=text_limit),
+                location=path)
+        return localfiles.read_inside(folder, path, what=f"weight file {shard!r} of {model_file}",
+                                      limit=limit)
 
     metadata_path = os.path.join(folder, METADATA_FILE)
-    metadata = _optional_json(lambda: _read_local_optional(metadata_path), metadata_path)
-    return Artifacts(model_json, model_file, read_shard, metadata)
+    metadata = _optional_json(lambda: _read_local_optional(folder, metadata_path), metadata_path)
+    return Artifacts(model_json, model_file, read_shard, metadata, shard_size)
 
 
 class RemoteModel(Protocol):
@@ -210,7 +225,7 @@ class RemoteModel(Protocol):
 
     model_bytes: bytes
 
-    def read_shard(self, shard: str) -> bytes: ...
+    def read_shard(self, shard: str, limit: int | None = None) -> bytes: ...
 
     def metadata(self) -> bytes | None:
         """The sibling metadata.json, ``None`` when there is none."""
@@ -224,7 +239,7 @@ class _Direct:
         self.url, self.progress = url, progress
         self.model_bytes = http.fetch_bytes(url, progress=progress)
 
-    def read_shard(self, shard: str) -> bytes:
+    def read_shard(self, shard: str, limit: int | None = None) -> bytes:
         return http.fetch_bytes(paths.shard_url(self.url, shard), progress=self.progress)
 
     def metadata(self) -> bytes | None:
@@ -267,11 +282,14 @@ def from_memory(model: Mapping[str, Any] | bytes | str,
         keras = _binary_source(model, model[:sniff.HEAD_BYTES], location)
         if keras is not None:
             return keras
-    model_json = (dict(model) if isinstance(model, Mapping)
-                  else parse_model_text(model, location=location))
+    if isinstance(model, Mapping):
+        model_json = dict(model)
+        jsontext.check_depth(model_json, location=location)
+    else:
+        model_json = parse_model_text(model, location=location)
     files = dict(weights or {})
 
-    def read_shard(shard: str) -> bytes:
+    def read_shard(shard: str, limit: int | None = None) -> bytes:
         normal = paths.check_relative(shard, model=location)
         for key in (shard, normal, posixpath.basename(normal)):
             if key in files:
@@ -279,7 +297,8 @@ def from_memory(model: Mapping[str, Any] | bytes | str,
         raise SourceError(f"weight file {shard!r} is not among the {len(files)} in-memory "
                           f"weight files given ({', '.join(sorted(files)) or 'none'})")
 
-    return Artifacts(model_json, location, read_shard, dict(metadata) if metadata else None)
+    return Artifacts(model_json, location, read_shard, dict(metadata) if metadata else None,
+                     lambda shard: len(read_shard(shard)))
 
 
 def open_source(source: Source, *, weights: Mapping[str, bytes] | None = None,

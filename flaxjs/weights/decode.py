@@ -24,6 +24,10 @@ from .manifest import Manifest, WeightEntry
 #: the first touch of fresh memory, not arithmetic, is most of the time).
 PARALLEL_DECODE_MIN = 1 << 20
 
+#: the most bytes the text of all string weights may take (TF.js sets no limit; flaxjs
+#: refuses larger shards before reading them rather than read any size whole).
+MAX_STRING_BYTES = 1 << 28
+
 _NUMPY_STORAGE = {
     "float32": "<f4", "int32": "<i4", "bool": "u1", "uint8": "u1",
     "uint16": "<u2", "float16": "<f2", "complex64": "<c8",
@@ -74,7 +78,13 @@ def _decode_strings(entry: WeightEntry, buf: memoryview, offset: int) -> tuple[n
         if offset + n > len(buf):
             raise ShardSizeError(f"weight {entry.name!r}: string of {n} bytes runs past the end "
                                  f"of the shards at byte {offset}")
-        out.append(bytes(buf[offset:offset + n]).decode("utf-8"))
+        try:
+            out.append(bytes(buf[offset:offset + n]).decode("utf-8"))
+        except UnicodeDecodeError as err:
+            raise WeightsError(
+                f"weight {entry.name!r} (dtype string): element {len(out)} is not UTF-8 "
+                f"(byte {offset + err.start} of the weight stream: {err.reason}); the shard "
+                "is damaged or does not belong to this manifest") from None
         offset += n
     return np.array(out, dtype=object).reshape(entry.shape), offset
 
@@ -111,6 +121,46 @@ def _short_shard_error(manifest: Manifest, sizes: Sequence[int], entry: WeightEn
         "Re-download the model or check that every shard listed in weightsManifest is complete.")
 
 
+def check_stream_size(manifest: Manifest, sizes: Sequence[int]) -> None:
+    """Raise when shards of ``sizes`` bytes cannot hold exactly the manifest's weights.
+
+    Called with the files' ``stat`` sizes before any is read (so a sparse 16 GiB file
+    is refused unread) and again by :func:`decode_weights`. String weights take 4
+    bytes per element plus their text, known only by reading; their text may take
+    :data:`MAX_STRING_BYTES` at most.
+    """
+    expected = manifest.total_bytes
+    total = sum(sizes)
+    if expected is None:
+        least = sum(e.nbytes if e.nbytes is not None else 4 * e.size for e in manifest.entries)
+        if not least <= total <= least + MAX_STRING_BYTES:
+            raise ShardSizeError(
+                f"weight files hold {total} bytes but the manifest's weights take between "
+                f"{least} and {least + MAX_STRING_BYTES} bytes (string weights included; "
+                f"files: {dict(zip(manifest.paths, sizes, strict=True))}). The manifest and "
+                "shards do not belong together.")
+        return
+    if total == expected:
+        return
+    if total < expected:
+        offset = 0
+        for entry in manifest.entries:
+            needed = entry.nbytes or 0
+            if offset + needed > total:
+                raise _short_shard_error(manifest, sizes, entry, offset, needed)
+            offset += needed
+    raise _trailing_bytes_error(manifest, sizes, expected)
+
+
+def _trailing_bytes_error(manifest: Manifest, sizes: Sequence[int], used: int) -> ShardSizeError:
+    total = sum(sizes)
+    return ShardSizeError(
+        f"weight files hold {total} bytes but the manifest describes only {used}; "
+        f"{total - used} trailing bytes after the last weight "
+        f"(files: {dict(zip(manifest.paths, sizes, strict=True))}). The manifest and "
+        "shards do not belong together.")
+
+
 def decode_weights(manifest: Manifest, shards: Sequence[bytes]) -> dict[str, np.ndarray]:
     """Decode every non-optimizer weight; a duplicated name keeps the last entry (as TF.js).
 
@@ -124,6 +174,7 @@ def decode_weights(manifest: Manifest, shards: Sequence[bytes]) -> dict[str, np.
     if len(shards) != len(manifest.paths):
         raise WeightsError(f"expected {len(manifest.paths)} weight files, got {len(shards)}")
     sizes = [len(s) for s in shards]
+    check_stream_size(manifest, sizes)
     stream = _Stream(shards)
     offset = 0
     stored: list[tuple[WeightEntry, np.ndarray]] = []
@@ -142,11 +193,7 @@ def decode_weights(manifest: Manifest, shards: Sequence[bytes]) -> dict[str, np.
         if entry.group != "optimizer":
             stored.append((entry, raw))
     if offset != stream.size:
-        raise ShardSizeError(
-            f"weight files hold {stream.size} bytes but the manifest describes only {offset}; "
-            f"{stream.size - offset} trailing bytes after the last weight "
-            f"(files: {dict(zip(manifest.paths, sizes, strict=True))}). The manifest and "
-            "shards do not belong together.")
+        raise _trailing_bytes_error(manifest, sizes, offset)
     converted = sum(raw.size for entry, raw in stored if entry.quantization is not None)
     values = parallel_map(lambda item: _convert(*item), stored,
                           threads=converted >= PARALLEL_DECODE_MIN)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..errors import WeightsError
@@ -73,11 +73,54 @@ class Manifest:
         return sum(known) if len(known) == len(sizes) else None
 
 
-def _parse_quantization(name: str, raw: Mapping[str, Any], dtype: str) -> Quantization:
-    qdtype = raw.get("dtype")
-    if qdtype not in QUANTIZED_DTYPES:
-        raise WeightsError(f"weight {name!r}: unknown quantization dtype {qdtype!r} "
-                           f"(expected one of {', '.join(QUANTIZED_DTYPES)})")
+#: the highest rank a weight may have (TF.js's own tensors stop far below).
+MAX_RANK = 64
+
+_STORAGE = (*ELEMENT_BYTES, "string")
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond float range
+        return False
+
+
+def _is_dim(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class _Checker:
+    """Validates one manifest object's fields; every error names the object and the field."""
+
+    def __init__(self, raw: Mapping[str, Any], where: str):
+        self.raw, self.where = raw, where
+
+    def field(self, key: str, ok: Callable[[Any], bool], expected: str, default: Any) -> Any:
+        value = self.raw.get(key, default)
+        if not ok(value):
+            raise WeightsError(f"{self.where}, field {key!r}: expected {expected}, got "
+                               f"{_show(value)}; the weightsManifest is damaged, re-convert "
+                               "or re-download the model")
+        return value
+
+
+def _parse_quantization(name: str, raw: Mapping[str, Any], dtype: str,
+                        check: _Checker) -> Quantization:
+    qdtype = check.field("quantization", lambda q: q.get("dtype") in QUANTIZED_DTYPES,
+                         f"an object whose dtype is one of {', '.join(QUANTIZED_DTYPES)}",
+                         None)["dtype"]
     if qdtype == "float16":
         if dtype != "float32":
             raise WeightsError(f"weight {name!r}: float16 quantization needs dtype float32, "
@@ -86,50 +129,53 @@ def _parse_quantization(name: str, raw: Mapping[str, Any], dtype: str) -> Quanti
     if dtype not in ("float32", "int32"):
         raise WeightsError(f"weight {name!r}: {qdtype} quantization of dtype {dtype!r} "
                            "is not defined (only float32 and int32)")
-    try:
-        return Quantization(qdtype, float(raw["scale"]), float(raw["min"]))
-    except (KeyError, TypeError, ValueError) as err:
-        raise WeightsError(f"weight {name!r}: {qdtype} quantization needs numeric "
-                           f"'scale' and 'min', got {dict(raw)!r}") from err
+    fields = _Checker(raw, f"{check.where}, quantization")
+    scale = fields.field("scale", _is_number, "a finite number", None)
+    low = fields.field("min", _is_number, "a finite number", None)
+    return Quantization(qdtype, float(scale), float(low))
 
 
 def _parse_entry(raw: Any, where: str) -> WeightEntry:
-    if not isinstance(raw, Mapping) or "name" not in raw:
-        raise WeightsError(f"{where}: a weight entry must be an object with a 'name', got {raw!r}")
-    name = str(raw["name"])
-    dtype = raw.get("dtype", "float32")
-    if dtype not in ELEMENT_BYTES and dtype != "string":
-        raise WeightsError(f"weight {name!r}: unsupported dtype {dtype!r}")
-    shape = raw.get("shape", [])
-    if not isinstance(shape, Sequence) or not all(
-            isinstance(d, int) and d >= 0 for d in shape):
-        raise WeightsError(f"weight {name!r}: shape must be a list of non-negative ints, "
-                           f"got {shape!r}")
-    quant = raw.get("quantization")
+    if not isinstance(raw, Mapping):
+        raise WeightsError(f"{where}: a weight entry must be an object with a 'name', "
+                           f"got {_show(raw)}")
+    name = _Checker(raw, where).field("name", lambda v: isinstance(v, str), "a string", None)
+    check = _Checker(raw, f"{where} (weight {name!r})")
+    dtype = check.field("dtype", lambda v: isinstance(v, str) and v in _STORAGE,
+                        f"one of {', '.join(_STORAGE)}", "float32")
+    shape = check.field("shape", lambda v: _is_list(v) and len(v) <= MAX_RANK
+                        and all(_is_dim(d) for d in v),
+                        f"a list of at most {MAX_RANK} non-negative ints", [])
+    quant = check.field("quantization", lambda v: v is None or isinstance(v, Mapping),
+                        "an object", None)
+    group = check.field("group", lambda v: v is None or isinstance(v, str), "a string", None)
     return WeightEntry(
         name=name, shape=tuple(shape), dtype=dtype,
-        quantization=_parse_quantization(name, quant, dtype) if quant else None,
-        group=raw.get("group"))
+        quantization=_parse_quantization(name, quant, dtype, check) if quant else None,
+        group=group)
 
 
 def parse_manifest(raw: Any, *, source: str = "model.json") -> Manifest:
-    """Validate a ``weightsManifest`` list and flatten it into stream order."""
+    """Validate a ``weightsManifest`` list (every field's type, in one pass) and flatten it
+    into stream order."""
     if raw is None:
         return Manifest((), (), ())
-    if not isinstance(raw, Sequence) or isinstance(raw, (str, bytes)):
-        raise WeightsError(f"{source}: weightsManifest must be a list of groups")
+    if not _is_list(raw):
+        raise WeightsError(f"{source}: weightsManifest must be a list of groups, "
+                           f"got {_show(raw)}")
     paths: list[str] = []
     groups: list[int] = []
     entries: list[WeightEntry] = []
     for g, group in enumerate(raw):
+        where = f"{source}: weightsManifest[{g}]"
         if not isinstance(group, Mapping):
-            raise WeightsError(f"{source}: weightsManifest[{g}] must be an object")
-        group_paths = group.get("paths", [])
-        if not isinstance(group_paths, Sequence) or not all(
-                isinstance(p, str) for p in group_paths):
-            raise WeightsError(f"{source}: weightsManifest[{g}].paths must be a list of strings")
+            raise WeightsError(f"{where} must be an object, got {_show(group)}")
+        check = _Checker(group, where)
+        group_paths = check.field("paths", lambda v: _is_list(v) and all(
+            isinstance(p, str) for p in v), "a list of strings", [])
+        weights = check.field("weights", _is_list, "a list of weight entries", [])
         paths.extend(group_paths)
         groups.extend([g] * len(group_paths))
-        for i, w in enumerate(group.get("weights", [])):
-            entries.append(_parse_entry(w, f"{source}: weightsManifest[{g}].weights[{i}]"))
+        for i, w in enumerate(weights):
+            entries.append(_parse_entry(w, f"{where}.weights[{i}]"))
     return Manifest(tuple(paths), tuple(entries), tuple(groups))

@@ -98,7 +98,7 @@ def ensure(card: Card, folder: Path, *, verify: bool = False) -> Path:
             for group in artifacts.model_json.get("weightsManifest") or ():
                 for shard in group.get("paths") or ():
                     name = paths.check_relative(str(shard), model=artifacts.location)
-                    files[name] = _write(build, name, artifacts.read_shard(shard))
+                    files[name] = _write(build, name, artifacts.read_shard(shard, None))
             if artifacts.metadata is not None:
                 files["metadata.json"] = _write(build, "metadata.json",
                                                 json.dumps(artifacts.metadata).encode())

@@ -177,7 +177,7 @@ class CachedModel:
             files[name] = _store(self.folder, name, self.shards[name])
         self._save_record()
 
-    def read_shard(self, shard: str) -> bytes:
+    def read_shard(self, shard: str, limit: int | None = None) -> bytes:
         name = paths.check_relative(shard, model=self.url)
         if name in self.shards:
             return self.shards[name]
