@@ -30,3 +30,15 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: long-running (whole real models)")
+    config.addinivalue_line("markers", "fuzz_long: the long fuzz run, collected only with "
+                            "--fuzz-long N")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The long fuzz run is opt-in: without ``--fuzz-long`` it is deselected, not skipped."""
+    if config.getoption("--fuzz-long"):
+        return
+    keep = [item for item in items if item.get_closest_marker("fuzz_long") is None]
+    if len(keep) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep

@@ -135,11 +135,11 @@ def test_short_fuzz_run_of_topology_and_config_damage():
     _assert_no_failures(fuzz.fuzz(10, seed=0, families=mutations.CONFIG_FAMILIES))
 
 
+@pytest.mark.fuzz_long
 def test_long_fuzz_run(request):
-    """Opt-in: ``pytest tests/test_fuzz.py --fuzz-long 3000 --fuzz-seed 7``."""
+    """Opt-in: ``pytest tests/test_fuzz.py --fuzz-long 3000 --fuzz-seed 7`` (deselected
+    without ``--fuzz-long``, see conftest)."""
     cases = request.config.getoption("--fuzz-long")
-    if not cases:
-        pytest.skip("long fuzz run not requested (--fuzz-long N)")
     results = fuzz.fuzz(cases, seed=request.config.getoption("--fuzz-seed"),
                         jobs=os.cpu_count() or 2)
     print(fuzz.summary(results))

@@ -22,6 +22,19 @@ _UTF16_32_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE,
                   codecs.BOM_UTF16_BE)
 
 
+def looks_like_text(data: bytes) -> bool:
+    """Whether bytes the format sniffer calls binary are text in another encoding (a
+    byte-order mark, UTF-16/32 JSON, or mostly printable ASCII such as Latin-1 JSON),
+    which :func:`decode` then names, rather than some other binary file."""
+    if data.startswith(_UTF16_32_BOMS):
+        return True
+    head = data[:4096]
+    if head[:8].strip(b"\x00 \t\r\n")[:1] in (b"{", b"["):  # JSON's first character
+        return True
+    printable = sum(32 <= b < 127 or b in b"\t\r\n" for b in head)
+    return b"\x00" not in head and printable >= 0.9 * len(head)
+
+
 def decode(data: bytes, *, location: str) -> str:
     """UTF-8 text (a UTF-8 byte-order mark is dropped) or a :class:`ModelFormatError`."""
     # without a byte-order mark, UTF-16/32 JSON shows a NUL within its first two bytes

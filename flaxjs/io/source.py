@@ -72,6 +72,8 @@ def parse_model_text(data: bytes | str, *, location: str) -> dict[str, Any]:
     """Parse model.json text (also the JS-module form some npm packages ship)."""
     if isinstance(data, bytes):
         kind = sniff.kind_of(data[:sniff.HEAD_BYTES], location)
+        if kind == sniff.BINARY and jsontext.looks_like_text(data):
+            jsontext.decode(data, location=location)  # names the encoding (UTF-16, Latin-1)
         if kind is not None:
             raise _not_json(kind, location)
     text = jsontext.decode(data, location=location) if isinstance(data, bytes) else data
@@ -109,7 +111,7 @@ def from_keras_file(data: bytes | str, kind: str, location: str) -> Artifacts:
 def _binary_source(data: bytes | str, head: bytes, location: str) -> Artifacts | None:
     """Artifacts of a Keras file, an error for other model formats, ``None`` for text."""
     kind = sniff.kind_of(head, location)
-    if kind is None:
+    if kind is None or kind == sniff.BINARY:  # parse_model_text says what the bytes are
         return None
     if kind in (sniff.HDF5, sniff.ZIP):
         return from_keras_file(data, kind, location)
