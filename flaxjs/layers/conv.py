@@ -9,7 +9,9 @@ Files written by Keras 3 (which TF.js cannot load) get the Keras semantics inste
 
 from __future__ import annotations
 
+import functools
 import itertools
+import math
 from collections.abc import Sequence
 
 import flax.linen as nn
@@ -37,7 +39,8 @@ from .traits import Export, ExportContext, Foldable, Sample, is_default, refuse
 Pads = tuple[tuple[int, int], ...]
 
 #: depthwise lowering: "auto" (shifted slices on CPU, grouped conv elsewhere),
-#: "slices" or "grouped". Module-level so tests and benchmarks can force one.
+#: "slices", "grouped" or "slices-autodiff" (slices differentiated by JAX instead of
+#: by :func:`_depthwise_bwd`). Module-level so tests and benchmarks can force one.
 DEPTHWISE_IMPL = "auto"
 
 
@@ -93,7 +96,8 @@ def depthwise_nd(x, kernel, strides, pads: Pads, dilation, impl: str | None = No
     """Channels-last depthwise conv, kernel ``[*k, C, dm]``; output channel ``c·dm + m``.
 
     On CPU XLA's grouped convolution is far slower than a sum of ``prod(k)``
-    strided, shifted slices times per-channel weights, so that form is used there.
+    strided, shifted slices times per-channel weights, so that form is used there,
+    with its own backward pass (:func:`_depthwise_slices`).
     """
     x = _float(x, kernel)
     *ks, c, dm = kernel.shape
@@ -105,27 +109,133 @@ def depthwise_nd(x, kernel, strides, pads: Pads, dilation, impl: str | None = No
                                         rhs_dilation=tuple(dilation),
                                         dimension_numbers=_spec(len(ks)),
                                         feature_group_count=c)
-    # lax primitives throughout: this runs for every depthwise layer at trace time.
-    xp = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), *((lo, hi, 0) for lo, hi in pads),
-                                               (0, 0, 0)))
-    if dm > 1:
-        xp = jnp.repeat(xp, dm, axis=-1)
-    taps = kernel.reshape(-1, c * dm)
-    outs = [(n - (k - 1) * d - 1) // s + 1
-            for n, k, s, d in zip(xp.shape[1:-1], ks, strides, dilation, strict=True)]
-    out_shape = (xp.shape[0], *outs, c * dm)
-    total = None
+    static = (tuple(map(int, strides)), tuple((int(lo), int(hi)) for lo, hi in pads),
+              tuple(map(int, dilation)))
+    if impl == "slices-autodiff":  # the same forward, differentiated by JAX (for tests)
+        return _slices_forward(x, kernel, *static)
+    return _depthwise_slices(x, kernel, *static)
+
+
+def _pad(x, lo_hi: Sequence[tuple[int, int]], interior: Sequence[int] | None = None):
+    """Zero-pad (negative = crop) the spatial axes of a channels-last array."""
+    interior = interior or (0,) * len(lo_hi)
+    return lax.pad(x, jnp.zeros((), x.dtype),
+                   ((0, 0, 0), *((lo, hi, i) for (lo, hi), i in zip(lo_hi, interior,
+                                                                   strict=True)), (0, 0, 0)))
+
+
+def _windows(xp, ks, strides, dilation, outs, batch: tuple[int, int] | None = None):
+    """``(tap index, window)`` for every kernel tap: the strided slice of ``xp`` that tap
+    multiplies (``batch = (start, stop)`` keeps those images only)."""
+    lo_n, hi_n = batch or (0, xp.shape[0])
     for i, tap in enumerate(itertools.product(*(range(k) for k in ks))):
         start = [t * d for t, d in zip(tap, dilation, strict=True)]
-        window = lax.slice(xp, (0, *start, 0),
-                           (xp.shape[0], *(b + (o - 1) * s + 1 for b, o, s in
-                                           zip(start, outs, strides, strict=True)), c * dm),
+        yield i, lax.slice(xp, (lo_n, *start, 0),
+                           (hi_n, *(b + (o - 1) * s + 1 for b, o, s in
+                                    zip(start, outs, strides, strict=True)), xp.shape[-1]),
                            (1, *strides, 1))
+
+
+def _tap_sum(xp, taps, ks, strides, dilation, outs):
+    """``Σ_t window_t · taps[t]``: taps ``[prod(k), C']`` per channel of ``xp`` (lax only:
+    this runs for every depthwise layer at trace time)."""
+    out_shape = (xp.shape[0], *outs, xp.shape[-1])
+    total = None
+    for i, window in _windows(xp, ks, strides, dilation, outs):
         weight = lax.broadcast_in_dim(lax.index_in_dim(taps, i, keepdims=False), out_shape,
                                       (len(out_shape) - 1,))
         term = lax.mul(window, weight)
         total = term if total is None else lax.add(total, term)
     return total
+
+
+def _outs(sizes, ks, strides, dilation) -> list[int]:
+    return [(n - (k - 1) * d - 1) // s + 1
+            for n, k, s, d in zip(sizes, ks, strides, dilation, strict=True)]
+
+
+def _slices_forward(x, kernel, strides, pads, dilation):
+    """The depthwise forward pass as shifted slices times per-channel weights."""
+    *ks, c, dm = kernel.shape
+    xp = _pad(x, pads)
+    if dm > 1:
+        xp = jnp.repeat(xp, dm, axis=-1)
+    return _tap_sum(xp, kernel.reshape(-1, c * dm), ks, strides, dilation,
+                    _outs(xp.shape[1:-1], ks, strides, dilation))
+
+
+#: images summed per term of the kernel gradient's unrolled batch sum (see _kernel_grad)
+FOLD_TERMS = 16
+
+
+def _kernel_grad(xp, dy, ks, strides, dilation):
+    """``dW[t, c'] = Σ_{n,o} window_t[n,o,c'] · dy[n,o,c']`` over channels ``c'`` of ``xp``.
+
+    XLA:CPU materializes the products of a plain reduction and runs it as a tree of
+    reduce-windows (~30 ms per tap for 32×112×112×16). Here each tap's batch sum is
+    an unrolled chain of slice·slice adds (one loop fusion per tap, nothing
+    materialized but a 1/``FOLD_TERMS`` partial sum), and only that partial sum goes
+    through a reduction.
+    """
+    n = xp.shape[0]
+    terms = max(f for f in range(1, min(n, FOLD_TERMS) + 1) if n % f == 0)
+    chunk = n // terms
+    outs = dy.shape[1:-1]
+    partial: list = [None] * math.prod(ks)
+    for f in range(terms):
+        dyf = lax.slice_in_dim(dy, f * chunk, (f + 1) * chunk, axis=0)
+        for i, window in _windows(xp, ks, strides, dilation, outs, (f * chunk, (f + 1) * chunk)):
+            term = lax.mul(window, dyf)
+            partial[i] = term if partial[i] is None else lax.add(partial[i], term)
+    # [taps, chunk·H', W'·C'] summed over rows (wide contiguous rows), then over W'
+    cc = dy.shape[-1]
+    rows = chunk * math.prod(outs[:-1])
+    stacked = jnp.stack([p.reshape(rows, outs[-1] * cc) for p in partial])
+    return jnp.sum(jnp.sum(stacked, axis=1).reshape(len(partial), outs[-1], cc), axis=1)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _depthwise_slices(x, kernel, strides, pads, dilation):
+    """:func:`_slices_forward` with a backward pass XLA:CPU runs fast (same values up to
+    float summation order; tests compare it with JAX's own gradient)."""
+    return _slices_forward(x, kernel, strides, pads, dilation)
+
+
+def _depthwise_fwd(x, kernel, strides, pads, dilation):
+    return _slices_forward(x, kernel, strides, pads, dilation), (x, kernel)
+
+
+def _depthwise_bwd(strides, pads, dilation, residuals, dy):
+    """Input gradient: the correlation of ``dy`` (dilated by the strides, re-padded) with
+    the flipped kernel, one tap sum like the forward pass; kernel gradient: see
+    :func:`_kernel_grad`."""
+    x, kernel = residuals
+    *ks, c, dm = kernel.shape
+    outs = dy.shape[1:-1]
+    # dx[i] = Σ_t dy_dilated[i + lo - t·d] · w[t]: pad dy so that tap t' = k-1-t reads it
+    lo_hi = [((k - 1) * d - lo, n + lo - (o - 1) * s - 1)
+             for (lo, _), k, s, d, n, o in zip(pads, ks, strides, dilation, x.shape[1:-1], outs,
+                                               strict=True)]
+    dyp = _pad(dy, lo_hi, [s - 1 for s in strides])
+    flipped = jnp.flip(kernel, axis=tuple(range(len(ks))))
+    ones = (1,) * len(ks)
+    if dm == 1:
+        dx = _tap_sum(dyp, flipped.reshape(-1, c), ks, ones, dilation, x.shape[1:-1])
+    else:  # Σ over m of the channels c·dm + m
+        dx = None
+        for m in range(dm):
+            part = lax.slice_in_dim(dyp, m, c * dm, stride=dm, axis=dyp.ndim - 1)
+            term = _tap_sum(part, flipped[..., m].reshape(-1, c), ks, ones, dilation,
+                            x.shape[1:-1])
+            dx = term if dx is None else lax.add(dx, term)
+    xp = _pad(x, pads)
+    if dm > 1:
+        xp = jnp.repeat(xp, dm, axis=-1)
+    dw = _kernel_grad(xp, dy, ks, strides, dilation).reshape(kernel.shape)
+    return dx, dw
+
+
+_depthwise_slices.defvjp(_depthwise_fwd, _depthwise_bwd)
 
 
 def bias_add(y, bias):
