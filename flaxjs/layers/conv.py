@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import math
 from collections.abc import Sequence
 
 import flax.linen as nn
@@ -20,7 +19,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from ..topology.spec import LayerSpec
-from . import activations, initializers
+from . import activations, channel_sums, initializers
 from .base import (
     KerasLayer,
     Shape,
@@ -124,14 +123,13 @@ def _pad(x, lo_hi: Sequence[tuple[int, int]], interior: Sequence[int] | None = N
                                                                    strict=True)), (0, 0, 0)))
 
 
-def _windows(xp, ks, strides, dilation, outs, batch: tuple[int, int] | None = None):
+def _windows(xp, ks, strides, dilation, outs):
     """``(tap index, window)`` for every kernel tap: the strided slice of ``xp`` that tap
-    multiplies (``batch = (start, stop)`` keeps those images only)."""
-    lo_n, hi_n = batch or (0, xp.shape[0])
+    multiplies."""
     for i, tap in enumerate(itertools.product(*(range(k) for k in ks))):
         start = [t * d for t, d in zip(tap, dilation, strict=True)]
-        yield i, lax.slice(xp, (lo_n, *start, 0),
-                           (hi_n, *(b + (o - 1) * s + 1 for b, o, s in
+        yield i, lax.slice(xp, (0, *start, 0),
+                           (xp.shape[0], *(b + (o - 1) * s + 1 for b, o, s in
                                     zip(start, outs, strides, strict=True)), xp.shape[-1]),
                            (1, *strides, 1))
 
@@ -164,34 +162,14 @@ def _slices_forward(x, kernel, strides, pads, dilation):
                     _outs(xp.shape[1:-1], ks, strides, dilation))
 
 
-#: images summed per term of the kernel gradient's unrolled batch sum (see _kernel_grad)
-FOLD_TERMS = 16
-
-
 def _kernel_grad(xp, dy, ks, strides, dilation):
-    """``dW[t, c'] = Σ_{n,o} window_t[n,o,c'] · dy[n,o,c']`` over channels ``c'`` of ``xp``.
-
-    XLA:CPU materializes the products of a plain reduction and runs it as a tree of
-    reduce-windows (~30 ms per tap for 32×112×112×16). Here each tap's batch sum is
-    an unrolled chain of slice·slice adds (one loop fusion per tap, nothing
-    materialized but a 1/``FOLD_TERMS`` partial sum), and only that partial sum goes
-    through a reduction.
-    """
-    n = xp.shape[0]
-    terms = max(f for f in range(1, min(n, FOLD_TERMS) + 1) if n % f == 0)
-    chunk = n // terms
+    """``dW[t, c'] = Σ_{n,o} window_t[n,o,c'] · dy[n,o,c']`` over channels ``c'`` of ``xp``,
+    each tap's sum folded as :mod:`.channel_sums` does (JAX's own gradient is nine
+    plain reductions, which XLA:CPU runs several times slower)."""
     outs = dy.shape[1:-1]
-    partial: list = [None] * math.prod(ks)
-    for f in range(terms):
-        dyf = lax.slice_in_dim(dy, f * chunk, (f + 1) * chunk, axis=0)
-        for i, window in _windows(xp, ks, strides, dilation, outs, (f * chunk, (f + 1) * chunk)):
-            term = lax.mul(window, dyf)
-            partial[i] = term if partial[i] is None else lax.add(partial[i], term)
-    # [taps, chunk·H', W'·C'] summed over rows (wide contiguous rows), then over W'
-    cc = dy.shape[-1]
-    rows = chunk * math.prod(outs[:-1])
-    stacked = jnp.stack([p.reshape(rows, outs[-1] * cc) for p in partial])
-    return jnp.sum(jnp.sum(stacked, axis=1).reshape(len(partial), outs[-1], cc), axis=1)
+    partials = [channel_sums.fold_rows(lax.mul, window, dy)
+                for _, window in _windows(xp, ks, strides, dilation, outs)]
+    return channel_sums.finish(jnp.stack(partials), lead=1)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
