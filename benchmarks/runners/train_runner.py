@@ -27,10 +27,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
-
-import numpy as np
 
 
 def rss_mb() -> float:
