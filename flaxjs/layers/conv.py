@@ -165,10 +165,18 @@ def _slices_forward(x, kernel, strides, pads, dilation):
 def _kernel_grad(xp, dy, ks, strides, dilation):
     """``dW[t, c'] = Σ_{n,o} window_t[n,o,c'] · dy[n,o,c']`` over channels ``c'`` of ``xp``,
     each tap's sum folded as :mod:`.channel_sums` does (JAX's own gradient is nine
-    plain reductions, which XLA:CPU runs several times slower)."""
+    plain reductions, which XLA:CPU runs several times slower). Batch chunks are cut
+    before the windows, so that XLA fuses each window into its fold."""
     outs = dy.shape[1:-1]
-    partials = [channel_sums.fold_rows(lax.mul, window, dy)
-                for _, window in _windows(xp, ks, strides, dilation, outs)]
+
+    def products(xs, dys):
+        return [lax.mul(window, dys) for _, window in _windows(xs, ks, strides, dilation, outs)]
+
+    if channel_sums.batch_foldable(dy):
+        partials = channel_sums.fold_batch(products, xp, dy)
+    else:
+        partials = [channel_sums.fold_rows(lax.mul, window, dy)
+                    for _, window in _windows(xp, ks, strides, dilation, outs)]
     return channel_sums.finish(jnp.stack(partials), lead=1)
 
 
@@ -206,7 +214,9 @@ def _depthwise_bwd(strides, pads, dilation, residuals, dy):
             term = _tap_sum(part, flipped[..., m].reshape(-1, c), ks, ones, dilation,
                             x.shape[1:-1])
             dx = term if dx is None else lax.add(dx, term)
-    xp = _pad(x, pads)
+    # the forward pass's padded input, behind a barrier: XLA would otherwise share each
+    # tap's window between both passes and materialize it instead of fusing it
+    xp = lax.optimization_barrier(_pad(x, pads))
     if dm > 1:
         xp = jnp.repeat(xp, dm, axis=-1)
     dw = _kernel_grad(xp, dy, ks, strides, dilation).reshape(kernel.shape)
