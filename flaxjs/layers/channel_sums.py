@@ -26,7 +26,7 @@ Array = jax.Array
 FOLD_TERMS = 16
 
 
-def _terms(rows: int) -> int:
+def terms(rows: int) -> int:
     """Chunks to fold ``rows`` into: the largest divisor up to :data:`FOLD_TERMS`."""
     return max(f for f in range(1, min(rows, FOLD_TERMS) + 1) if rows % f == 0)
 
@@ -34,10 +34,10 @@ def _terms(rows: int) -> int:
 def _fold(fn: Callable[..., Any], views: list[Array], axis: int) -> Any:
     """``Σ_f fn(*(chunk f of each view along axis))``, an unrolled chain of adds (``fn``
     may return a pytree)."""
-    terms = _terms(views[0].shape[axis])
-    chunk = views[0].shape[axis] // terms
+    count = terms(views[0].shape[axis])
+    chunk = views[0].shape[axis] // count
     total = None
-    for f in range(terms):
+    for f in range(count):
         term = fn(*(lax.slice_in_dim(v, f * chunk, (f + 1) * chunk, axis=axis) for v in views))
         total = term if total is None else jax.tree.map(lax.add, total, term)
     assert total is not None
@@ -46,7 +46,7 @@ def _fold(fn: Callable[..., Any], views: list[Array], axis: int) -> Any:
 
 def batch_foldable(x: Array) -> bool:
     """Whether the batch axis has enough chunks to fold over (see :func:`fold_batch`)."""
-    return x.ndim > 2 and _terms(x.shape[0]) >= FOLD_TERMS // 2
+    return x.ndim > 2 and terms(x.shape[0]) >= FOLD_TERMS // 2
 
 
 def fold_batch(fn: Callable[..., Any], *arrays: Array) -> Any:
@@ -87,4 +87,5 @@ def channel_sum(fn: Callable[..., Array], *arrays: Array) -> Array:
     return finish(fold_rows(fn, *arrays))
 
 
-__all__ = ["FOLD_TERMS", "batch_foldable", "channel_sum", "finish", "fold_batch", "fold_rows"]
+__all__ = ["FOLD_TERMS", "batch_foldable", "channel_sum", "finish", "fold_batch", "fold_rows",
+           "terms"]

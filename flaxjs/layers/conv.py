@@ -84,11 +84,51 @@ def _float(x, like):
 
 
 def conv_nd(x, kernel, strides, pads: Pads, dilation, groups: int = 1):
-    """Channels-last N-d cross-correlation with a ``[*k, in/groups, out]`` kernel."""
-    return lax.conv_general_dilated(_float(x, kernel), kernel, tuple(strides), pads,
+    """Channels-last N-d cross-correlation with a ``[*k, in/groups, out]`` kernel
+    (1×1 kernels, stride 1: :func:`_pointwise`, the same forward pass)."""
+    x = _float(x, kernel)
+    rank = kernel.ndim - 2
+    if (groups == 1 and all(k == 1 for k in kernel.shape[:rank]) and set(strides) <= {1}
+            and all(tuple(p) == (0, 0) for p in pads)):
+        return _pointwise(x, kernel)
+    return lax.conv_general_dilated(x, kernel, tuple(strides), pads,
                                     rhs_dilation=tuple(dilation),
-                                    dimension_numbers=_spec(kernel.ndim - 2),
+                                    dimension_numbers=_spec(rank),
                                     feature_group_count=groups)
+
+
+def _conv1x1(x, kernel):
+    rank = kernel.ndim - 2
+    return lax.conv_general_dilated(x, kernel, (1,) * rank, ((0, 0),) * rank,
+                                    dimension_numbers=_spec(rank))
+
+
+@jax.custom_vjp
+def _pointwise(x, kernel):
+    """A 1×1 convolution whose kernel gradient ``Σ_p x[p]ᵀ·dy[p]`` is a batched dot over
+    ``FOLD_TERMS`` position chunks, summed: XLA:CPU lowers JAX's own (a convolution
+    with batch and channels swapped) to transposed copies of both operands and one
+    dot whose huge contraction it cannot split over the cores (2-20× slower)."""
+    return _conv1x1(x, kernel)
+
+
+def _pointwise_fwd(x, kernel):
+    return _conv1x1(x, kernel), (x, kernel)
+
+
+def _pointwise_bwd(residuals, dy):
+    x, kernel = residuals
+    (dx,) = jax.vjp(lambda a: _conv1x1(a, kernel), x)[1](dy)
+    c_in, c_out = kernel.shape[-2:]
+    positions = x.size // c_in
+    terms = channel_sums.terms(positions)
+    xs = x.reshape(terms, positions // terms, c_in)
+    dys = dy.reshape(terms, positions // terms, c_out)
+    dw = lax.dot_general(xs, dys, (((1,), (1,)), ((0,), (0,))))
+    return dx, jnp.sum(dw, axis=0).reshape(kernel.shape)
+
+
+_pointwise.defvjp(_pointwise_fwd, _pointwise_bwd)
 
 
 def depthwise_nd(x, kernel, strides, pads: Pads, dilation, impl: str | None = None):
