@@ -1,21 +1,22 @@
-"""Train steps per second with the base frozen versus fully fine-tuned, and an inference step.
+"""Training steps/s of flaxjs against TF-CPU (tf-keras) and Keras 3 on JAX, same run.
 
-The model is a pretrained TF.js MobileNet cut at ``--cut`` plus a
-GlobalAveragePooling2D + Dense head. Three jitted steps run on the same batch:
+Each model is cut at a feature layer and gets GlobalAveragePooling2D + Dense(10,
+softmax), adam(1e-3), sparse categorical cross-entropy, one fixed batch. Three modes:
 
-* ``inference``: ``predict_step`` (forward only, inference mode);
-* ``frozen``: ``train_step`` with the base frozen (``model.freeze()``: only the head
-  is differentiated; frozen BatchNormalization layers run in inference mode);
-* ``full``: ``train_step`` with every layer trainable (batch statistics, full backward).
+* ``frozen``: the base frozen, only the head trains;
+* ``full``: every layer trains (batch statistics, the whole backward pass);
+* ``top``: the head and the model's last block train.
 
-It prints steps/s, ``full/frozen`` (how much faster a frozen base trains) and
-``frozen/inference`` (the overhead of training a head over running the base;
-the target is <= 1.3). Not a timed test: the test suite runs it with tiny settings.
+Every (model, mode, system) runs in a fresh process (``runners/train_runner.py``):
+``--warmup`` steps, then the median of ``--steps`` timed steps; rounds are
+interleaved (each round runs every system once per model and mode) and the table
+shows the median over rounds. The processes also record their resident memory
+before the first step and at the peak. Not a timed test: the suite runs it tiny.
 
 Usage::
 
-  python benchmarks/bench_train.py                      # batch 32, 224x224, on jax's default device
-  python benchmarks/bench_train.py --batch 64 --size 160 --steps 50 --json
+  python benchmarks/bench_train.py --baseline-python $VENV/bin/python   # all models
+  python benchmarks/bench_train.py --models mobilenet_v1 --modes full --rounds 3
 """
 
 from __future__ import annotations
@@ -24,117 +25,121 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import jax
-import numpy as np
-import optax
-
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MODEL = Path(os.environ.get("FLAXJS_SHARED", ROOT.parent / "shared")) / "corpus" / \
-    "wild" / "mobilenet-v1-0.25-224"
+WILD = Path(os.environ.get("FLAXJS_SHARED", ROOT.parent / "shared")) / "corpus" / "wild"
+RUNNER = ROOT / "benchmarks" / "runners" / "train_runner.py"
+
+#: name -> (folder, feature layer to cut at, input size, the last block's layer patterns)
+MODELS: dict[str, tuple[Path, str, int, tuple[str, ...]]] = {
+    "mobilenet_v1": (WILD / "mobilenet-v1-0.25-224", "conv_pw_13_relu", 224,
+                     ("conv_dw_13*", "conv_pw_13*")),
+    "nsfwjs_mobilenet_v2": (WILD / "nsfwjs-mobilenet-v2-uint8", "out_relu", 224,
+                            ("block_16_*", "Conv_1*")),
+    "nsfwjs_inception_v3": (WILD / "nsfwjs-inception-v3", "mixed10", 299,
+                            ("conv2d_8[6-9]", "conv2d_9[0-4]", "batch_normalization_8[6-9]",
+                             "batch_normalization_9[0-4]")),
+}
+SYSTEMS = ("flaxjs", "tfkeras", "keras3-jax")
+MODES = ("frozen", "full", "top")
 
 
-def _time(fns: dict[str, Any], states: dict[str, Any], steps: int, warmup: int
-          ) -> dict[str, float]:
-    """Median seconds per call of ``state = fn(state)`` for each named step.
-
-    The steps are timed in interleaved rounds, so that a machine whose load changes
-    during the run (shared CI runners) slows them alike. (The much heavier full
-    fine-tuning step is timed on its own: right after it, the next step pays for
-    freeing its buffers.)
-    """
-    for name, fn in fns.items():
-        for _ in range(warmup):
-            states[name] = jax.block_until_ready(fn(states[name]))
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(steps):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            states[name] = jax.block_until_ready(fn(states[name]))
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(ts) for name, ts in times.items()}
+def measure(system: str, model: str, mode: str, args: argparse.Namespace, out: Path
+            ) -> dict[str, Any]:
+    folder, cut, size, top = MODELS[model]
+    python = sys.executable if system == "flaxjs" else args.baseline_python
+    cmd = [python, str(RUNNER), "--system", system, "--model", args.model_dir or str(folder),
+           "--cut", args.cut or cut, "--mode", mode, "--top", *top, "--batch", str(args.batch),
+           "--size", str(args.size or size), "--steps", str(args.steps),
+           "--warmup", str(args.warmup), "--out", str(out)]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    if not out.is_file():
+        return {"system": system, "error": (proc.stderr.strip().splitlines() or ["no result"])[-1]}
+    result = json.loads(out.read_text())
+    result["wall_s"] = time.perf_counter() - start
+    return result
 
 
-def run(model_path: str | os.PathLike[str] = DEFAULT_MODEL, *, cut: str = "conv_pw_13_relu",
-        batch: int = 32, size: int = 224, classes: int = 10, steps: int = 20, warmup: int = 3,
-        seed: int = 0) -> dict[str, Any]:
-    """Measure the three steps; returns a dict of timings and ratios."""
-    import flaxjs
-    from flaxjs import finetune as ft
-    from flaxjs import keras as K  # noqa: N812 - the Keras-style namespace
+def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
+    ok = [r for r in results if "error" not in r]
+    if not ok:
+        return {"error": results[0].get("error", "failed") if results else "not run"}
+    sps = [r["steps_per_s"] for r in ok]
+    return {"steps_per_s": statistics.median(sps), "min": min(sps), "max": max(sps),
+            "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in ok),
+            "rss_before_mb": statistics.median(r["rss_before_mb"] for r in ok),
+            "first_step_s": statistics.median(r["first_step_s"] for r in ok),
+            "trainable_params": ok[0].get("trainable_params"), "rounds": len(ok)}
 
-    base = flaxjs.load(model_path).truncate(cut)
-    head = [K.GlobalAveragePooling2D(name="pool"), K.Dense(classes, activation="softmax",
-                                                           name="logits")]
-    key = jax.random.key(seed)
-    full_model = base.extend(head, key=key)
-    frozen_model = base.freeze().extend(head, key=key)
-    rng = np.random.default_rng(seed)
-    channels = base.input_specs[0].shape[-1] or 3
-    x = rng.uniform(-1, 1, (batch, size, size, channels)).astype(np.float32)
-    y = rng.integers(0, classes, batch).astype(np.int32)
-    data = jax.device_put((x, y))
-    loss = "sparse_categorical_crossentropy"
 
-    frozen = ft.TrainState.create(frozen_model, optax.adam(1e-3))
-    full = ft.TrainState.create(full_model, optax.adam(1e-3))
-
-    def infer(state: Any) -> Any:
-        ft.predict_step(state, data[0]).block_until_ready()
-        return state
-
-    def train(state: Any) -> Any:
-        return ft.train_step(state, data, loss=loss)[0]
-
-    timed = _time({"inference": infer, "frozen": train}, {"inference": frozen, "frozen": frozen},
-                  steps, warmup)
-    t_infer, t_frozen = timed["inference"], timed["frozen"]
-    t_full = _time({"full": train}, {"full": full}, steps, warmup)["full"]
-    n_frozen, n_total = ft.masks.count(frozen.params, frozen.mask)
-    return {
-        "device": str(jax.devices()[0].device_kind), "devices": jax.device_count(),
-        "model": Path(model_path).name, "cut": cut, "batch": batch, "size": size,
-        "trainable_params": {"frozen": n_frozen, "full": n_total},
-        "steps_per_s": {"inference": 1 / t_infer, "frozen": 1 / t_frozen, "full": 1 / t_full},
-        "full_over_frozen_time": t_full / t_frozen,
-        "frozen_over_inference_time": t_frozen / t_infer,
-    }
+def table(summary: dict[str, dict[str, dict[str, Any]]], args: argparse.Namespace) -> str:
+    lines = [f"batch {args.batch}, medians of {args.steps} steps after {args.warmup} warm-ups, "
+             f"median over {args.rounds} interleaved round(s) (min-max in brackets)", "",
+             "| model | mode | system | steps/s | flaxjs / system | peak RSS MiB (before "
+             "the first step) | first step s |", "|---|---|---|---|---|---|---|"]
+    for key, by_system in summary.items():
+        model, mode = key.split("/")
+        ours = by_system.get("flaxjs", {}).get("steps_per_s")
+        for system, s in by_system.items():
+            if "error" in s:
+                why = [line for line in s["error"].splitlines() if line.strip()][-1].strip()
+                lines.append(f"| {model} | {mode} | {system} | skipped: {why[:100]} | | | |")
+                continue
+            ratio = "" if system == "flaxjs" or not ours else f"**{ours / s['steps_per_s']:.2f}x**"
+            lines.append(f"| {model} | {mode} | {system} | {s['steps_per_s']:.2f} "
+                         f"({s['min']:.2f}-{s['max']:.2f}) | {ratio} | {s['peak_rss_mb']:,.0f} "
+                         f"({s['rss_before_mb']:,.0f}) | {s['first_step_s']:.1f} |")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=str(DEFAULT_MODEL), help="TF.js model folder or URL")
-    parser.add_argument("--cut", default="conv_pw_13_relu")
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--size", type=int, default=224)
-    parser.add_argument("--classes", type=int, default=10)
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args(argv)
-    result = run(args.model, cut=args.cut, batch=args.batch, size=args.size,
-                 classes=args.classes, steps=args.steps, warmup=args.warmup)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--models", default=",".join(MODELS), help=f"from {', '.join(MODELS)}")
+    ap.add_argument("--modes", default=",".join(MODES))
+    ap.add_argument("--systems", default=",".join(SYSTEMS))
+    ap.add_argument("--baseline-python", default=sys.executable,
+                    help="interpreter with tensorflow + tf-keras / keras 3 + jax")
+    ap.add_argument("--model-dir", help="another TF.js model folder (with --models one name, "
+                    "whose cut and size it replaces when --cut/--size are given)")
+    ap.add_argument("--cut")
+    ap.add_argument("--size", type=int)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--steps", type=int, default=8)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--json", help="write every raw result and the summary here")
+    args = ap.parse_args(argv)
+    models, modes = args.models.split(","), args.modes.split(",")
+    systems = args.systems.split(",")
+    raw: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.rounds):
+            for model in models:
+                for mode in modes:
+                    for system in systems:
+                        out = Path(tmp) / f"{r}-{model}-{mode}-{system}.json"
+                        result = measure(system, model, mode, args, out)
+                        raw.setdefault(f"{model}/{mode}", {}).setdefault(system, []).append(
+                            result)
+                        print(f"round {r + 1} {model} {mode} {system}: "
+                              f"{result.get('steps_per_s', result.get('error'))}", flush=True)
+    summary = {key: {system: summarize(rs) for system, rs in by_system.items()}
+               for key, by_system in raw.items()}
+    text = table(summary, args)
+    print(text)
+    result = {"summary": summary, "raw": raw, "table": text, "settings": vars(args)}
     if args.json:
-        print(json.dumps(result))
-    else:
-        sps = result["steps_per_s"]
-        print(f"{result['model']} cut at {result['cut']}, batch {result['batch']} x "
-              f"{result['size']}x{result['size']}, {result['devices']} x {result['device']}")
-        print(f"  inference step      {sps['inference']:9.2f} steps/s")
-        print(f"  train, base frozen  {sps['frozen']:9.2f} steps/s "
-              f"({result['trainable_params']['frozen']:,} trainable params)")
-        print(f"  train, full         {sps['full']:9.2f} steps/s "
-              f"({result['trainable_params']['full']:,} params)")
-        print(f"  frozen is {result['full_over_frozen_time']:.2f}x faster than full fine-tuning")
-        print(f"  frozen train step = {result['frozen_over_inference_time']:.2f}x an inference "
-              "step (target <= 1.3)")
+        Path(args.json).write_text(json.dumps(result, indent=1, default=str))
     return result
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     main()

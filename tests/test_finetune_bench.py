@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 from pathlib import Path
 
 import pytest
@@ -20,11 +19,14 @@ def test_bench_train_runs_with_tiny_settings(capsys):
     spec = importlib.util.spec_from_file_location("bench_train", SCRIPT)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    result = bench.main(["--model", str(MOBILENET), "--cut", "conv_pw_1_relu", "--batch", "2",
-                         "--size", "32", "--steps", "1", "--warmup", "1", "--json"])
-    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert printed["cut"] == "conv_pw_1_relu"
-    for key in ("inference", "frozen", "full"):
-        assert result["steps_per_s"][key] > 0
-    assert result["full_over_frozen_time"] > 0 and result["frozen_over_inference_time"] > 0
-    assert 0 < result["trainable_params"]["frozen"] < result["trainable_params"]["full"]
+    # this interpreter has no tensorflow: the baseline's row says why it was skipped
+    result = bench.main(["--models", "mobilenet_v1", "--model-dir", str(MOBILENET),
+                         "--cut", "conv_pw_1_relu", "--size", "32", "--batch", "2",
+                         "--steps", "1", "--warmup", "1", "--rounds", "1",
+                         "--modes", "frozen,full", "--systems", "flaxjs,tfkeras"])
+    printed = capsys.readouterr().out
+    frozen, full = (result["summary"][f"mobilenet_v1/{m}"]["flaxjs"] for m in ("frozen", "full"))
+    assert frozen["steps_per_s"] > 0 and full["peak_rss_mb"] >= full["rss_before_mb"] > 0
+    assert 0 < frozen["trainable_params"] < full["trainable_params"]
+    assert "tensorflow" in result["summary"]["mobilenet_v1/full"]["tfkeras"]["error"]
+    assert "| mobilenet_v1 | full | tfkeras | skipped: " in printed

@@ -9,6 +9,7 @@ Files written by Keras 3 (which TF.js cannot load) get the Keras semantics inste
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Sequence
 
@@ -19,7 +20,7 @@ from jax import lax
 
 from ..errors import LayerFitError
 from ..topology.spec import LayerSpec
-from . import activations, initializers
+from . import activations, channel_sums, initializers
 from .base import (
     KerasLayer,
     Shape,
@@ -40,7 +41,8 @@ from .traits import Export, ExportContext, Foldable, Sample, is_default, refuse
 Pads = tuple[tuple[int, int], ...]
 
 #: depthwise lowering: "auto" (shifted slices on CPU, grouped conv elsewhere),
-#: "slices" or "grouped". Module-level so tests and benchmarks can force one.
+#: "slices", "grouped" or "slices-autodiff" (slices differentiated by JAX instead of
+#: by :func:`_depthwise_bwd`). Module-level so tests and benchmarks can force one.
 DEPTHWISE_IMPL = "auto"
 
 
@@ -91,18 +93,59 @@ def _float(x, like):
 
 
 def conv_nd(x, kernel, strides, pads: Pads, dilation, groups: int = 1):
-    """Channels-last N-d cross-correlation with a ``[*k, in/groups, out]`` kernel."""
-    return lax.conv_general_dilated(_float(x, kernel), kernel, tuple(strides), pads,
+    """Channels-last N-d cross-correlation with a ``[*k, in/groups, out]`` kernel
+    (1×1 kernels, stride 1: :func:`_pointwise`, the same forward pass)."""
+    x = _float(x, kernel)
+    rank = kernel.ndim - 2
+    if (groups == 1 and all(k == 1 for k in kernel.shape[:rank]) and set(strides) <= {1}
+            and all(tuple(p) == (0, 0) for p in pads)):
+        return _pointwise(x, kernel)
+    return lax.conv_general_dilated(x, kernel, tuple(strides), pads,
                                     rhs_dilation=tuple(dilation),
-                                    dimension_numbers=_spec(kernel.ndim - 2),
+                                    dimension_numbers=_spec(rank),
                                     feature_group_count=groups)
+
+
+def _conv1x1(x, kernel):
+    rank = kernel.ndim - 2
+    return lax.conv_general_dilated(x, kernel, (1,) * rank, ((0, 0),) * rank,
+                                    dimension_numbers=_spec(rank))
+
+
+@jax.custom_vjp
+def _pointwise(x, kernel):
+    """A 1×1 convolution whose kernel gradient ``Σ_p x[p]ᵀ·dy[p]`` is a batched dot over
+    ``FOLD_TERMS`` position chunks, summed: XLA:CPU lowers JAX's own (a convolution
+    with batch and channels swapped) to transposed copies of both operands and one
+    dot whose huge contraction it cannot split over the cores (2-20× slower)."""
+    return _conv1x1(x, kernel)
+
+
+def _pointwise_fwd(x, kernel):
+    return _conv1x1(x, kernel), (x, kernel)
+
+
+def _pointwise_bwd(residuals, dy):
+    x, kernel = residuals
+    (dx,) = jax.vjp(lambda a: _conv1x1(a, kernel), x)[1](dy)
+    c_in, c_out = kernel.shape[-2:]
+    positions = x.size // c_in
+    terms = channel_sums.terms(positions)
+    xs = x.reshape(terms, positions // terms, c_in)
+    dys = dy.reshape(terms, positions // terms, c_out)
+    dw = lax.dot_general(xs, dys, (((1,), (1,)), ((0,), (0,))))
+    return dx, jnp.sum(dw, axis=0).reshape(kernel.shape)
+
+
+_pointwise.defvjp(_pointwise_fwd, _pointwise_bwd)
 
 
 def depthwise_nd(x, kernel, strides, pads: Pads, dilation, impl: str | None = None):
     """Channels-last depthwise conv, kernel ``[*k, C, dm]``; output channel ``c·dm + m``.
 
     On CPU XLA's grouped convolution is far slower than a sum of ``prod(k)``
-    strided, shifted slices times per-channel weights, so that form is used there.
+    strided, shifted slices times per-channel weights, so that form is used there,
+    with its own backward pass (:func:`_depthwise_slices`).
     """
     x = _float(x, kernel)
     *ks, c, dm = kernel.shape
@@ -114,27 +157,122 @@ def depthwise_nd(x, kernel, strides, pads: Pads, dilation, impl: str | None = No
                                         rhs_dilation=tuple(dilation),
                                         dimension_numbers=_spec(len(ks)),
                                         feature_group_count=c)
-    # lax primitives throughout: this runs for every depthwise layer at trace time.
-    xp = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), *((lo, hi, 0) for lo, hi in pads),
-                                               (0, 0, 0)))
-    if dm > 1:
-        xp = jnp.repeat(xp, dm, axis=-1)
-    taps = kernel.reshape(-1, c * dm)
-    outs = [(n - (k - 1) * d - 1) // s + 1
-            for n, k, s, d in zip(xp.shape[1:-1], ks, strides, dilation, strict=True)]
-    out_shape = (xp.shape[0], *outs, c * dm)
-    total = None
+    static = (tuple(map(int, strides)), tuple((int(lo), int(hi)) for lo, hi in pads),
+              tuple(map(int, dilation)))
+    if impl == "slices-autodiff":  # the same forward, differentiated by JAX (for tests)
+        return _slices_forward(x, kernel, *static)
+    return _depthwise_slices(x, kernel, *static)
+
+
+def _pad(x, lo_hi: Sequence[tuple[int, int]], interior: Sequence[int] | None = None):
+    """Zero-pad (negative = crop) the spatial axes of a channels-last array."""
+    interior = interior or (0,) * len(lo_hi)
+    return lax.pad(x, jnp.zeros((), x.dtype),
+                   ((0, 0, 0), *((lo, hi, i) for (lo, hi), i in zip(lo_hi, interior,
+                                                                   strict=True)), (0, 0, 0)))
+
+
+def _windows(xp, ks, strides, dilation, outs):
+    """``(tap index, window)`` for every kernel tap: the strided slice of ``xp`` that tap
+    multiplies."""
     for i, tap in enumerate(itertools.product(*(range(k) for k in ks))):
         start = [t * d for t, d in zip(tap, dilation, strict=True)]
-        window = lax.slice(xp, (0, *start, 0),
+        yield i, lax.slice(xp, (0, *start, 0),
                            (xp.shape[0], *(b + (o - 1) * s + 1 for b, o, s in
-                                           zip(start, outs, strides, strict=True)), c * dm),
+                                    zip(start, outs, strides, strict=True)), xp.shape[-1]),
                            (1, *strides, 1))
+
+
+def _tap_sum(xp, taps, ks, strides, dilation, outs):
+    """``Σ_t window_t · taps[t]``: taps ``[prod(k), C']`` per channel of ``xp`` (lax only:
+    this runs for every depthwise layer at trace time)."""
+    out_shape = (xp.shape[0], *outs, xp.shape[-1])
+    total = None
+    for i, window in _windows(xp, ks, strides, dilation, outs):
         weight = lax.broadcast_in_dim(lax.index_in_dim(taps, i, keepdims=False), out_shape,
                                       (len(out_shape) - 1,))
         term = lax.mul(window, weight)
         total = term if total is None else lax.add(total, term)
     return total
+
+
+def _outs(sizes, ks, strides, dilation) -> list[int]:
+    return [(n - (k - 1) * d - 1) // s + 1
+            for n, k, s, d in zip(sizes, ks, strides, dilation, strict=True)]
+
+
+def _slices_forward(x, kernel, strides, pads, dilation):
+    """The depthwise forward pass as shifted slices times per-channel weights."""
+    *ks, c, dm = kernel.shape
+    xp = _pad(x, pads)
+    if dm > 1:
+        xp = jnp.repeat(xp, dm, axis=-1)
+    return _tap_sum(xp, kernel.reshape(-1, c * dm), ks, strides, dilation,
+                    _outs(xp.shape[1:-1], ks, strides, dilation))
+
+
+def _kernel_grad(xp, dy, ks, strides, dilation):
+    """``dW[t, c'] = Σ_{n,o} window_t[n,o,c'] · dy[n,o,c']`` over channels ``c'`` of ``xp``,
+    each tap's sum folded as :mod:`.channel_sums` does (JAX's own gradient is nine
+    plain reductions, which XLA:CPU runs several times slower). Batch chunks are cut
+    before the windows, so that XLA fuses each window into its fold."""
+    outs = dy.shape[1:-1]
+
+    def products(xs, dys):
+        return [lax.mul(window, dys) for _, window in _windows(xs, ks, strides, dilation, outs)]
+
+    if channel_sums.batch_foldable(dy):
+        partials = channel_sums.fold_batch(products, xp, dy)
+    else:
+        partials = [channel_sums.fold_rows(lax.mul, window, dy)
+                    for _, window in _windows(xp, ks, strides, dilation, outs)]
+    return channel_sums.finish(jnp.stack(partials), lead=1)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _depthwise_slices(x, kernel, strides, pads, dilation):
+    """:func:`_slices_forward` with a backward pass XLA:CPU runs fast (same values up to
+    float summation order; tests compare it with JAX's own gradient)."""
+    return _slices_forward(x, kernel, strides, pads, dilation)
+
+
+def _depthwise_fwd(x, kernel, strides, pads, dilation):
+    return _slices_forward(x, kernel, strides, pads, dilation), (x, kernel)
+
+
+def _depthwise_bwd(strides, pads, dilation, residuals, dy):
+    """Input gradient: the correlation of ``dy`` (dilated by the strides, re-padded) with
+    the flipped kernel, one tap sum like the forward pass; kernel gradient: see
+    :func:`_kernel_grad`."""
+    x, kernel = residuals
+    *ks, c, dm = kernel.shape
+    outs = dy.shape[1:-1]
+    # dx[i] = Σ_t dy_dilated[i + lo - t·d] · w[t]: pad dy so that tap t' = k-1-t reads it
+    lo_hi = [((k - 1) * d - lo, n + lo - (o - 1) * s - 1)
+             for (lo, _), k, s, d, n, o in zip(pads, ks, strides, dilation, x.shape[1:-1], outs,
+                                               strict=True)]
+    dyp = _pad(dy, lo_hi, [s - 1 for s in strides])
+    flipped = jnp.flip(kernel, axis=tuple(range(len(ks))))
+    ones = (1,) * len(ks)
+    if dm == 1:
+        dx = _tap_sum(dyp, flipped.reshape(-1, c), ks, ones, dilation, x.shape[1:-1])
+    else:  # Σ over m of the channels c·dm + m
+        dx = None
+        for m in range(dm):
+            part = lax.slice_in_dim(dyp, m, c * dm, stride=dm, axis=dyp.ndim - 1)
+            term = _tap_sum(part, flipped[..., m].reshape(-1, c), ks, ones, dilation,
+                            x.shape[1:-1])
+            dx = term if dx is None else lax.add(dx, term)
+    # the forward pass's padded input, behind a barrier: XLA would otherwise share each
+    # tap's window between both passes and materialize it instead of fusing it
+    xp = lax.optimization_barrier(_pad(x, pads))
+    if dm > 1:
+        xp = jnp.repeat(xp, dm, axis=-1)
+    dw = _kernel_grad(xp, dy, ks, strides, dilation).reshape(kernel.shape)
+    return dx, dw
+
+
+_depthwise_slices.defvjp(_depthwise_fwd, _depthwise_bwd)
 
 
 def bias_add(y, bias):
