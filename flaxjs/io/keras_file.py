@@ -42,16 +42,15 @@ from ..keras import keras_name
 from ..layers import registry
 from ..layers.traits import KerasFileLayout
 from ..topology.spec import MODEL_CLASSES
-from . import localfiles
+from . import localfiles, sniff
 
 #: the largest ``config.json``/``metadata.json`` read from a ``.keras`` zip.
 MAX_JSON_BYTES = 64 * 2**20
 #: the largest ``model.weights.h5`` read from a ``.keras`` zip (it is held in memory).
 MAX_WEIGHTS_BYTES = 16 * 2**30
 
-CONFIG_MEMBER = "config.json"
 METADATA_MEMBER = "metadata.json"
-WEIGHTS_MEMBER = "model.weights.h5"
+CONFIG_MEMBER, WEIGHTS_MEMBER = sniff.KERAS_CONFIG_MEMBER, sniff.KERAS_WEIGHTS_MEMBER
 
 #: class names of TF 2.0-era files that the TF.js converter renames (``translate_class_names``).
 _CLASS_ALIASES = {"BatchNormalizationV1": "BatchNormalization", "UnifiedGRU": "GRU",
@@ -172,12 +171,6 @@ def read_keras(source: bytes | str, location: str
                                        z.namelist, location)
     except zipfile.BadZipFile as err:
         raise ModelFormatError(f"{location}: not a readable zip (.keras) file ({err})") from None
-
-
-def is_keras_folder(folder: str) -> bool:
-    """Whether ``folder`` is a Keras 3 model saved with ``zipped=False``."""
-    return all(os.path.isfile(os.path.join(folder, name))
-               for name in (CONFIG_MEMBER, WEIGHTS_MEMBER))
 
 
 def _read_keras_members(read: Callable[[str, int], bytes | None],

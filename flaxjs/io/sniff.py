@@ -11,6 +11,10 @@ import os
 
 from ..errors import ModelFormatError
 
+#: the two files of a Keras 3 ``.keras`` zip (or of its unzipped folder) that flaxjs reads
+KERAS_CONFIG_MEMBER = "config.json"
+KERAS_WEIGHTS_MEMBER = "model.weights.h5"
+
 #: bytes of a file's head that :func:`kind_of` needs (HDF5 may start after a user block).
 HEAD_BYTES = 2056
 
@@ -79,3 +83,9 @@ _ADVICE = {
 def refuse(kind: str, location: str) -> ModelFormatError:
     """The error for a file of ``kind`` that flaxjs cannot load."""
     return ModelFormatError(f"{location}: this is {_ADVICE[kind]}.")
+
+
+def is_keras_folder(folder: str) -> bool:
+    """Whether ``folder`` is a Keras 3 model saved with ``zipped=False``."""
+    return all(os.path.isfile(os.path.join(folder, name))
+               for name in (KERAS_CONFIG_MEMBER, KERAS_WEIGHTS_MEMBER))

@@ -21,7 +21,7 @@ from typing import Any, Protocol, Union
 import numpy as np
 
 from ..errors import ModelFormatError, SourceError
-from . import http, jsmodule, jsontext, keras_file, localfiles, paths, sniff
+from . import http, jsmodule, jsontext, localfiles, paths, sniff
 
 Source = Union[str, "os.PathLike[str]", bytes, Mapping[str, Any]]
 
@@ -99,6 +99,8 @@ def _not_json(kind: str, location: str) -> ModelFormatError:
 
 def from_keras_file(data: bytes | str, kind: str, location: str) -> Artifacts:
     """A Keras ``.keras`` zip (``kind`` ZIP) or ``.h5`` (HDF5) file, as a path or bytes."""
+    from . import keras_file  # imports the layer registry (and JAX): only for Keras files
+
     read = keras_file.read_h5 if kind == sniff.HDF5 else keras_file.read_keras
     model_json, arrays = read(data, location)
 
@@ -179,7 +181,7 @@ def _find_model_file(folder: str) -> str:
 
 def from_path(path: str) -> Artifacts:
     """A model folder, a model.json file or a Keras file (or unzipped .keras folder) on disk."""
-    if os.path.isdir(path) and keras_file.is_keras_folder(path):
+    if os.path.isdir(path) and sniff.is_keras_folder(path):
         return from_keras_file(path, sniff.ZIP, path)
     model_file = _find_model_file(path) if os.path.isdir(path) else path
     head = localfiles.read_head(os.path.dirname(os.path.abspath(model_file)), model_file,
