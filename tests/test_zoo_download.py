@@ -278,15 +278,21 @@ print(json.dumps([{{"filename": name}}]))
 """
 
 
-def test_npm_pack_source(zoo_env, tmp_path, monkeypatch):
-    package = tmp_path / "pkg"
-    serve_copy(SHARDED, package / "dist" / "m")
+def _fake_npm(tmp_path, package, monkeypatch):
+    """Install FAKE_NPM (packing ``package``) as ``$FLAXJS_NPM``; return its call log."""
     log = tmp_path / "npm.log"
     npm = tmp_path / "bin" / "npm"
     npm.parent.mkdir()
     npm.write_text(FAKE_NPM.format(python=sys.executable, log=str(log), folder=str(package)))
     npm.chmod(0o755)
     monkeypatch.setenv("FLAXJS_NPM", str(npm))
+    return log
+
+
+def test_npm_pack_source(zoo_env, tmp_path, monkeypatch):
+    package = tmp_path / "pkg"
+    serve_copy(SHARDED, package / "dist" / "m")
+    log = _fake_npm(tmp_path, package, monkeypatch)
     zoo.register({"name": "npm_model", "sources": [
         {"npm": "fake-models", "version": "1.2.3", "path": "dist/m/"}],
         "files": [{"path": "model.json", "sha256": _sha(SHARDED / "model.json")}],
@@ -453,12 +459,7 @@ def test_a_javascript_model_is_decoded_once_then_loaded_from_its_decoded_copy(
 
     package = tmp_path / "pkg"
     _js_package(SHARDED, package / "dist" / "m")
-    npm = tmp_path / "bin" / "npm"
-    npm.parent.mkdir()
-    npm.write_text(FAKE_NPM.format(python=sys.executable, log=str(tmp_path / "npm.log"),
-                                   folder=str(package)))
-    npm.chmod(0o755)
-    monkeypatch.setenv("FLAXJS_NPM", str(npm))
+    _fake_npm(tmp_path, package, monkeypatch)
     zoo.register({"name": "js_model", "sources": [
         {"npm": "fake-models", "version": "1.2.3", "path": "dist/m/"}],
         "files": ["model.min.js"], "weights_from_manifest": True})
@@ -500,12 +501,7 @@ def test_npm_fetches_show_progress_on_request_or_on_a_terminal(zoo_env, tmp_path
                                                                capfd, progress):
     package = tmp_path / "pkg"
     serve_copy(SHARDED, package / "dist" / "m")
-    npm = tmp_path / "bin" / "npm"
-    npm.parent.mkdir()
-    npm.write_text(FAKE_NPM.format(python=sys.executable, log=str(tmp_path / "npm.log"),
-                                   folder=str(package)))
-    npm.chmod(0o755)
-    monkeypatch.setenv("FLAXJS_NPM", str(npm))
+    _fake_npm(tmp_path, package, monkeypatch)
     zoo.register({"name": "npm_model", "sources": [
         {"npm": "fake-models", "version": "1.2.3", "path": "dist/m/"}],
         "files": ["model.json"], "weights_from_manifest": True})
