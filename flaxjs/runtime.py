@@ -10,7 +10,8 @@ XLA builds abort on flags they do not know), and it works after JAX has started.
 Skipped when the user's ``XLA_FLAGS`` already mentions ``ynn_fusion_type`` or
 ``FLAXJS_XLA_DEFAULTS=0`` (:mod:`flaxjs.settings`). On CPU, XLA's throughput per
 image is best at batch 1-2, so ``Model.__call__`` runs large batches as a sequence
-of 2-image calls (one compiled program for every batch size).
+of 2-image calls (one compiled program for every batch size). After each XLA
+compilation the heap the compiler freed goes back to the OS (:mod:`flaxjs.heap`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 
 import jax
 
-from . import settings
+from . import heap, settings
 from .layers import registry
 
 #: XLA options flaxjs compiles its functions with on CPU (see the module docstring).
@@ -144,6 +145,7 @@ class Jitted:
         if self._jitted is not None and self._built_with == len(_REJECTED):
             return self._jitted
         with self._lock:
+            heap.install()
             if self._options is None:
                 ours = (compiler_options(self._graph, self._custom) if self._graph is not None
                         else default_compiler_options())

@@ -32,6 +32,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
                                "chosen per model"),
     "FLAXJS_MICRO_BATCH": ("images per compiled call when a batch is split (0 = never)",
                            "2 on CPU"),
+    "FLAXJS_TRIM_HEAP": ("flag: return the heap XLA's compiler freed to the OS after each "
+                         "compilation (glibc)", "on"),
     "FLAXJS_OFFLINE": ("flag: the zoo and URL loads never touch the network (cache only)",
                        "off"),
     "FLAXJS_ZOO_MIRROR": ("base URLs or folders tried before the zoo's origins", "none"),
@@ -131,6 +133,11 @@ def compile_cache() -> bool:
 def xla_defaults() -> bool:
     """``FLAXJS_XLA_DEFAULTS``: compile with flaxjs's XLA:CPU options (default on)."""
     return flag("FLAXJS_XLA_DEFAULTS", True)
+
+
+def trim_heap() -> bool:
+    """``FLAXJS_TRIM_HEAP``: ``malloc_trim`` after each XLA compilation (default on)."""
+    return flag("FLAXJS_TRIM_HEAP", True)
 
 
 def fusion_emitters() -> bool | None:

@@ -15,7 +15,7 @@ import pytest
 
 import flaxjs
 from corpus import CORPUS, expected_outputs, inputs, max_error, reference
-from flaxjs import lowering, runtime, settings
+from flaxjs import heap, lowering, runtime, settings
 
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not present")
 YNN = "xla_cpu_experimental_ynn_fusion_type"
@@ -250,3 +250,19 @@ def test_fusion_emitters_are_chosen_per_model(cpu_defaults, monkeypatch):
     assert runtime.compiler_options(dense.graph) == {YNN: "", "xla_cpu_use_fusion_emitters": True}
     monkeypatch.setenv("FLAXJS_FUSION_EMITTERS", "off")
     assert runtime.compiler_options(depthwise.graph)["xla_cpu_use_fusion_emitters"] is False
+
+
+@pytest.mark.skipif(heap._malloc_trim() is None, reason="the C library has no malloc_trim")
+def test_the_heap_is_trimmed_after_each_compilation_only(monkeypatch):
+    calls = []
+    real = heap.trim
+    monkeypatch.setattr(heap, "trim", lambda: calls.append(1) or real())
+    monkeypatch.delenv("FLAXJS_TRIM_HEAP", raising=False)
+    step = runtime.jit(lambda x: jnp.tanh(x) * 3)
+    step(np.ones(3, np.float32))
+    assert heap.install() and len(calls) == 1, "one compilation, one trim"
+    step(np.ones(3, np.float32))
+    assert len(calls) == 1, "a cached call compiles nothing"
+    monkeypatch.setenv("FLAXJS_TRIM_HEAP", "0")
+    step(np.ones(4, np.float32))
+    assert len(calls) == 1, "FLAXJS_TRIM_HEAP=0 turns it off"

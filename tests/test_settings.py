@@ -22,6 +22,7 @@ FLAGS = {
     "FLAXJS_COMPILE_CACHE": (settings.compile_cache, True),
     "FLAXJS_XLA_DEFAULTS": (settings.xla_defaults, True),
     "FLAXJS_OFFLINE": (settings.offline, False),
+    "FLAXJS_TRIM_HEAP": (settings.trim_heap, True),
 }
 
 

@@ -2,13 +2,12 @@
 
 Training needs many ``[N, H, W, C] -> [C]`` sums (batch statistics, their
 gradients, depthwise kernel gradients). XLA:CPU materializes the summand of such
-a reduction and runs it as a tree of reduce-windows: about 30 ms for one
+a reduction and reduces it one channel column at a time: about 30 ms for one
 32×112×112×16 product, 5–10× the cost of reading it. Here the leading rows are
 first summed in ``FOLD_TERMS`` contiguous chunks by an unrolled chain of
-``slice · slice`` adds, which XLA fuses into one loop that materializes nothing
-but the 1/``FOLD_TERMS`` partial sum; only that partial goes through a reduction
-(over rows of ``W·C`` contiguous values, then over ``W``). Same sums, another summation order.
-"""
+``slice · slice`` adds, which XLA fuses into one loop that writes nothing but the
+1/``FOLD_TERMS`` partial sum; that partial is then summed by a dot with a row of
+ones (a library GEMV). Same sums, another summation order."""
 
 from __future__ import annotations
 
@@ -17,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 from jax import lax
 
 Array = jax.Array
@@ -67,19 +67,19 @@ def fold_rows(fn: Callable[..., Array], *arrays: Array) -> Array:
 
 
 def finish(partial: Array, lead: int = 0) -> Array:
-    """``[*lead, ..., C] -> [*lead, C]``: the sum of a :func:`fold_rows` partial. Behind a
-    barrier (fused into the reduction, the fold would become a slow reduce loop); its
-    rows are folded once more, then summed with ``W·C`` as one contiguous row, then
-    over ``W``. ``lead`` axes are kept (a stack of partials)."""
-    partial = lax.optimization_barrier(partial)
-    if partial.ndim - lead > 2:
-        rows = math.prod(partial.shape[lead:-2])
-        partial = partial.reshape(*partial.shape[:lead], rows, *partial.shape[-2:])
-        if rows > FOLD_TERMS:
-            partial = lax.optimization_barrier(_fold(lambda a: a, [partial], lead))
-    out = lax.reduce(partial, partial.dtype.type(0), lax.add, (lead,))
-    middle = tuple(range(lead, out.ndim - 1))
-    return lax.reduce(out, out.dtype.type(0), lax.add, middle) if middle else out
+    """``[*lead, ..., C] -> [*lead, C]``: the sum of a :func:`fold_rows` partial, as a
+    dot with a row of ones (``[1, R] @ [R, C]`` per lead index). XLA:CPU runs a reduce
+    over the rows of a ``[R, C]`` array one column at a time (fused with the fold, it
+    re-reads each cache line per channel: 6.6 ms for a 32×28×28×64 product sum); a dot
+    is a library GEMV whose operand the fold writes out once (0.5 ms). ``lead`` axes are
+    kept (a stack of partials)."""
+    keep = partial.shape[:lead]
+    count = math.prod(keep)
+    rows = partial.reshape(count, -1, partial.shape[-1])
+    ones = jnp.ones((count, 1, rows.shape[1]), partial.dtype)
+    out = lax.dot_general(ones, rows, (((2,), (1,)), ((0,), (0,))),
+                          precision=lax.Precision.HIGHEST)
+    return out.reshape(*keep, partial.shape[-1])
 
 
 def channel_sum(fn: Callable[..., Array], *arrays: Array) -> Array:
