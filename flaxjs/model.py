@@ -268,6 +268,15 @@ class Model(InfoViews):
         return folded
 
     @functools.cached_property
+    def xla_options(self) -> dict[str, Any]:
+        """The XLA options flaxjs compiles this model's functions with (its call and the
+        :mod:`flaxjs.finetune` steps): :func:`flaxjs.runtime.compiler_options` of its
+        graph, read once (asking JAX for its backend). On CPU, dense-convolution graphs
+        train faster without XLA's fusion emitters, as they infer faster (InceptionV3's
+        frozen-base step: 2.55 s against 2.67 s)."""
+        return runtime.compiler_options(self.graph, self.module.custom_layers)
+
+    @functools.cached_property
     def _predict(self) -> runtime.Jitted:
         module, _ = self._lowered
         dtype = self.compute_dtype

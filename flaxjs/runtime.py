@@ -130,8 +130,10 @@ class Jitted:
     """``jax.jit(fn)`` compiled with flaxjs's XLA options (see :func:`jit`)."""
 
     def __init__(self, fn: Callable[..., Any], graph: Any, jit_kwargs: dict[str, Any],
-                 custom: Mapping[str, Any] | None = None):
+                 custom: Mapping[str, Any] | None = None,
+                 options: Mapping[str, Any] | None = None):
         self._fn, self._graph, self._custom = fn, graph, custom
+        self._preset = None if options is None else dict(options)
         self._user_options = dict(jit_kwargs.pop("compiler_options", None) or {})
         self._jit_kwargs = jit_kwargs
         self._options: dict[str, Any] | None = None  # decided at the first call
@@ -147,8 +149,12 @@ class Jitted:
         with self._lock:
             heap.install()
             if self._options is None:
-                ours = (compiler_options(self._graph, self._custom) if self._graph is not None
-                        else default_compiler_options())
+                if self._preset is not None:
+                    ours = self._preset
+                elif self._graph is not None:
+                    ours = compiler_options(self._graph, self._custom)
+                else:
+                    ours = default_compiler_options()
                 self._options = {**ours, **self._user_options}
             self._built_with = len(_REJECTED)
             self._options = {k: v for k, v in self._options.items()
@@ -182,13 +188,14 @@ class Jitted:
 
 
 def jit(fn: Callable[..., Any], *, graph: Any = None, custom: Mapping[str, Any] | None = None,
-        **jit_kwargs: Any) -> Jitted:
+        options: Mapping[str, Any] | None = None, **jit_kwargs: Any) -> Jitted:
     """``jax.jit(fn, **jit_kwargs)`` compiled with flaxjs's XLA options.
 
-    The options (:func:`compiler_options` of ``graph``, else
-    :func:`default_compiler_options`; a ``compiler_options`` of your own wins) are
-    decided at the first call, so creating the function starts no JAX backend. An
+    The options (``options`` when given: a model's own, decided by the caller; else
+    :func:`compiler_options` of ``graph``, else :func:`default_compiler_options`; a
+    ``compiler_options`` of your own wins) are decided at the first call, so creating
+    the function starts no JAX backend. An
     option this jaxlib does not know (``No such compile option``) is dropped for the
     rest of the process with one warning, and the call is compiled again without it.
     """
-    return Jitted(fn, graph, dict(jit_kwargs), custom)
+    return Jitted(fn, graph, dict(jit_kwargs), custom, options)

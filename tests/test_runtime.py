@@ -208,23 +208,31 @@ def test_the_wrapper_passes_the_options_and_keeps_jit_arguments(cpu_defaults):
 
 
 @needs_corpus
-def test_finetune_steps_compile_with_the_options(cpu_defaults):
+def test_finetune_steps_compile_with_the_models_options(cpu_defaults, monkeypatch):
     from flaxjs import finetune as ft
     from flaxjs.finetune import steps
 
     optax = pytest.importorskip("optax")
-    model = flaxjs.load(CORPUS / "synthetic" / "model_sequential_mlp")
-    state = ft.TrainState.create(model, optax.sgd(0.1))
-    x = np.zeros((2, *model.input_specs[0].shape[1:]), np.float32)
-    y = np.asarray(model(x))
-    ft.train_step(state, (x, y))
-    ft.eval_step(state, (x, y))
-    ft.predict_step(state, x)
-    for jitted in (steps._train_jit(), steps._eval_jit(), steps._predict_jit()):
-        assert jitted.compiler_options == {YNN: ""}
-    step = ft.make_train_step()
-    step(state, (x, y))
-    assert step.compiler_options == {YNN: ""}
+    monkeypatch.delenv("FLAXJS_FUSION_EMITTERS", raising=False)
+    for case, own in ((CORPUS / "synthetic" / "model_sequential_mlp",
+                       {YNN: "", "xla_cpu_use_fusion_emitters": False}), (MOBILENET, {YNN: ""})):
+        model = flaxjs.load(case)
+        assert model.xla_options == own, "dense graphs drop the fusion emitters"
+        state = ft.TrainState.create(model, optax.sgd(0.1))
+        x = np.zeros((2, *model.input_specs[0].shape[1:]), np.float32)
+        y = np.asarray(model(x))
+        ft.train_step(state, (x, y))
+        ft.eval_step(state, (x, y))
+        ft.predict_step(state, x)
+        key = steps._options_of(state)
+        for jitted in (steps._train_jit(key), steps._eval_jit(key), steps._predict_jit(key)):
+            assert jitted.compiler_options == own
+        step = ft.make_train_step(model=model)
+        step(state, (x, y))
+        assert step.compiler_options == own
+    plain = ft.make_train_step()
+    plain(state, (x, y))
+    assert plain.compiler_options == {YNN: ""}
 
 
 @needs_corpus

@@ -146,21 +146,33 @@ def _predict_step(state: TrainState, inputs: Any) -> Any:
     return _forward(state, state.params, inputs, train=False, rng=None)[0]
 
 
-# Built on first use: deciding flaxjs's XLA options asks JAX for its backend, which
-# importing flaxjs.finetune must not start.
+Options = tuple[tuple[str, Any], ...] | None
+
+
+def _options_of(state: TrainState) -> Options:
+    """The XLA options of the state's model (``Model.xla_options``) as a hashable key;
+    None (flaxjs's defaults) for a state without a layers model."""
+    options = getattr(state.template, "xla_options", None)
+    return None if options is None else tuple(sorted(options.items()))
+
+
+# One jitted function per model options, built on first use: deciding flaxjs's XLA
+# options asks JAX for its backend, which importing flaxjs.finetune must not start.
 @functools.cache
-def _train_jit() -> runtime.Jitted:
-    return runtime.jit(_train_step, static_argnames=("loss", "metrics"))
+def _train_jit(options: Options = None) -> runtime.Jitted:
+    return runtime.jit(_train_step, static_argnames=("loss", "metrics"),
+                       options=None if options is None else dict(options))
 
 
 @functools.cache
-def _eval_jit() -> runtime.Jitted:
-    return runtime.jit(_eval_step, static_argnames=("loss", "metrics"))
+def _eval_jit(options: Options = None) -> runtime.Jitted:
+    return runtime.jit(_eval_step, static_argnames=("loss", "metrics"),
+                       options=None if options is None else dict(options))
 
 
 @functools.cache
-def _predict_jit() -> runtime.Jitted:
-    return runtime.jit(_predict_step)
+def _predict_jit(options: Options = None) -> runtime.Jitted:
+    return runtime.jit(_predict_step, options=None if options is None else dict(options))
 
 
 def predict_step(state: TrainState, inputs: Any) -> Any:
@@ -169,12 +181,16 @@ def predict_step(state: TrainState, inputs: Any) -> Any:
     Example:
       >>> probabilities = predict_step(state, x)  # doctest: +SKIP
     """
-    return _predict_jit()(state, inputs)
+    return _predict_jit(_options_of(state))(state, inputs)
 
 
 def make_train_step(loss: str | LossFn = "mean_squared_error", metrics: Metrics = (), *,
-                    donate: bool = False):
+                    donate: bool = False, model: Any = None):
     """A jitted ``step(state, batch) -> (state, logs)`` with the loss and metrics bound.
+
+    ``model`` (the one the states are created from) compiles the step with that model's
+    XLA options (``Model.xla_options``, as :func:`train_step` does); without it,
+    flaxjs's defaults.
 
     ``donate=True`` lets XLA reuse the old state's buffers for the new one (saves a
     copy of the parameters and optimizer state on GPU/TPU). The state passed in must
@@ -183,7 +199,8 @@ def make_train_step(loss: str | LossFn = "mean_squared_error", metrics: Metrics 
     keeps the model usable).
 
     Example:
-      >>> step = make_train_step("categorical_crossentropy", ["accuracy"], donate=True)
+      >>> step = make_train_step("categorical_crossentropy", ["accuracy"], donate=True,
+      ...                        model=model)
       >>> state, logs = step(state, (x, y))  # doctest: +SKIP
     """
     metrics = tuple(metrics)
@@ -191,7 +208,8 @@ def make_train_step(loss: str | LossFn = "mean_squared_error", metrics: Metrics 
     def step(state: TrainState, batch: Any) -> tuple[TrainState, dict[str, Array]]:
         return _train_step(state, batch, loss, metrics)
 
-    return runtime.jit(step, donate_argnums=(0,) if donate else ())
+    return runtime.jit(step, donate_argnums=(0,) if donate else (),
+                       options=getattr(model, "xla_options", None))
 
 
 def train_step(state: TrainState, batch: Any, *, loss: str | LossFn = "mean_squared_error",
@@ -218,7 +236,7 @@ def train_step(state: TrainState, batch: Any, *, loss: str | LossFn = "mean_squa
       >>> state, logs = train_step(state, (x, y), loss="mse")  # doctest: +SKIP
       >>> float(logs["loss"])  # doctest: +SKIP
     """
-    return _train_jit()(state, batch, loss=loss, metrics=tuple(metrics))
+    return _train_jit(_options_of(state))(state, batch, loss=loss, metrics=tuple(metrics))
 
 
 def eval_step(state: TrainState, batch: Any, *, loss: str | LossFn = "mean_squared_error",
@@ -228,4 +246,4 @@ def eval_step(state: TrainState, batch: Any, *, loss: str | LossFn = "mean_squar
     Example:
       >>> logs = eval_step(state, (xv, yv), loss="mse", metrics=["accuracy"])  # doctest: +SKIP
     """
-    return _eval_jit()(state, batch, loss=loss, metrics=tuple(metrics))
+    return _eval_jit(_options_of(state))(state, batch, loss=loss, metrics=tuple(metrics))
