@@ -199,8 +199,8 @@ def make_train_step(loss: str | LossFn = "mean_squared_error", metrics: Metrics 
     keeps the model usable).
 
     Example:
-      >>> step = make_train_step("categorical_crossentropy", ["accuracy"], donate=True,
-      ...                        model=model)
+      >>> step = make_train_step("categorical_crossentropy", ["accuracy"],  # doctest: +SKIP
+      ...                        donate=True, model=model)
       >>> state, logs = step(state, (x, y))  # doctest: +SKIP
     """
     metrics = tuple(metrics)
