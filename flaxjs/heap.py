@@ -3,11 +3,11 @@
 Compiling a training step allocates hundreds of MiB of small compiler objects; freed,
 they stay in glibc's malloc arenas, and the step's own buffers are then allocated on
 top (MobileNet v1 0.25's full fine-tuning step at batch 32: 650 MiB kept after the
-compile, 1,408 MiB peak). ``malloc_trim(0)`` right after each XLA compilation, before
-the program first runs, returns them (peak 1,052 MiB). It runs from JAX's monitoring
-hook for backend compilations, so it covers every compilation in the process, costs a
-few milliseconds per compile and nothing per call, and does nothing where the C
-library has no ``malloc_trim`` (macOS, musl) or ``FLAXJS_TRIM_HEAP=0``.
+compile, 1,408 MiB peak, above TF's 1,321). ``malloc_trim(0)`` right after each XLA
+compilation, before the program first runs, returns them (peak 957 MiB). It runs from
+JAX's monitoring hook for backend compilations, so it covers every compilation in the
+process, costs a few milliseconds per compile and nothing per call, and does nothing
+where the C library has no ``malloc_trim`` (macOS, musl) or ``FLAXJS_TRIM_HEAP=0``.
 """
 
 from __future__ import annotations

@@ -194,8 +194,8 @@ def jit(fn: Callable[..., Any], *, graph: Any = None, custom: Mapping[str, Any] 
     The options (``options`` when given: a model's own, decided by the caller; else
     :func:`compiler_options` of ``graph``, else :func:`default_compiler_options`; a
     ``compiler_options`` of your own wins) are decided at the first call, so creating
-    the function starts no JAX backend. An
-    option this jaxlib does not know (``No such compile option``) is dropped for the
-    rest of the process with one warning, and the call is compiled again without it.
+    the function starts no JAX backend. An option this jaxlib does not know (``No such
+    compile option``) is dropped for the rest of the process with one warning, and the
+    call is compiled again without it.
     """
     return Jitted(fn, graph, dict(jit_kwargs), custom, options)
