@@ -249,11 +249,16 @@ def test_builtin_mobilenet_card_through_an_http_mirror(zoo_env, tmp_path, monkey
     assert base(base.preprocess(image)).shape == (1, 7, 7, 256)
 
 
+def _register_npm_card(name, files):
+    """A card whose one source is the ``fake-models@1.2.3`` npm package (``dist/m/``)."""
+    zoo.register({"name": name, "sources": [
+        {"npm": "fake-models", "version": "1.2.3", "path": "dist/m/"}],
+        "files": files, "weights_from_manifest": True})
+
+
 def test_npm_source_through_a_cdn_style_mirror(zoo_env, tmp_path, monkeypatch):
     serve_copy(SHARDED, tmp_path / "srv" / "npm" / "fake-models@1.2.3" / "dist" / "m")
-    zoo.register({"name": "npm_model", "sources": [
-        {"npm": "fake-models", "version": "1.2.3", "path": "dist/m/"}],
-        "files": ["model.json"], "weights_from_manifest": True})
+    _register_npm_card("npm_model", ["model.json"])
     with httpserver.serve(tmp_path / "srv") as server:
         monkeypatch.setenv("FLAXJS_ZOO_MIRROR", server.url)
         folder = zoo.fetch("npm_model", progress=False)
@@ -293,10 +298,8 @@ def test_npm_pack_source(zoo_env, tmp_path, monkeypatch):
     package = tmp_path / "pkg"
     serve_copy(SHARDED, package / "dist" / "m")
     log = _fake_npm(tmp_path, package, monkeypatch)
-    zoo.register({"name": "npm_model", "sources": [
-        {"npm": "fake-models", "version": "1.2.3", "path": "dist/m/"}],
-        "files": [{"path": "model.json", "sha256": _sha(SHARDED / "model.json")}],
-        "weights_from_manifest": True})
+    _register_npm_card("npm_model",
+                       [{"path": "model.json", "sha256": _sha(SHARDED / "model.json")}])
     _check_output(zoo.load("npm_model"), SHARDED)
     assert log.read_text().split() == ["fake-models@1.2.3"]  # one pack: model.json + shards
     pins = json.loads((zoo_env / "zoo" / "npm_model" / cache.PINS_FILE).read_text())["files"]
@@ -460,9 +463,7 @@ def test_a_javascript_model_is_decoded_once_then_loaded_from_its_decoded_copy(
     package = tmp_path / "pkg"
     _js_package(SHARDED, package / "dist" / "m")
     _fake_npm(tmp_path, package, monkeypatch)
-    zoo.register({"name": "js_model", "sources": [
-        {"npm": "fake-models", "version": "1.2.3", "path": "dist/m/"}],
-        "files": ["model.min.js"], "weights_from_manifest": True})
+    _register_npm_card("js_model", ["model.min.js"])
     _check_output(zoo.load("js_model"), SHARDED)
     target = zoo_env / "zoo" / "js_model" / decoded.FOLDER
     for path in model_files(SHARDED)[1:]:
@@ -502,9 +503,7 @@ def test_npm_fetches_show_progress_on_request_or_on_a_terminal(zoo_env, tmp_path
     package = tmp_path / "pkg"
     serve_copy(SHARDED, package / "dist" / "m")
     _fake_npm(tmp_path, package, monkeypatch)
-    zoo.register({"name": "npm_model", "sources": [
-        {"npm": "fake-models", "version": "1.2.3", "path": "dist/m/"}],
-        "files": ["model.json"], "weights_from_manifest": True})
+    _register_npm_card("npm_model", ["model.json"])
     capfd.readouterr()
     zoo.fetch("npm_model", progress=progress)
     err = capfd.readouterr().err

@@ -156,23 +156,25 @@ def _options_of(state: TrainState) -> Options:
     return None if options is None else tuple(sorted(options.items()))
 
 
+def _jit(fn: Any, options: Options, **jit_kwargs: Any) -> runtime.Jitted:
+    return runtime.jit(fn, options=None if options is None else dict(options), **jit_kwargs)
+
+
 # One jitted function per model options, built on first use: deciding flaxjs's XLA
 # options asks JAX for its backend, which importing flaxjs.finetune must not start.
 @functools.cache
 def _train_jit(options: Options = None) -> runtime.Jitted:
-    return runtime.jit(_train_step, static_argnames=("loss", "metrics"),
-                       options=None if options is None else dict(options))
+    return _jit(_train_step, options, static_argnames=("loss", "metrics"))
 
 
 @functools.cache
 def _eval_jit(options: Options = None) -> runtime.Jitted:
-    return runtime.jit(_eval_step, static_argnames=("loss", "metrics"),
-                       options=None if options is None else dict(options))
+    return _jit(_eval_step, options, static_argnames=("loss", "metrics"))
 
 
 @functools.cache
 def _predict_jit(options: Options = None) -> runtime.Jitted:
-    return runtime.jit(_predict_step, options=None if options is None else dict(options))
+    return _jit(_predict_step, options)
 
 
 def predict_step(state: TrainState, inputs: Any) -> Any:
